@@ -1,0 +1,300 @@
+"""``inceptionism animate``, ``video`` and ``sweep``: parsing and printing only."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import itertools
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from inceptionism import __version__
+from inceptionism.cli import (
+    _file_sha256, _progress, add_model_options, add_step_options, build_dream_config, load_network,
+    make_objective, parse_size,
+)
+from inceptionism.errors import ConfigError, OutputError
+
+
+def _output_plan(output: str) -> tuple[Path | None, Path]:
+    """(movie file or None, frames folder) for ``-o``: a movie gets a ``STEM_frames`` folder beside it."""
+    from inceptionism.io.video import MOVIE_SUFFIXES
+
+    out = Path(output)
+    suffix = out.suffix.lower()
+    if suffix in MOVIE_SUFFIXES:
+        if not (out.parent if str(out.parent) else Path(".")).is_dir():
+            raise OutputError(f"{output}: the folder {out.parent} does not exist")
+        return out, out.with_name(out.stem + "_frames")
+    if suffix and not out.is_dir():
+        raise OutputError(f"{output}: unsupported output {suffix!r}: use .gif, .mp4, .webm or a folder for PNG frames")
+    return None, out
+
+
+def _assemble(store: Any, count: int, movie: Path | None, fps: float, *, reverse: bool = False,
+              boomerang: bool = False, audio_from: str | None = None, quiet: bool = False) -> None:
+    from inceptionism.io.video import write_movie
+
+    if movie is None:
+        return
+    frames = store.arrays(count)
+    if reverse:
+        frames = frames[::-1]
+    if boomerang:
+        frames = frames + frames[-2:0:-1]
+    write_movie(frames, movie, fps, audio_from=audio_from)
+    if not quiet:
+        print(f"wrote {movie} ({len(frames)} frames at {fps:g} fps)", file=sys.stderr)
+
+
+def _frame_bar(total: int, initial: int, name: str, quiet: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=name, unit="frame", disable=quiet, dynamic_ncols=True)
+
+
+# -- animate -----------------------------------------------------------------
+def add_animate_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "animate",
+        help="the endless-zoom dream: each frame dreams on the previous one, zoomed",
+        description="Google's endless zoom: every frame dreams on the previous output after a small zoom, "
+                    "rotation and pan. Frames are written as they are made; --resume continues a stopped run.",
+        epilog="Examples:\n"
+        "  inceptionism animate skimage:chelsea -o zoom.gif --frames 60 --every 10 --zoom 1.05\n"
+        "  inceptionism animate --noise 256x256 -o zoom.mp4 --zoom 1.02:1.08 --rotate 0.5 --fps 24\n"
+        "  inceptionism animate photo.jpg -o frames/ --layer blocks.3 --layer blocks.5@30\n"
+        "  inceptionism animate photo.jpg -o zoom.gif --keyframes keys.json --resume",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("input", nargs="?", metavar="INPUT", help="image file or skimage:NAME (or use --noise)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="a .gif, .mp4 or .webm (frames go to a STEM_frames folder beside it), or a folder of PNG frames")
+    p.add_argument("--noise", default=None, metavar="WxH", help="start from noise of this size")
+    p.add_argument("--frames", type=int, default=60, help="frames to write (default 60)")
+    p.add_argument("--every", type=int, default=10, help="dream steps between two written frames (default 10)")
+    p.add_argument("--zoom", default="1.05", metavar="Z|A:B", help="zoom per frame, or a ramp A:B over the run (default 1.05)")
+    p.add_argument("--rotate", default="0", metavar="DEG|A:B", help="degrees per frame, or a ramp (default 0)")
+    p.add_argument("--pan", default="0,0", metavar="DX,DY", help="pixels per frame (default 0,0)")
+    p.add_argument("--keyframes", default=None, metavar="FILE", help="JSON/YAML keyframes: {frame: {zoom, rotate, pan_x, pan_y, step_size, layers}}")
+    p.add_argument("--fps", type=float, default=12.0, help="frames per second of the movie (default 12)")
+    order = p.add_mutually_exclusive_group()
+    order.add_argument("--reverse", action="store_true", help="play backwards")
+    order.add_argument("--boomerang", action="store_true", help="play forwards, then backwards")
+    p.add_argument("--resume", action="store_true", help="continue from the last complete frame in the frames folder")
+    add_model_options(p, layer_help="; SPEC@FRAME switches to that layer at that frame")
+    add_step_options(p, steps=False, octaves=1)
+    p.set_defaults(func=cmd_animate)
+
+
+def cmd_animate(args: argparse.Namespace) -> int:
+    from inceptionism.animate.frames import FrameStore
+    from inceptionism.animate.loop import zoom_loop
+    from inceptionism.animate.schedule import Schedule, load_keyframes, parse_ramp, parse_scheduled_layer
+    from inceptionism.dream import noise_image
+    from inceptionism.io.images import load_image
+    from inceptionism.objectives import parse_address
+
+    if args.frames < 1 or args.every < 1:
+        raise ConfigError("--frames and --every must be at least 1")
+    if args.fps <= 0:
+        raise ConfigError("--fps must be positive")
+    if bool(args.input) == bool(args.noise):
+        raise ConfigError("give an input image or --noise WxH (one of them)")
+    movie, folder = _output_plan(args.output)
+    config = build_dream_config(args)
+    image = load_image(args.input) if args.input else None
+    start = image.rgb if image else noise_image(*parse_size(args.noise), seed=config.seed)
+
+    zoom0, zoom1 = parse_ramp(args.zoom, "zoom")
+    rot0, rot1 = parse_ramp(args.rotate, "rotate")
+    try:
+        pan_x, pan_y = (float(v) for v in args.pan.split(","))
+    except ValueError:
+        raise ConfigError(f"--pan takes DX,DY in pixels, got {args.pan!r}") from None
+    network = load_network(args)
+    by_frame: dict[int, list[str]] = {}
+    for text in args.layer or []:
+        spec, frame = parse_scheduled_layer(text)
+        parse_address(spec)
+        by_frame.setdefault(frame, []).append(spec)
+    base_layers = tuple(by_frame.pop(0, None) or network.spec.default_layers)
+    schedule = Schedule(defaults={"zoom": zoom0, "rotate": rot0, "pan_x": pan_x, "pan_y": pan_y,
+                                  "step_size": config.step_size, "layers": base_layers})
+    last = args.frames - 1
+    if zoom1 is not None:
+        schedule.set(0, "zoom", zoom0)
+        schedule.set(last, "zoom", zoom1)
+    if rot1 is not None:
+        schedule.set(0, "rotate", rot0)
+        schedule.set(last, "rotate", rot1)
+    for frame, specs in by_frame.items():
+        schedule.set(frame, "layers", specs)
+    if args.keyframes:
+        load_keyframes(args.keyframes, schedule)
+
+    @functools.lru_cache(maxsize=None)
+    def objective_for(layers: tuple[str, ...]) -> Any:
+        objective, _ = make_objective(network, list(layers), args.guide, args.class_)
+        objective.prepare(network)  # bad layers fail now, not at the frame that first uses them
+        return objective
+
+    for frame in sorted({0, *schedule.keyframes}):
+        objective_for(schedule.at(frame).layers)
+
+    recipe = {
+        "command": "animate", "version": __version__, "model": network.name, "weights": network.weights,
+        "input": os.path.abspath(args.input) if args.input and not args.input.startswith("skimage:") else args.input,
+        "input_sha256": _file_sha256(args.input) if args.input else None, "noise": args.noise,
+        "guide": args.guide, "class": args.class_, "every": args.every, "schedule": schedule.to_dict(),
+        "config": config.to_dict(),
+    }
+    store = FrameStore(folder, recipe, resume=args.resume)
+    done = store.last()
+    bar = _frame_bar(args.frames, min(done, args.frames), (movie or folder).name, args.quiet)
+    try:
+        zoom_loop(network, start, schedule, config, frames=args.frames, every=args.every, store=store,
+                  objective_for=objective_for, callback=lambda n, total: bar.update(1))
+    except KeyboardInterrupt:
+        bar.close()
+        raise OutputError(f"interrupted: {store.last()} frames are kept in {folder}; add --resume to continue") from None
+    bar.close()
+    _assemble(store, args.frames, movie, args.fps, reverse=args.reverse, boomerang=args.boomerang, quiet=args.quiet)
+    return 0
+
+
+# -- video -------------------------------------------------------------------
+def add_video_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "video",
+        help="dream every frame of a video, keeping its frame rate and sound",
+        description="Dreams each frame of a video. --blend starts each frame from a mix of the new frame and "
+                    "the previous dream; --flow first moves that dream along the scene's optical flow.",
+        epilog="Examples:\n"
+        "  inceptionism video clip.mp4 -o dream.mp4 --blend 0.5 --flow\n"
+        "  inceptionism video clip.mp4 -o dream.mp4 --steps 5 --octaves 2 --resume",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("input", metavar="IN", help="a video file (anything ffmpeg reads)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help=".mp4, .webm or .gif, or a folder of PNG frames")
+    p.add_argument("--blend", type=float, default=None, metavar="A",
+                   help="weight of the previous dream in each new start, 0 to 1 (default 0; 0.5 with --flow)")
+    p.add_argument("--flow", action="store_true", help="warp the previous dream along the optical flow (Farneback)")
+    p.add_argument("--resume", action="store_true", help="continue from the last complete frame")
+    add_model_options(p)
+    add_step_options(p)
+    p.set_defaults(func=cmd_video)
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    from inceptionism.animate.frames import FrameStore
+    from inceptionism.animate.loop import video_loop
+    from inceptionism.io.video import probe_video, read_video
+
+    info = probe_video(args.input)
+    movie, folder = _output_plan(args.output)
+    if movie is not None and movie.exists() and movie.resolve() == Path(args.input).resolve():
+        raise OutputError(f"{args.output}: refusing to overwrite the input video")
+    blend = args.blend if args.blend is not None else (0.5 if args.flow else 0.0)
+    if not 0.0 <= blend < 1.0:
+        raise ConfigError(f"--blend must be at least 0 and below 1, got {blend}")
+    config = build_dream_config(args)
+    network = load_network(args)
+    objective, chosen = make_objective(network, args.layer, args.guide, args.class_)
+    objective.prepare(network)
+    recipe = {
+        "command": "video", "version": __version__, "model": network.name, "weights": network.weights,
+        "input": os.path.abspath(args.input), "input_sha256": _file_sha256(args.input),
+        "layers": [str(a) for a in chosen], "guide": args.guide, "class": args.class_,
+        "blend": blend, "flow": args.flow, "config": config.to_dict(),
+    }
+    store = FrameStore(folder, recipe, resume=args.resume)
+    bar = _frame_bar(info.frames, min(store.last(), info.frames), (movie or folder).name, args.quiet)
+    try:
+        count = video_loop(network, read_video(args.input), objective, config, store=store, blend=blend,
+                           flow=args.flow, callback=lambda n: bar.update(1))
+    except KeyboardInterrupt:
+        bar.close()
+        raise OutputError(f"interrupted: {store.last()} frames are kept in {folder}; add --resume to continue") from None
+    bar.close()
+    _assemble(store, count, movie, info.fps, audio_from=args.input if info.has_audio else None, quiet=args.quiet)
+    return 0
+
+
+# -- sweep -------------------------------------------------------------------
+def _number_list(text: str, kind: type, name: str) -> list[Any]:
+    try:
+        values = [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--{name} takes comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise ConfigError(f"--{name} needs at least one value")
+    return values
+
+
+def add_sweep_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="a labelled grid comparing layers, steps, step sizes or octaves",
+        description="Dreams the input once per combination of the values given and lays the results out as "
+                    "one labelled contact sheet: rows for the first parameter that varies, columns for the last.",
+        epilog="Example:\n  inceptionism sweep skimage:chelsea -o grid.png --layer blocks.3 --layer blocks.5 --steps 5,10,20",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("input", metavar="INPUT", help="image file or skimage:NAME")
+    p.add_argument("-o", "--output", required=True, metavar="GRID", help="the contact sheet (.png, .jpg, .webp)")
+    p.add_argument("--steps", default="10", metavar="N[,N...]", help="steps per octave, one or several (default 10)")
+    p.add_argument("--step-size", default="0.01", metavar="X[,X...]", help="step sizes (default 0.01)")
+    p.add_argument("--octaves", default="4", metavar="N[,N...]", help="octave counts (default 4)")
+    p.add_argument("--cell", type=int, default=256, metavar="PX", help="longest side of each cell (default 256)")
+    add_model_options(p)
+    p.set_defaults(func=cmd_sweep)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from inceptionism.dream import DreamConfig, dream
+    from inceptionism.explore import contact_sheet
+    from inceptionism.io.images import check_output, load_image, save_image
+
+    check_output(args.output, (args.input,))
+    if args.cell < 16:
+        raise ConfigError("--cell must be at least 16 px")
+    image = load_image(args.input)
+    network = load_network(args)
+    layer_values = args.layer or ["+".join(network.spec.default_layers)]
+    axes = [("layer", layer_values), ("steps", _number_list(args.steps, int, "steps")),
+            ("step_size", _number_list(args.step_size, float, "step-size")),
+            ("octaves", _number_list(args.octaves, int, "octaves"))]
+    varying = [(name, values) for name, values in axes if len(values) > 1]
+    fixed = {name: values[0] for name, values in axes if len(values) == 1}
+    rows_axes, col_axis = (varying[:-1], varying[-1]) if varying else ([], ("", [None]))
+    row_keys = list(itertools.product(*[values for _, values in rows_axes])) or [()]
+    objectives: dict[str, Any] = {}
+    cells, total = [], len(row_keys) * len(col_axis[1])
+    bar = _progress(total, Path(args.output).name, args.quiet)
+    for row in row_keys:
+        line = []
+        for col in col_axis[1]:
+            params = {**fixed, **dict(zip([n for n, _ in rows_axes], row))}
+            if col_axis[0]:
+                params[col_axis[0]] = col
+            layer = params["layer"]
+            if layer not in objectives:
+                objectives[layer], _ = make_objective(network, layer.split("+"), args.guide, args.class_)
+            config = DreamConfig(steps=params["steps"], step_size=params["step_size"], octaves=params["octaves"])
+            line.append(dream(network, image.rgb, objectives[layer], config).image)
+            bar.update(1)
+        cells.append(line)
+    bar.close()
+    row_labels = [", ".join(f"{n}={v}" for (n, _), v in zip(rows_axes, row)) for row in row_keys]
+    col_labels = [f"{col_axis[0]}={v}" if col_axis[0] else "" for v in col_axis[1]]
+    sheet = contact_sheet(cells, row_labels, col_labels, cell=args.cell,
+                          title=", ".join(f"{k}={v}" for k, v in fixed.items()))
+    meta = {"command": "sweep", "version": __version__, "model": network.name, "weights": network.weights,
+            "input": args.input, "axes": {n: v for n, v in axes}, "guide": args.guide, "class": args.class_}
+    save_image(sheet, args.output, metadata=meta)
+    if not args.quiet:
+        print(f"wrote {args.output} ({len(row_keys)}x{len(col_axis[1])} grid)", file=sys.stderr)
+    return 0
