@@ -1,0 +1,280 @@
+"""``inceptionism style``, ``train-style``, ``stylize`` and ``export``: parsing and printing only."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from inceptionism import __version__
+from inceptionism.cli import _UNSET, LazyBar, load_network, resolve_device
+from inceptionism.errors import ConfigError
+
+
+def _floats(text: str, name: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{name} takes comma-separated numbers, got {text!r}") from None
+
+
+def _style_defaults() -> dict[str, Any]:
+    from inceptionism.style import StyleConfig
+
+    return {f.name: f.default for f in fields(StyleConfig)}
+
+
+def add_style_parser(sub: Any) -> None:
+    d = _style_defaults()
+    p = sub.add_parser(
+        "style",
+        help="neural style transfer by optimisation (Gatys et al.)",
+        description="Optimises an image with the content's layout in the style of one or more paintings.",
+        epilog="Examples:\n"
+        "  inceptionism style tubingen.jpg --style starry_night.jpg -o out.png\n"
+        "  inceptionism style photo.jpg --style a.jpg --style b.jpg --style-weights 0.7,0.3 -o out.png\n"
+        "  inceptionism style photo.jpg --style a.jpg --model vgg19 --optimizer lbfgs --size 768 -o out.png",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("content", metavar="CONTENT", help="content image (or skimage:NAME)")
+    p.add_argument("--style", action="append", required=True, metavar="IMAGE", help="style image, repeatable")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output image (.png, .jpg, .webp)")
+    p.add_argument("--style-weights", default=None, metavar="W1,W2,...", help="blend of several styles (default equal)")
+    p.add_argument("--model", default=None, help="loss network (default efficientnet_lite0; vgg19 and vgg16 are the classics)")
+    p.add_argument("--weights", default=None, metavar="PATH", help="checkpoint for the loss network")
+    p.add_argument("--content-layers", default=None, metavar="L1,L2", help="default: the loss network's own")
+    p.add_argument("--style-layers", default=None, metavar="L1,L2,...", help="default: the loss network's own")
+    p.add_argument("--size", type=int, default=None, help=f"long side of the output (default {d['size']})")
+    p.add_argument("--steps", type=int, default=None, help=f"optimisation steps per scale (default {d['steps']})")
+    p.add_argument("--scales", type=int, default=None,
+                   help=f"scales, doubling up to --size (default {d['scales']}: automatic, smallest >= 128 px)")
+    p.add_argument("--content-weight", type=float, default=None, help=f"(default {d['content_weight']})")
+    p.add_argument("--style-weight", type=float, default=None, help=f"(default {d['style_weight']})")
+    p.add_argument("--tv-weight", type=float, default=None, help=f"smoothness (default {d['tv_weight']})")
+    p.add_argument("--optimizer", choices=("adam", "lbfgs"), default=None, help=f"(default {d['optimizer']})")
+    p.add_argument("--lr", type=float, default=None, help=f"Adam learning rate (default {d['lr']})")
+    p.add_argument("--init", choices=("content", "noise"), default=None, help=f"start image (default {d['init']})")
+    p.add_argument("--style-scale", type=float, default=None,
+                   help=f"style image size relative to the output (default {d['style_scale']})")
+    p.add_argument("--preserve-colors", nargs="?", const="luminance", default=_UNSET, choices=("luminance", "match"),
+                   help="keep the content's colours: luminance-only transfer (the default when given alone), "
+                        "or match the style's colours to the content first")
+    p.add_argument("--seed", type=int, default=None, help=f"(default {d['seed']})")
+    p.add_argument("--save-every", type=int, default=0, metavar="N", help="also write the image every N steps")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_style)
+
+
+def build_style_config(args: argparse.Namespace) -> Any:
+    from inceptionism.style import StyleConfig
+
+    values: dict[str, Any] = {}
+    for name in ("size", "steps", "scales", "content_weight", "style_weight", "tv_weight", "optimizer", "lr",
+                 "init", "style_scale", "seed"):
+        if getattr(args, name) is not None:
+            values[name] = getattr(args, name)
+    if args.preserve_colors is not _UNSET:
+        values["preserve_colors"] = args.preserve_colors
+    if args.content_layers:
+        values["content_layers"] = tuple(a.strip() for a in args.content_layers.split(","))
+    if args.style_layers:
+        values["style_layers"] = tuple(a.strip() for a in args.style_layers.split(","))
+    return StyleConfig(**values)
+
+
+def cmd_style(args: argparse.Namespace) -> int:
+    from inceptionism.io.images import check_output, load_image, save_image
+    from inceptionism.style import stylize_optimize
+
+    out = check_output(args.output, (args.content, *args.style))
+    config = build_style_config(args)
+    weights = _floats(args.style_weights, "--style-weights") if args.style_weights else None
+    if weights is not None and len(weights) != len(args.style):
+        raise ConfigError(f"--style-weights has {len(weights)} values for {len(args.style)} styles")
+    if args.save_every < 0:
+        raise ConfigError("--save-every must be 0 or more")
+    content = load_image(args.content)
+    styles = [load_image(s).rgb for s in args.style]
+    network = load_network(args)
+    meta = {"command": "style", "version": __version__, "model": network.name, "weights": network.weights,
+            "content": args.content, "styles": list(args.style), "style_weights": weights,
+            "config": config.to_dict()}
+    bar = LazyBar(out.name, args.quiet)
+    counter = [0]
+
+    def report(step: Any) -> None:
+        counter[0] += 1
+        bar.step(step.scales * step.steps, description=f"{out.name} scale {step.scale + 1}/{step.scales}",
+                 postfix={"loss": f"{step.loss.item():.3g}"} if step.step == step.steps else None)
+        if args.save_every and counter[0] % args.save_every == 0:
+            partial = out.with_name(f"{out.stem}_{counter[0]:05d}{out.suffix}")
+            save_image(step.image, partial, metadata={**meta, "step": counter[0]})
+
+    try:
+        result = stylize_optimize(network, content.rgb, styles, config, style_weights=weights, callback=report)
+    finally:
+        bar.close()
+    save_image(result.image, out, metadata=meta)
+    if not args.quiet:
+        print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+# -- train-style ---------------------------------------------------------------
+def add_train_parser(sub: Any) -> None:
+    from inceptionism.style.train import TrainConfig
+
+    d = {f.name: f.default for f in fields(TrainConfig)}
+    p = sub.add_parser(
+        "train-style",
+        help="train a feed-forward network on one or many styles at once",
+        description="Trains Johnson et al.'s network with conditional instance norm: one network, N styles "
+                    "(Dumoulin et al.). Checkpoints as it goes; --resume continues the step count and optimiser.",
+        epilog="Example:\n  inceptionism train-style --style starry.jpg --style wave.jpg --data photos/ -o two.safetensors",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--style", action="append", required=True, metavar="IMAGE", help="style image, repeatable")
+    p.add_argument("--data", required=True, metavar="DIR", help="folder of training images (searched recursively)")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL", help="the model file (.safetensors)")
+    for name, kind, text in (("image-size", int, "training crop size"), ("batch-size", int, "images per step"),
+                             ("steps", int, "training steps in all"), ("lr", float, "Adam learning rate"),
+                             ("content-weight", float, ""), ("style-weight", float, ""), ("tv-weight", float, ""),
+                             ("checkpoint-every", int, "write the model every N steps (0: only at the end)"),
+                             ("seed", int, ""), ("workers", int, "data loader processes"),
+                             ("width", int, "channels of the first layer")):
+        key = name.replace("-", "_")
+        p.add_argument(f"--{name}", type=kind, default=None, help=f"{text} (default {d[key]})".strip())
+    p.add_argument("--resume", action="store_true", help="continue the run saved in MODEL")
+    p.add_argument("--model", default=None, help="loss network (default efficientnet_lite0)")
+    p.add_argument("--weights", default=None, metavar="PATH", help="checkpoint for the loss network")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from inceptionism.io.images import load_image
+    from inceptionism.style.model_file import describe_style
+    from inceptionism.style.train import TrainConfig, train
+
+    out = Path(args.output)
+    if out.suffix != ".safetensors":
+        raise ConfigError(f"{args.output}: the model file must end in .safetensors")
+    if not (out.parent if str(out.parent) else Path(".")).is_dir():
+        raise ConfigError(f"{args.output}: the folder {out.parent} does not exist")
+    if out.exists() and not args.resume:
+        raise ConfigError(f"{args.output} exists: add --resume to continue its training, or choose another name")
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
+    config = TrainConfig(**values)
+    images = [load_image(s) for s in args.style]
+    infos = [describe_style(s, im.rgb) for s, im in zip(args.style, images)]
+    network = load_network(args)
+    bar = LazyBar(out.name, args.quiet)
+
+    def report(step: Any) -> None:
+        bar.step(config.steps, done=step.step, postfix={"loss": f"{step.loss:.3g}"} if step.step % 10 == 0 else None)
+
+    try:
+        train(network, [im.rgb for im in images], infos, args.data, out, config, resume=args.resume, callback=report)
+    except KeyboardInterrupt:
+        raise ConfigError(f"interrupted: the last checkpoint in {out} is kept; add --resume to continue") from None
+    finally:
+        bar.close()
+    if not args.quiet:
+        print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+# -- stylize -------------------------------------------------------------------
+def add_stylize_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "stylize",
+        help="stylise images instantly with a trained model",
+        description="Runs a train-style model on each content image at its full size (tile by tile when large).",
+        epilog="Examples:\n"
+        "  inceptionism stylize photo.jpg --model two.safetensors --style-index 1 -o out.png\n"
+        "  inceptionism stylize a.jpg b.jpg --model two.safetensors --mix 0.5,0.5 -o out/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("content", nargs="+", metavar="CONTENT", help="images (or skimage:NAME)")
+    p.add_argument("--model", required=True, metavar="MODEL", help="a .safetensors from train-style")
+    choice = p.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--style-index", type=int, default=None, metavar="I", help="one style, counted from 0")
+    choice.add_argument("--mix", default=None, metavar="W1,W2,...", help="blend the styles inside the network")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file, or a folder for several inputs")
+    p.add_argument("--preserve-colors", action="store_true", help="keep the content's colours (luminance only)")
+    p.add_argument("--tile", type=int, default=1024, metavar="PX", help="tile side for large images (default 1024)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing")
+    p.set_defaults(func=cmd_stylize)
+
+
+def cmd_stylize(args: argparse.Namespace) -> int:
+    from inceptionism.dream.loop import preserve_colors
+    from inceptionism.io.images import check_output, load_image, save_image
+    from inceptionism.style.model_file import load_model, stylize_image
+    from inceptionism.style.network import mix_weights
+
+    out = Path(args.output)
+    if len(args.content) > 1 or out.is_dir():
+        out.mkdir(parents=True, exist_ok=True)
+        targets = [out / (Path(c.replace("skimage:", "")).stem + ".png") for c in args.content]
+    else:
+        targets = [out]
+    for c, t in zip(args.content, targets):
+        check_output(t, (c,))
+    if args.tile < 64:
+        raise ConfigError("--tile must be at least 64 px")
+    device = resolve_device(args.device)
+    net, meta = load_model(args.model, device)
+    mix = mix_weights(net.styles, index=args.style_index,
+                      mix=_floats(args.mix, "--mix") if args.mix is not None else None)
+    names = [s["name"] for s in meta["styles"]]
+    for content, target in zip(args.content, targets):
+        image = load_image(content)
+        result = stylize_image(net, image.rgb, mix, tile=args.tile)
+        if args.preserve_colors:
+            result = preserve_colors(result, image.rgb)
+        save_image(result, target, alpha=image.alpha, metadata={
+            "command": "stylize", "version": __version__, "model": str(Path(args.model).resolve()),
+            "styles": names, "mix": mix[0].tolist(), "content": content, "preserve_colors": args.preserve_colors})
+        if not args.quiet:
+            print(f"wrote {target}", file=sys.stderr)
+    return 0
+
+
+# -- export --------------------------------------------------------------------
+def add_export_parser(sub: Any) -> None:
+    p = sub.add_parser("export", help="export a style model to ONNX, checked with onnxruntime")
+    p.add_argument("model", metavar="MODEL", help="a .safetensors from train-style")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from inceptionism.style.export import export_onnx
+
+    if not args.output.endswith(".onnx"):
+        raise ConfigError(f"{args.output}: the output must end in .onnx")
+    check = export_onnx(args.model, args.output)
+    sizes = ", ".join(f"{w}x{h}" for h, w in check.sizes)
+    print(f"wrote {args.output}; onnxruntime matches PyTorch within {check.max_abs_error:.1e} at {sizes}")
+    return 0
+
+
+def print_model_info(path: str) -> None:
+    from inceptionism.style.model_file import read_metadata
+
+    meta = read_metadata(path)
+    arch, training = meta["architecture"], meta["training"]
+    print(f"style model: {path} (inceptionism {meta['version']})")
+    print(f"architecture: {arch['styles']} styles, width {arch['width']}, {arch['residual_blocks']} residual blocks")
+    for i, s in enumerate(meta["styles"]):
+        print(f"style {i}: {s['name']}  sha256 {s['sha256'][:16]}...  thumbnail {len(s['thumbnail'])} bytes (base64 PNG)")
+    print(f"trained: {training.get('step')} of {training.get('steps')} steps, loss network {training.get('loss_model')}")
+    for key in ("image_size", "batch_size", "lr", "content_weight", "style_weight", "tv_weight", "data"):
+        if key in training:
+            print(f"training.{key}: {training[key]}")

@@ -1,0 +1,61 @@
+"""ONNX export of a style model, checked against PyTorch with onnxruntime.
+
+The ONNX graph takes ``image`` (``1,3,H,W`` in [0, 1], any H and W) and ``mix``
+(``1,N`` style weights summing to 1) and returns ``stylized``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from dataclasses import dataclass
+
+import torch
+
+from inceptionism.errors import InceptionismError, OutputError
+from inceptionism.io.images import atomic_write
+from inceptionism.style.model_file import load_model
+from inceptionism.style.network import mix_weights
+
+
+@dataclass(frozen=True)
+class ExportCheck:
+    max_abs_error: float
+    sizes: tuple[tuple[int, int], ...]
+
+
+def export_onnx(model_path: str | os.PathLike[str], onnx_path: str | os.PathLike[str], *,
+                tolerance: float = 1e-3) -> ExportCheck:
+    """Write ``onnx_path`` and check it with onnxruntime at two sizes against PyTorch."""
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise InceptionismError("ONNX export needs onnx, onnxscript and onnxruntime: pip install 'inceptionism[onnx]'") from exc
+    net, _ = load_model(model_path)
+    example = torch.rand(1, 3, 128, 96, generator=torch.Generator().manual_seed(0))
+    mix = mix_weights(net.styles, index=0)
+    dims = {"image": {2: torch.export.Dim("height", min=16, max=16384), 3: torch.export.Dim("width", min=16, max=16384)},
+            "mix": None}
+
+    def write(tmp: str) -> None:
+        with contextlib.redirect_stdout(io.StringIO()):  # the exporter reports its stages on stdout
+            program = torch.onnx.export(net, (example, mix), input_names=["image", "mix"], output_names=["stylized"],
+                                        dynamic_shapes=dims, dynamo=True)
+        program.save(tmp)
+
+    atomic_write(onnx_path, write)
+    session = onnxruntime.InferenceSession(os.fspath(onnx_path), providers=["CPUExecutionProvider"])
+    worst, sizes = 0.0, ((96, 128), (203, 150))
+    for i, (h, w) in enumerate(sizes):
+        x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(i + 1))
+        m = torch.rand(1, net.styles, generator=torch.Generator().manual_seed(i + 7))
+        m = m / m.sum()
+        with torch.no_grad():
+            want = net(x, m).numpy()
+        got = session.run(["stylized"], {"image": x.numpy(), "mix": m.numpy()})[0]
+        worst = max(worst, float(abs(got - want).max()))
+    if worst > tolerance:
+        os.unlink(onnx_path)
+        raise OutputError(f"{os.fspath(onnx_path)}: the ONNX model differs from PyTorch by {worst:.2g}; not written")
+    return ExportCheck(worst, sizes)
