@@ -1,0 +1,345 @@
+"""The browser UI (Gradio), built on the public Python API only.
+
+``inceptionism web`` serves it. Dream tab: upload an image or start from noise,
+pick the model and its layers from the model's own list, channel, guide, octaves,
+steps, step size, seed; watch previews while it runs, cancel, download the PNG
+with its recipe, and see the equivalent command line. Style tab: optimisation
+with one or two styles, and instant stylisation with a ``train-style`` model.
+
+Safety on a shared machine: uploads are capped in bytes (Gradio) and pixels (our
+loader), one queue runs one job at a time, and the server binds to 127.0.0.1
+unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import queue
+import shlex
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from inceptionism import __version__
+from inceptionism.dream import DreamConfig, DreamStep, dream, noise_image
+from inceptionism.errors import InceptionismError
+from inceptionism.io.images import load_image, save_image
+from inceptionism.models import DEFAULT_MODEL, get_model, get_model_spec, list_models
+from inceptionism.objectives import ClassLogit, Guide, Layer, Objective
+
+PREVIEW_EVERY = 2  # steps between two live previews
+
+
+@dataclass(frozen=True)
+class WebLimits:
+    max_upload_bytes: int = 20 * 2**20
+    max_pixels: int = 4096 * 4096
+    max_steps: int = 200
+    queue_size: int = 16
+
+
+class Cancelled(Exception):
+    """Raised from a dream's callback when the user pressed Cancel."""
+
+
+@functools.lru_cache(maxsize=2)
+def _network(name: str, device: str) -> Any:
+    return get_model(name, device=device, progress=False)
+
+
+def _device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _to_array(image: torch.Tensor) -> np.ndarray:
+    return (image[0].detach().float().cpu().clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+
+
+def layer_choices(model: str) -> list[str]:
+    """The model's own layers, its aliases first (friendlier names)."""
+    spec = get_model_spec(model)
+    return list(dict.fromkeys([*spec.aliases, *spec.layers]))
+
+
+def command_line(image: str | None, noise: bool, noise_size: str, model: str, layers: list[str], channel: float | None,
+                 guide: str | None, octaves: float, steps: float, step_size: float, seed: float) -> str:
+    """The ``inceptionism dream`` command that the current settings describe."""
+    args = ["inceptionism", "dream"]
+    args += ["--noise", noise_size] if noise else [image or "INPUT.png"]
+    args += ["-o", "dream.png"]
+    if model != DEFAULT_MODEL:
+        args += ["--model", model]
+    for i, layer in enumerate(layers or []):
+        spec = layer if (channel is None or channel < 0 or i > 0) else f"{layer}:{int(channel)}"
+        args += ["--layer", spec]
+    if guide:
+        args += ["--guide", guide]
+    d = DreamConfig()
+    for flag, value, default in (("--octaves", int(octaves), d.octaves), ("--steps", int(steps), d.steps),
+                                 ("--step-size", float(step_size), d.step_size), ("--seed", int(seed), d.seed)):
+        if value != default:
+            args += [flag, str(value)]
+    return shlex.join(args)
+
+
+def _objective(network: Any, layers: list[str], channel: float | None, guide: str | None, limits: WebLimits) -> Objective:
+    layers = layers or list(network.spec.default_layers)
+    ch = None if channel is None or channel < 0 else int(channel)
+    if guide:
+        g = load_image(guide, max_pixels=limits.max_pixels).rgb
+        terms = [Guide(layer, g) for layer in layers]
+    else:
+        terms = [Layer(layer, ch if i == 0 else None) for i, layer in enumerate(layers)]
+    objective: Objective = terms[0]
+    for t in terms[1:]:
+        objective = objective + t
+    return objective
+
+
+def _run_in_thread(work: Any, cancel: threading.Event) -> Iterator[tuple[str, Any]]:
+    """Run ``work(report)`` in a thread; yield ("preview", x) while it reports, then ("done", result)."""
+    messages: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def report(item: Any) -> None:
+        if cancel.is_set():
+            raise Cancelled
+        messages.put(("preview", item))
+
+    def target() -> None:
+        try:
+            messages.put(("done", work(report)))
+        except Cancelled:
+            messages.put(("cancelled", None))
+        except InceptionismError as exc:
+            messages.put(("error", str(exc)))
+        except Exception as exc:  # noqa: BLE001 - shown to the user instead of killing the worker
+            messages.put(("error", f"{type(exc).__name__}: {exc}"))
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = messages.get()
+            yield kind, value
+            if kind != "preview":
+                return
+    finally:
+        cancel.set()  # the page went away or Cancel was pressed: stop the work at its next step
+        thread.join(timeout=60)
+
+
+def build_app(*, style_model: str | None = None, limits: WebLimits = WebLimits()) -> Any:
+    # A local tool does not report usage anywhere (and must not wait on a network it lacks).
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio as gr
+
+    device = _device()
+    cancel_flags: dict[str, threading.Event] = {}
+
+    def dream_job(image: str | None, noise: bool, noise_size: str, model: str, layers: list[str],
+                  channel: float | None, guide: str | None, octaves: float, steps: float, step_size: float,
+                  seed: float, session: str) -> Iterator[tuple[Any, Any, str]]:
+        if int(steps) > limits.max_steps:
+            raise gr.Error(f"at most {limits.max_steps} steps per octave here")
+        try:
+            config = DreamConfig(steps=int(steps), step_size=float(step_size), octaves=int(octaves), seed=int(seed))
+            if noise:
+                from inceptionism.cli import parse_size
+
+                w, h = parse_size(noise_size)
+                if w * h > limits.max_pixels:
+                    raise gr.Error(f"noise of {w}x{h} is over the limit of {limits.max_pixels} pixels")
+                start, source = noise_image(w, h, seed=config.seed), None
+            else:
+                if not image:
+                    raise gr.Error("upload an image, or tick 'start from noise'")
+                loaded = load_image(image, max_pixels=limits.max_pixels)
+                start, source = loaded.rgb, loaded
+            network = _network(model, device)
+            objective = _objective(network, layers, channel, guide, limits)
+        except InceptionismError as exc:
+            raise gr.Error(str(exc)) from exc
+        cancel = threading.Event()
+        cancel_flags[session] = cancel
+        total = config.octaves * config.steps
+
+        def work(report: Any) -> Any:
+            def callback(step: DreamStep) -> None:
+                done = step.octave * step.steps + step.step
+                if done % PREVIEW_EVERY == 0 or done == total:
+                    report((done, _to_array(step.image)))
+                elif cancel.is_set():
+                    raise Cancelled
+
+            return dream(network, start, objective, config, callback=callback)
+
+        for kind, value in _run_in_thread(work, cancel):
+            if kind == "preview":
+                done, preview = value
+                yield preview, None, f"step {done} of {total}"
+            elif kind == "done":
+                out = Path(tempfile.mkdtemp(prefix="inceptionism-")) / "dream.png"
+                meta = {"command": "dream", "version": __version__, "model": model,
+                        "layers": list(layers or network.spec.default_layers), "channel": channel,
+                        "guide": guide, "noise": noise_size if noise else None, "config": config.to_dict()}
+                save_image(value.image, out, alpha=source.alpha if source else None, metadata=meta)
+                yield _to_array(value.image), str(out), f"done: {total} steps"
+            elif kind == "cancelled":
+                yield gr.skip(), None, "cancelled"
+            else:
+                raise gr.Error(value)
+
+    def cancel_job(session: str) -> str:
+        flag = cancel_flags.pop(session, None)
+        if flag is not None:
+            flag.set()
+        return "cancelling..."
+
+    def style_job(content: str | None, style_a: str | None, style_b: str | None, blend: float, style_weight: float,
+                  size: float, steps: float) -> Iterator[tuple[Any, Any, str]]:
+        from inceptionism.style import StyleConfig, stylize_optimize
+
+        if not content or not style_a:
+            raise gr.Error("upload a content image and at least one style image")
+        try:
+            c = load_image(content, max_pixels=limits.max_pixels).rgb
+            styles = [load_image(style_a, max_pixels=limits.max_pixels).rgb]
+            weights = [1.0]
+            if style_b:
+                styles.append(load_image(style_b, max_pixels=limits.max_pixels).rgb)
+                weights = [1.0 - float(blend), float(blend)]
+            config = StyleConfig(size=int(size), steps=min(int(steps), limits.max_steps), style_weight=float(style_weight))
+            network = _network(DEFAULT_MODEL, device)
+        except InceptionismError as exc:
+            raise gr.Error(str(exc)) from exc
+        cancel = threading.Event()
+
+        def work(report: Any) -> Any:
+            def callback(step: Any) -> None:
+                if step.step % 10 == 0:
+                    report((step, _to_array(step.image)))
+                elif cancel.is_set():
+                    raise Cancelled
+
+            return stylize_optimize(network, c, styles, config, style_weights=weights, callback=callback)
+
+        for kind, value in _run_in_thread(work, cancel):
+            if kind == "preview":
+                step, preview = value
+                yield preview, None, f"scale {step.scale + 1}/{step.scales}, step {step.step}/{step.steps}"
+            elif kind == "done":
+                out = Path(tempfile.mkdtemp(prefix="inceptionism-")) / "style.png"
+                save_image(value.image, out, metadata={"command": "style", "version": __version__,
+                                                       "config": config.to_dict(), "style_weights": weights})
+                yield _to_array(value.image), str(out), "done"
+            else:
+                raise gr.Error(str(value or "cancelled"))
+
+    with gr.Blocks(title="inceptionism", analytics_enabled=False) as app:
+        session = gr.State(lambda: uuid.uuid4().hex)  # one per browser tab: whose job Cancel stops
+        gr.Markdown("# inceptionism\nDeepDream and neural style transfer, running on this machine.")
+        with gr.Tab("Dream"):
+            with gr.Row():
+                with gr.Column():
+                    image = gr.Image(label="Input image", type="filepath", sources=["upload"], elem_id="dream-input")
+                    with gr.Row():
+                        noise = gr.Checkbox(label="start from noise", value=False, elem_id="dream-noise")
+                        noise_size = gr.Textbox(label="noise size (WxH)", value="512x384")
+                    models = list_models()
+                    model = gr.Dropdown(models, value=DEFAULT_MODEL, label="Model", elem_id="dream-model")
+                    layers = gr.Dropdown(layer_choices(DEFAULT_MODEL), value=list(get_model_spec(DEFAULT_MODEL).default_layers),
+                                         multiselect=True, label="Layers", elem_id="dream-layers")
+                    channel = gr.Number(label="Channel of the first layer (-1: all)", value=-1, precision=0)
+                    guide = gr.Image(label="Guide image (optional)", type="filepath", sources=["upload"])
+                    with gr.Row():
+                        octaves = gr.Slider(1, 8, value=DreamConfig().octaves, step=1, label="Octaves", elem_id="dream-octaves")
+                        steps = gr.Slider(1, limits.max_steps, value=DreamConfig().steps, step=1, label="Steps per octave",
+                                          elem_id="dream-steps")
+                    with gr.Row():
+                        step_size = gr.Slider(0.001, 0.05, value=DreamConfig().step_size, step=0.001, label="Step size")
+                        seed = gr.Number(label="Seed", value=0, precision=0)
+                    with gr.Row():
+                        run = gr.Button("Dream", variant="primary", elem_id="dream-run")
+                        stop = gr.Button("Cancel", elem_id="dream-cancel")
+                        show_cli = gr.Button("Command line", elem_id="dream-cli-button")
+                with gr.Column():
+                    output = gr.Image(label="Dream", type="numpy", interactive=False, elem_id="dream-output",
+                                      format="png")
+                    status = gr.Textbox(label="Progress", interactive=False, elem_id="dream-status")
+                    download = gr.File(label="Download (PNG with its recipe)", elem_id="dream-download")
+                    cli = gr.Textbox(label="Equivalent command", interactive=False, elem_id="dream-cli")
+            model.change(lambda m: gr.Dropdown(choices=layer_choices(m), value=list(get_model_spec(m).default_layers)),
+                         model, layers)
+            inputs = [image, noise, noise_size, model, layers, channel, guide, octaves, steps, step_size, seed]
+            event = run.click(dream_job, [*inputs, session], [output, download, status], concurrency_limit=1,
+                              concurrency_id="work")
+            stop.click(cancel_job, session, status, cancels=[event], queue=False)
+            show_cli.click(command_line, inputs, cli, queue=False)
+        with gr.Tab("Style"):
+            with gr.Row():
+                with gr.Column():
+                    content = gr.Image(label="Content", type="filepath", sources=["upload"])
+                    style_a = gr.Image(label="Style", type="filepath", sources=["upload"])
+                    style_b = gr.Image(label="Second style (optional)", type="filepath", sources=["upload"])
+                    blend = gr.Slider(0, 1, value=0.5, label="Share of the second style")
+                    style_weight = gr.Slider(0.1, 5, value=1.0, label="Style weight")
+                    size = gr.Slider(128, 1024, value=384, step=32, label="Size (long side)")
+                    style_steps = gr.Slider(10, limits.max_steps, value=150, step=10, label="Steps per scale")
+                    style_run = gr.Button("Stylise", variant="primary")
+                    style_stop = gr.Button("Cancel")
+                with gr.Column():
+                    style_out = gr.Image(label="Result", type="numpy", interactive=False, format="png")
+                    style_status = gr.Textbox(label="Progress", interactive=False)
+                    style_file = gr.File(label="Download")
+            style_event = style_run.click(style_job, [content, style_a, style_b, blend, style_weight, size, style_steps],
+                                          [style_out, style_file, style_status], concurrency_limit=1,
+                                          concurrency_id="work")
+            style_stop.click(lambda: "cancelling...", None, style_status, cancels=[style_event], queue=False)
+            if style_model:
+                _instant_style(gr, style_model, device, limits)
+    app.queue(default_concurrency_limit=1, max_size=limits.queue_size)
+    return app
+
+
+def _instant_style(gr: Any, model_path: str, device: str, limits: WebLimits) -> None:
+    from inceptionism.style.model_file import load_model, stylize_image
+
+    net, meta = load_model(model_path, device)
+    names = [s["name"] for s in meta["styles"]]
+    gr.Markdown(f"### Instant stylisation with `{Path(model_path).name}`: {', '.join(names)}")
+    with gr.Row():
+        with gr.Column():
+            photo = gr.Image(label="Content", type="filepath", sources=["upload"])
+            sliders = [gr.Slider(0, 1, value=1.0 if i == 0 else 0.0, label=name) for i, name in enumerate(names)]
+            go = gr.Button("Stylise instantly", variant="primary")
+        with gr.Column():
+            result = gr.Image(label="Result", type="numpy", interactive=False, format="png")
+
+    def run(path: str | None, *weights: float) -> np.ndarray:
+        if not path:
+            raise gr.Error("upload a content image")
+        if sum(weights) <= 0:
+            raise gr.Error("give at least one style a weight above 0")
+        try:
+            image = load_image(path, max_pixels=limits.max_pixels).rgb
+        except InceptionismError as exc:
+            raise gr.Error(str(exc)) from exc
+        mix = torch.tensor([weights], dtype=torch.float32) / sum(weights)
+        return _to_array(stylize_image(net, image, mix))
+
+    go.click(run, [photo, *sliders], result, concurrency_limit=1, concurrency_id="work")
+
+
+def serve(host: str = "127.0.0.1", port: int = 7860, *, style_model: str | None = None,
+          limits: WebLimits = WebLimits(), block: bool = True) -> Any:
+    app = build_app(style_model=style_model, limits=limits)
+    app.launch(server_name=host, server_port=port, max_file_size=limits.max_upload_bytes, prevent_thread_lock=not block,
+               show_error=True, quiet=True)
+    return app
