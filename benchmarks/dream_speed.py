@@ -1,0 +1,142 @@
+"""Dream step time: inceptionism against a deliberately plain implementation.
+
+The plain reference is what most DeepDream ports do: a forward hook on the layer,
+a forward pass through the *whole* network, fp32, NCHW, no compilation, batch norm
+left as it is. Both sides use untrained weights (timing does not depend on them),
+the same layer, the same step arithmetic, and are timed alternately in one run so
+that machine noise hits both alike.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from inceptionism.dream.loop import gradient_step
+from inceptionism.models import get_model, get_model_spec
+from inceptionism.objectives import from_addresses
+
+
+class PlainDream:
+    """One DeepDream step the way most ports write it."""
+
+    def __init__(self, name: str, layer: str, device: torch.device):
+        spec = get_model_spec(name)
+        self.net = spec.build().eval().to(device)
+        for p in self.net.parameters():
+            p.requires_grad_(False)
+        path = spec.aliases.get(layer, layer)
+        self.module = dict(self.net.named_modules())[path]
+        mean, std = spec.mean_std
+        self.mean = torch.tensor(mean, device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor(std, device=device).view(1, 3, 1, 1)
+
+    def step(self, x: torch.Tensor, step_size: float = 0.01) -> torch.Tensor:
+        x = x.detach().requires_grad_(True)
+        out: dict[str, torch.Tensor] = {}
+        handle = self.module.register_forward_hook(lambda m, i, o: out.__setitem__("a", o))
+        try:
+            self.net((x - self.mean) / self.std)
+        finally:
+            handle.remove()
+        loss = out["a"].pow(2).mean()
+        (g,) = torch.autograd.grad(loss, x)
+        return (x + step_size * g / (g.abs().mean() + 1e-8)).clamp(0, 1).detach()
+
+
+class OursDream:
+    """One step of inceptionism's loop on its optimised network."""
+
+    def __init__(self, name: str, layer: str, device: torch.device):
+        self.net = get_model(name, weights="random", device=device)
+        self.objective = from_addresses([layer])
+        self.objective.prepare(self.net)
+        self.extractor = self.net.extractor(self.objective.addresses()).__enter__()
+        self.autocast = torch.bfloat16 if device.type == "cuda" else None
+
+    def step(self, x: torch.Tensor, step_size: float = 0.01) -> torch.Tensor:
+        out, _ = gradient_step(x, self.objective, self.extractor, step_size, (3, 5), autocast=self.autocast)
+        return out
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@dataclass
+class Timing:
+    model: str
+    size: int
+    plain_ms: float
+    ours_ms: float
+    ours_flops: float
+
+    @property
+    def speedup(self) -> float:
+        return self.plain_ms / self.ours_ms
+
+
+def time_step(step: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, device: torch.device) -> float:
+    _sync(device)
+    t = time.perf_counter()
+    step(x.clone())
+    _sync(device)
+    return (time.perf_counter() - t) * 1000
+
+
+def step_flops(ours: OursDream, x: torch.Tensor) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    # The same forward and backward as a step; FlopCounterMode cannot watch autograd.grad.
+    leaf = x.clone().requires_grad_(True)
+    with FlopCounterMode(display=False) as counter:
+        ours.objective(ours.extractor(leaf)).backward()
+    return float(counter.get_total_flops())
+
+
+def compare(name: str, layer: str, size: int, device: torch.device, reps: int) -> Timing:
+    plain, ours = PlainDream(name, layer, device), OursDream(name, layer, device)
+    x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+    for impl in (plain, ours):  # warm-up (allocators, oneDNN/cuDNN kernel choice)
+        time_step(impl.step, x, device)
+    plain_t, ours_t = [], []
+    for _ in range(reps):
+        plain_t.append(time_step(plain.step, x, device))
+        ours_t.append(time_step(ours.step, x, device))
+    flops = step_flops(ours, x)
+    return Timing(name, size, statistics.median(plain_t), statistics.median(ours_t), flops)
+
+
+def matmul_flops_per_s(device: torch.device, sizes: tuple[int, ...] = (1024, 2048), reps: int = 8) -> float:
+    """Peak measured matmul throughput: fp32 on the CPU, bf16 on a GPU.
+
+    The best over a few sizes and repetitions: on a shared machine a single timing
+    is often far below what the hardware does.
+    """
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    best = 0.0
+    for n in sizes:
+        a = torch.rand(n, n, device=device, dtype=dtype)
+        b = torch.rand(n, n, device=device, dtype=dtype)
+        torch.mm(a, b)
+        for _ in range(reps):
+            _sync(device)
+            t = time.perf_counter()
+            torch.mm(a, b)
+            _sync(device)
+            best = max(best, 2 * n**3 / (time.perf_counter() - t))
+    return best
+
+
+def default_layer(name: str) -> str:
+    return get_model_spec(name).default_layers[0]
+
+
+def fresh_net(name: str) -> nn.Module:  # pragma: no cover - helper for interactive use
+    return get_model_spec(name).build().eval()

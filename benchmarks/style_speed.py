@@ -1,0 +1,77 @@
+"""Style transfer throughput: feed-forward stylisation, optimisation, training.
+
+Untrained weights (timing does not depend on them); the loss network is the
+embedded EfficientNet-Lite0.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from inceptionism.models import get_model
+from inceptionism.style import StyleConfig, stylize_optimize
+from inceptionism.style.model_file import stylize_image
+from inceptionism.style.network import StyleNetwork, mix_weights
+from inceptionism.style.train import TrainConfig, TrainLoss
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def stylize_ms(size: int, device: torch.device, reps: int = 3) -> float:
+    """Milliseconds to stylise one ``size`` x ``size`` image (tiled above 1024)."""
+    net = StyleNetwork(2).eval().requires_grad_(False).to(device)
+    x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+    mix = mix_weights(2, index=0, device=device)
+    stylize_image(net, x, mix)
+    best = float("inf")
+    for _ in range(reps):
+        _sync(device)
+        t = time.perf_counter()
+        stylize_image(net, x, mix)
+        _sync(device)
+        best = min(best, time.perf_counter() - t)
+    return best * 1000
+
+
+def optimisation_its(size: int, device: torch.device, steps: int = 30) -> float:
+    """Gatys optimisation iterations per second at ``size`` (one scale, Adam)."""
+    net = get_model(device=device)
+    content = torch.rand(1, 3, size * 3 // 4, size, generator=torch.Generator().manual_seed(0))
+    style = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1))
+    stylize_optimize(net, content, [style], StyleConfig(size=size, steps=3, scales=1))  # warm-up
+    _sync(device)
+    t = time.perf_counter()
+    stylize_optimize(net, content, [style], StyleConfig(size=size, steps=steps, scales=1))
+    _sync(device)
+    return steps / (time.perf_counter() - t)
+
+
+def training_steps_per_s(device: torch.device, image_size: int = 256, batch: int = 4, steps: int = 5) -> float:
+    """Training steps per second (batch of ``batch`` crops of ``image_size``), data loading excluded."""
+    loss_net = get_model(device=device)
+    config = TrainConfig(image_size=image_size, batch_size=batch)
+    styles = [torch.rand(1, 3, image_size, image_size).to(device) for _ in range(2)]
+    loss_fn = TrainLoss(loss_net, styles, config, loss_net.spec.content_layers, loss_net.spec.style_layers)
+    net = StyleNetwork(2).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    x = torch.rand(batch, 3, image_size, image_size).to(device)
+    index = torch.arange(batch, device=device) % 2
+    mix = torch.nn.functional.one_hot(index, 2).float()
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        loss_fn(net(x, mix), x, index).backward()
+        opt.step()
+
+    step()
+    _sync(device)
+    t = time.perf_counter()
+    for _ in range(steps):
+        step()
+    _sync(device)
+    return steps / (time.perf_counter() - t)

@@ -1,0 +1,34 @@
+"""CUDA correctness: run with `pytest -m gpu` on a machine with a GPU (skips without one)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from inceptionism.dream import DreamConfig, dream
+from inceptionism.models import get_model
+from inceptionism.objectives import from_addresses
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+]
+
+
+@pytest.mark.parametrize("mixed_precision", [True, False])
+def test_cuda_dream_matches_the_cpu_in_kind(small_cat, mixed_precision):
+    obj = from_addresses(["blocks.4"])
+    config = DreamConfig(steps=4, octaves=2, mixed_precision=mixed_precision)
+    gpu = dream(get_model(device="cuda"), small_cat, obj, config)
+    cpu = dream(get_model(device="cpu"), small_cat, obj, config)
+    assert gpu.image.device.type == "cpu" and torch.isfinite(gpu.image).all()
+    assert gpu.objective[-1] > gpu.objective[0]
+    # same jitter sequence and arithmetic: close to the CPU result, not bit-identical
+    tolerance = 0.05 if mixed_precision else 0.01
+    assert (gpu.image - cpu.image).abs().mean() < tolerance
+
+
+def test_cuda_tiled_dream(chelsea):
+    result = dream(get_model(device="cuda"), chelsea, from_addresses(["blocks.4"]),
+                   DreamConfig(steps=2, octaves=1, tile=128))
+    assert result.tile == 128 and result.image.shape == chelsea.shape
