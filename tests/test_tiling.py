@@ -92,3 +92,18 @@ def test_tiled_gradient_is_normalised_over_the_whole_image():
     change = out - x
     ratio = change[..., :64].abs().mean() / change[..., 64:].abs().mean()
     assert ratio.item() == pytest.approx(0.1, rel=0.02)
+
+
+def test_tiles_of_the_rolled_image_are_gathered_without_rolling_it(lite0):
+    """Tiling with a jitter shift equals rolling the whole image, tiling, and rolling back."""
+    from inceptionism.dream.tiling import tiled_gradient
+
+    x = torch.rand(1, 3, 150, 230, generator=torch.Generator().manual_seed(3))
+    obj = from_addresses(["blocks.2"])
+    shift, offset = (-37, 51), (20, 45)
+    with lite0.extractor(obj.addresses()) as extract:
+        grad, value = tiled_gradient(x, obj, extract, tile=64, offset=offset, shift=shift, min_size=32)
+        rolled = torch.roll(x, shifts=shift, dims=(2, 3))
+        ref, ref_value = tiled_gradient(rolled, obj, extract, tile=64, offset=offset, min_size=32)
+    ref = torch.roll(ref, shifts=(-shift[0], -shift[1]), dims=(2, 3))
+    assert torch.allclose(grad, ref, atol=1e-7) and torch.allclose(value, ref_value)

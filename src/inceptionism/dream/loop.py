@@ -152,14 +152,11 @@ def gradient_step(
 
     ``image`` is updated in place (it is a working buffer of the loop).
     """
-    dy, dx = shift
-    rolled = torch.roll(image, shifts=(dy, dx), dims=(2, 3))
-    grad, value = tiled_gradient(rolled, objective, extract, tile=tile, offset=grid_offset,
+    grad, value = tiled_gradient(image, objective, extract, tile=tile, offset=grid_offset, shift=shift,
                                  min_size=min_size, autocast=autocast)
-    del rolled
-    grad = torch.roll(grad, shifts=(-dy, -dx), dims=(2, 3))
-    # The notebook's normalisation, over the whole image: divide by the mean |gradient|.
-    scale = step_size / (grad.abs().mean() + 1e-8)
+    # The notebook's normalisation, over the whole image: divide by the mean |gradient|
+    # (an L1 norm reduces without an image-sized temporary).
+    scale = step_size / (torch.linalg.vector_norm(grad, ord=1) / grad.numel() + 1e-8)
     return image.add_(grad.mul_(scale)).clamp_(0, 1), value
 
 

@@ -1,7 +1,8 @@
 """Tiled gradients: any image size in memory that depends on the tile, not the image.
 
-As in the TF DeepDream tutorial's ``TiledGradients``: the (already jitter-rolled)
-image is cut into tiles, the objective's gradient is computed tile by tile into
+As in the TF DeepDream tutorial's ``TiledGradients``: the jitter-rolled image is
+cut into tiles (gathered across the roll's wrap-around, so the rolled image is
+never copied whole), the objective's gradient is computed tile by tile into
 one buffer, and the caller normalises that buffer over the *whole* image (per-tile
 normalisation shows the grid). When more than one tile is needed the grid itself
 is shifted by a random offset every step, so seams never stay in one place.
@@ -47,6 +48,14 @@ def tile_spans(length: int, tile: int, offset: int, min_size: int) -> list[tuple
     return merged
 
 
+def _wrapped(start: int, stop: int, shift: int, length: int) -> list[tuple[int, int]]:
+    """Where rows ``[start, stop)`` of an image rolled by ``shift`` lie in the original."""
+    first = (start - shift) % length
+    if first + (stop - start) <= length:
+        return [(first, first + stop - start)]
+    return [(first, length), (0, first + stop - start - length)]
+
+
 def tiled_gradient(
     x: torch.Tensor,
     objective: Objective,
@@ -54,22 +63,41 @@ def tiled_gradient(
     *,
     tile: int | None,
     offset: tuple[int, int] = (0, 0),
+    shift: tuple[int, int] = (0, 0),
     min_size: int = 1,
     autocast: torch.dtype | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The gradient of ``objective`` with respect to ``x`` and its value, tile by tile."""
+    """The gradient of ``objective`` at ``x`` rolled by ``shift``, and its value, tile by tile.
+
+    The gradient comes back in ``x``'s own (unrolled) coordinates. Only tiles are
+    gathered across the roll's wrap-around: the rolled image is never made whole,
+    so a huge image costs one image-sized buffer (the gradient) here, not three.
+    """
     height, width = x.shape[-2:]
+    dy, dx = shift
     if tile is None or (height <= tile and width <= tile):
-        return _gradient(x, objective, extract, autocast)
+        rolled = torch.roll(x, shifts=(dy, dx), dims=(2, 3)) if (dy or dx) else x
+        grad, value = _gradient(rolled, objective, extract, autocast)
+        del rolled
+        return (torch.roll(grad, shifts=(-dy, -dx), dims=(2, 3)) if (dy or dx) else grad), value
     grad = torch.empty_like(x)
     total = torch.zeros((), device=x.device)
     area = float(height * width)
     for y0, y1 in tile_spans(height, tile, offset[0], min_size):
+        rows = _wrapped(y0, y1, dy, height)
         for x0, x1 in tile_spans(width, tile, offset[1], min_size):
-            piece = x[:, :, y0:y1, x0:x1]
+            cols = _wrapped(x0, x1, dx, width)
+            piece = torch.cat([torch.cat([x[:, :, r0:r1, c0:c1] for c0, c1 in cols], dim=3)
+                               for r0, r1 in rows], dim=2)
             weight = (y1 - y0) * (x1 - x0) / area
             g, value = _gradient(piece, objective, extract, autocast, weight)
-            grad[:, :, y0:y1, x0:x1] = g
+            top = 0
+            for r0, r1 in rows:
+                left = 0
+                for c0, c1 in cols:
+                    grad[:, :, r0:r1, c0:c1] = g[:, :, top:top + r1 - r0, left:left + c1 - c0]
+                    left += c1 - c0
+                top += r1 - r0
             total += value
     return grad, total
 

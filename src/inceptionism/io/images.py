@@ -216,7 +216,8 @@ def to_pil(image: torch.Tensor, alpha: torch.Tensor | None = None) -> Image.Imag
     t = image.detach().float().cpu()
     if t.ndim == 4:
         t = t[0]
-    arr = (t.clamp(0, 1).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+    # one float temporary, then bytes: a 16384x16384 result must not need four copies
+    arr = np.ascontiguousarray(t.mul(255.0).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy())
     if alpha is not None:
         a = alpha.detach().float().cpu()
         if tuple(a.shape) != arr.shape[:2]:
