@@ -2,13 +2,19 @@
 
 The plain reference is what most DeepDream ports do: a forward hook on the layer,
 a forward pass through the *whole* network, fp32, NCHW, no compilation, batch norm
-left as it is. Both sides use untrained weights (timing does not depend on them),
-the same layer, the same step arithmetic, and are timed alternately in one run so
-that machine noise hits both alike.
+left as it is, the process's allocator as it comes. Both sides use untrained
+weights (timing does not depend on them), the same layer, the same step
+arithmetic. Each runs in a worker process of its own, set up as it would run for
+real (ours tunes the allocator as the ``inceptionism`` command does, see
+:mod:`inceptionism.runtime`; the plain port does not), and the workers are timed
+alternately, one step at a time, so that machine noise hits all alike. A third
+worker runs our code with the allocator untouched, to show what the code alone
+gains.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import statistics
 import time
 from dataclasses import dataclass
@@ -76,10 +82,16 @@ class Timing:
     plain_ms: float
     ours_ms: float
     ours_flops: float
+    #: our code with the process allocator untouched (None where not measured)
+    ours_default_alloc_ms: float | None = None
 
     @property
     def speedup(self) -> float:
         return self.plain_ms / self.ours_ms
+
+    @property
+    def code_speedup(self) -> float | None:
+        return None if self.ours_default_alloc_ms is None else self.plain_ms / self.ours_default_alloc_ms
 
 
 def time_step(step: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, device: torch.device) -> float:
@@ -100,17 +112,58 @@ def step_flops(ours: OursDream, x: torch.Tensor) -> float:
     return float(counter.get_total_flops())
 
 
+def _worker(conn, impl: str, name: str, layer: str, size: int, device: str, tune: bool) -> None:
+    """One implementation in a process of its own: answers 'time' and 'flops' until 'stop'."""
+    if tune:
+        from inceptionism.runtime import tune_allocator
+
+        tune_allocator()
+    dev = torch.device(device)
+    runner = (OursDream if impl == "ours" else PlainDream)(name, layer, dev)
+    x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(dev)
+    time_step(runner.step, x, dev)  # warm-up (allocator, oneDNN/cuDNN kernel choice)
+    conn.send("ready")
+    while True:
+        request = conn.recv()
+        if request == "time":
+            conn.send(time_step(runner.step, x, dev))
+        elif request == "flops":
+            conn.send(step_flops(runner, x))  # type: ignore[arg-type]
+        else:
+            return
+
+
 def compare(name: str, layer: str, size: int, device: torch.device, reps: int) -> Timing:
-    plain, ours = PlainDream(name, layer, device), OursDream(name, layer, device)
-    x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
-    for impl in (plain, ours):  # warm-up (allocators, oneDNN/cuDNN kernel choice)
-        time_step(impl.step, x, device)
-    plain_t, ours_t = [], []
-    for _ in range(reps):
-        plain_t.append(time_step(plain.step, x, device))
-        ours_t.append(time_step(ours.step, x, device))
-    flops = step_flops(ours, x)
-    return Timing(name, size, statistics.median(plain_t), statistics.median(ours_t), flops)
+    """Median step times of the plain port and ours (and ours without allocator tuning on a CPU)."""
+    ctx = multiprocessing.get_context("spawn")
+    setups = {"plain": ("plain", False), "ours": ("ours", True)}
+    if device.type == "cpu":
+        setups["ours_default_alloc"] = ("ours", False)
+    workers = {}
+    try:
+        for key, (impl, tune) in setups.items():  # one at a time: each warms up alone
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_worker, args=(child, impl, name, layer, size, str(device), tune), daemon=True)
+            proc.start()
+            if parent.recv() != "ready":
+                raise RuntimeError(f"benchmark worker {key} failed")
+            workers[key] = (proc, parent)
+        times: dict[str, list[float]] = {key: [] for key in workers}
+        for _ in range(reps):
+            for key, (_, conn) in workers.items():
+                conn.send("time")
+                times[key].append(conn.recv())
+        workers["ours"][1].send("flops")
+        flops = workers["ours"][1].recv()
+    finally:
+        for proc, conn in workers.values():
+            try:
+                conn.send("stop")
+            except OSError:
+                pass
+            proc.join(timeout=30)
+    median = {key: statistics.median(v) for key, v in times.items()}
+    return Timing(name, size, median["plain"], median["ours"], flops, median.get("ours_default_alloc"))
 
 
 def matmul_flops_per_s(device: torch.device, sizes: tuple[int, ...] = (1024, 2048), reps: int = 8) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import pytest
@@ -190,7 +191,7 @@ def test_batchnorm_folding_keeps_outputs_and_reverts_when_order_lies():
 
 def test_captures_are_not_overwritten_by_later_in_place_layers():
     """VGG's ReLUs work in place: conv4_2 feeds relu4_2, which would overwrite the capture."""
-    net = get_model("vgg16", weights="random")
+    net = get_model("vgg16", weights="random", optimize=False)  # optimised, the ReLUs are fused
     assert net.module("relu4_2").inplace
     x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     with net.extractor(["conv4_2"]) as extract:  # the last capture: the forward stops there
@@ -206,3 +207,100 @@ def test_captures_are_not_overwritten_by_later_in_place_layers():
         feats = extract(leaf)
         (feats["conv4_2"].pow(2).mean() + feats["relu5_1"].mean()).backward()
     assert leaf.grad is not None and leaf.grad.abs().sum() > 0
+
+
+def _timm_same(cin: int, cout: int, k: int, stride: int, groups: int):
+    from timm.layers import Conv2dSame
+
+    return Conv2dSame(cin, cout, k, stride=stride, groups=groups)
+
+
+@pytest.mark.parametrize("kind,stride,k", [("plain", 1, 3), ("plain", 1, 1), ("plain", 2, 3), ("tf", 2, 3),
+                                           ("tf", 2, 5), ("tf", 1, 3)])
+@pytest.mark.parametrize("groups,clamp", [(1, (0.0, math.inf)), (1, None), (8, (0.0, 6.0)), (8, None)])
+@pytest.mark.parametrize("size", [(20, 24), (21, 19)])
+def test_fused_convolutions_give_the_same_output_and_input_gradient(kind, stride, k, groups, clamp, size):
+    from torch import nn
+
+    from inceptionism.models.optimize import FusedConv2d, _Fusion, _fusable, _is_tf_same
+
+    torch.manual_seed(0)
+    if kind == "plain":
+        conv = nn.Conv2d(8, 8, k, stride=stride, padding=k // 2, groups=groups)
+    else:
+        conv = _timm_same(8, 8, k, stride, groups)
+    conv.requires_grad_(False)
+    assert _fusable(conv)
+    fused = FusedConv2d(conv, clamp, _Fusion(), tf_same=_is_tf_same(conv))
+    for fmt in (torch.contiguous_format, torch.channels_last):
+        x = torch.randn(2, 8, *size).to(memory_format=fmt)
+        results = []
+        for f in (lambda t: conv(t) if clamp is None else conv(t).clamp(*clamp), fused):
+            leaf = x.clone().requires_grad_(True)
+            y = f(leaf)
+            (y * torch.linspace(-1, 1, y.numel()).view_as(y)).sum().backward()
+            results.append((y.detach(), leaf.grad))
+        (want_y, want_g), (got_y, got_g) = results
+        assert got_y.shape == want_y.shape and torch.allclose(got_y, want_y, atol=1e-5)
+        assert torch.allclose(got_g, want_g, atol=1e-5)
+
+
+def test_fusion_keeps_what_every_address_means():
+    """A fused conv's address still gives the output before its activation; the activation's, after."""
+    fused = get_model("vgg16", weights="random")
+    plain = get_model("vgg16", weights="random", optimize=False)
+    plain.load_state_dict(fused.state_dict())
+    assert type(fused.module("conv4_2")).__name__ == "FusedConv2d"
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    for layers in (["conv4_2"], ["relu4_2"], ["conv4_2", "relu4_3"]):
+        with fused.extractor(layers) as a, plain.extractor(layers) as b:
+            got, want = a(x), b(x)
+        for layer in layers:
+            assert torch.allclose(got[layer], want[layer], rtol=1e-4, atol=1e-4), layer
+    assert (got["conv4_2"] < 0).any()
+    assert all(m.fusion.on for m in fused.modules() if hasattr(m, "fusion"))  # restored on exit
+
+
+def test_fusion_reverts_when_the_activation_is_not_applied_after_the_convolution():
+    from torch import nn
+
+    from inceptionism.models.optimize import fuse_convolutions
+
+    class Liar(nn.Module):  # declares conv then relu, but applies relu before the conv
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+            self.relu = nn.ReLU()
+
+        def forward(self, x):
+            return self.conv(self.relu(x - 0.5))
+
+    liar = Liar().eval()
+    again, count = fuse_convolutions(liar)
+    assert count == 0 and again is liar
+
+
+@pytest.mark.parametrize("size", [(96, 128), (97, 75)])
+def test_the_optimised_network_has_the_same_input_gradient(lite0, size):
+    """Folding, fusion and the TF-'same' kernels change speed, not the dream."""
+    plain = get_model("efficientnet_lite0", optimize=False)
+    assert sum(type(m).__name__ == "FusedConv2d" for m in lite0.modules()) > 40
+    x = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(1))
+    grads = []
+    for net in (plain, lite0):
+        leaf = x.clone().requires_grad_(True)
+        with net.extractor(["blocks.4", "blocks.2.0.bn1"]) as extract:
+            feats = extract(leaf)
+        (feats["blocks.4"].pow(2).mean() + feats["blocks.2.0.bn1"].mean()).backward()
+        grads.append(leaf.grad)
+    assert torch.allclose(grads[0], grads[1], rtol=1e-3, atol=1e-3 * grads[0].abs().max().item())
+
+
+def test_the_allocator_is_tuned_where_glibc_allows_it():
+    import platform
+
+    from inceptionism.runtime import tune_allocator
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt is glibc's")
+    assert tune_allocator() is True and tune_allocator() is True

@@ -461,6 +461,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
+    from inceptionism.runtime import tune_allocator
+
+    tune_allocator()  # large activations are reused between steps instead of faulted in anew
     with _logging_to_stderr():
         try:
             return func(args)

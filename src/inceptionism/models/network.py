@@ -146,17 +146,27 @@ class FeatureExtractor:
         #: layers whose output a later in-place operation modifies: captured as a copy
         self._copy: set[str] = set()
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
+        #: fused convolution + activation pairs whose convolution output is wanted
+        self._unfused: list[object] = []
 
     def __enter__(self) -> "FeatureExtractor":
         modules = self.network._modules_by_path
         for path in self._wanted:
-            self._handles.append(modules[path].register_forward_hook(self._hook(path)))
+            module = modules[path]
+            fusion = getattr(module, "fusion", None)
+            if fusion is not None and getattr(module, "clamp", None) is not None and fusion.on:
+                fusion.on = False  # the address means the output before the activation
+                self._unfused.append(fusion)
+            self._handles.append(module.register_forward_hook(self._hook(path)))
         return self
 
     def __exit__(self, *exc: object) -> None:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+        for fusion in self._unfused:
+            fusion.on = True  # type: ignore[attr-defined]
+        self._unfused.clear()
 
     def _hook(self, path: str):
         def hook(module: nn.Module, inputs: object, output: object) -> None:

@@ -389,10 +389,11 @@ def get_model(
     weights (tests and timing); or a path to a checkpoint (state dict, safetensors
     or TorchScript) for this architecture, possibly with another number of classes.
 
-    ``optimize`` folds batch norm into the convolutions and uses ``channels_last``
-    (same outputs, faster; see :mod:`inceptionism.models.optimize`).
+    ``optimize`` folds batch norm into the convolutions, fuses stride-1 convolutions
+    with the activation after them and uses ``channels_last`` (same outputs and
+    gradients, faster; see :mod:`inceptionism.models.optimize`).
     """
-    from inceptionism.models.optimize import fold_batchnorm
+    from inceptionism.models.optimize import fold_batchnorm, fuse_convolutions
     from inceptionism.models.checkpoint import load_checkpoint
 
     spec = get_model_spec(name)
@@ -412,6 +413,7 @@ def get_model(
         label = os.fspath(weights)
     if optimize:
         net, _ = fold_batchnorm(net.eval())
+        net, _ = fuse_convolutions(net)
     return Network(spec, net, categories=categories, weights=label, channels_last=optimize).to(device)
 
 
