@@ -192,7 +192,9 @@ class _ConvInputGrad(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, conv: FusedConv2d, clamp: tuple[float, float] | None) -> torch.Tensor:
         weight, padding = conv.geometry(*x.shape[-2:])
         stride = list(conv.stride)
-        if clamp is not None and x.device.type == "cpu" and torch.backends.mkldnn.is_available():
+        one_dnn = (x.device.type == "cpu" and x.dtype == torch.float32 == weight.dtype
+                   and not torch.is_autocast_enabled("cpu") and torch.backends.mkldnn.is_available())
+        if clamp is not None and one_dnn:
             attr, scalars = ("relu", []) if clamp == (0.0, math.inf) else ("hardtanh", list(clamp))
             y = torch.ops.mkldnn._convolution_pointwise(
                 x, weight, conv.bias, list(padding), stride, [1, 1], conv.groups, attr, scalars, None)
@@ -219,12 +221,13 @@ class _ConvInputGrad(torch.autograd.Function):
                 grad = torch.ops.aten.hardtanh_backward(grad, y, clamp[0], clamp[1])
         if conv.stride == (1, 1):
             kh, kw = conv.kernel_size
-            grad_x = F.conv2d(grad, conv.backward_kernel(), None, 1, (kh - 1 - padding[0], kw - 1 - padding[1]),
-                              1, conv.groups)
+            # under autocast the output gradient comes in the forward's compute dtype
+            grad_x = F.conv2d(grad, conv.backward_kernel().to(grad.dtype), None, 1,
+                              (kh - 1 - padding[0], kw - 1 - padding[1]), 1, conv.groups)
         else:
             grad_x = torch.ops.aten.convolution_backward(
-                grad, x, weight, None, list(conv.stride), list(padding), [1, 1], False, [0, 0],
-                conv.groups, [True, False, False])[0]
+                grad, x.to(grad.dtype), weight.to(grad.dtype), None, list(conv.stride), list(padding), [1, 1],
+                False, [0, 0], conv.groups, [True, False, False])[0]
         return grad_x, None, None
 
 
