@@ -9,10 +9,13 @@ from __future__ import annotations
 import argparse
 import platform
 
-import torch
-
-from benchmarks import dream_speed, memory, style_speed
 from inceptionism.runtime import tune_allocator
+
+tune_allocator()  # this process measures inceptionism as the command runs it (workers choose their own)
+
+import torch  # noqa: E402
+
+from benchmarks import dream_speed, memory, style_speed  # noqa: E402
 
 
 def main() -> None:
@@ -49,7 +52,6 @@ def main() -> None:
             print(f"{name:<20}{layer:<14}{size:>6}{t.plain_ms:>11.1f}{t.ours_ms:>10.1f}{t.speedup:>9.2f}"
                   f"{code_ms:>14}{code_x:>9}{t.ours_flops / 1e9:>8.1f}{frac:>13.2f}", flush=True)
 
-    tune_allocator()  # the rest measures inceptionism as the command runs it
     print("\n## peak memory of one tiled dream step (tile 512), efficientnet_lite0")
     sizes = (512, 1024, 2048) if args.quick else (512, 1024, 2048, 4096)
     for size in sizes:

@@ -5,8 +5,8 @@ a forward pass through the *whole* network, fp32, NCHW, no compilation, batch no
 left as it is, the process's allocator as it comes. Both sides use untrained
 weights (timing does not depend on them), the same layer, the same step
 arithmetic. Each runs in a worker process of its own, set up as it would run for
-real (ours tunes the allocator as the ``inceptionism`` command does, see
-:mod:`inceptionism.runtime`; the plain port does not), and the workers are timed
+real (ours asks for huge-page allocations as the ``inceptionism`` command does,
+see :mod:`inceptionism.runtime`; the plain port does not), and the workers are timed
 alternately, one step at a time, so that machine noise hits all alike. A third
 worker runs our code with the allocator untouched, to show what the code alone
 gains.
@@ -15,6 +15,7 @@ gains.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ from torch import nn
 from inceptionism.dream.loop import gradient_step
 from inceptionism.models import get_model, get_model_spec
 from inceptionism.objectives import from_addresses
+from inceptionism.runtime import huge_pages_available
+
+_THP = "THP_MEM_ALLOC_ENABLE"
 
 
 class PlainDream:
@@ -122,12 +126,8 @@ def step_flops(ours: OursDream, x: torch.Tensor) -> float:
     return float(counter.get_total_flops())
 
 
-def _worker(conn, impl: str, name: str, layer: str, size: int, device: str, tune: bool) -> None:
+def _worker(conn, impl: str, name: str, layer: str, size: int, device: str) -> None:
     """One implementation in a process of its own: answers 'time' and 'flops' until 'stop'."""
-    if tune:
-        from inceptionism.runtime import tune_allocator
-
-        tune_allocator()
     dev = torch.device(device)
     runner = (OursDream if impl == "ours" else PlainDream)(name, layer, dev)
     x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(dev)
@@ -153,8 +153,17 @@ def compare(name: str, layer: str, size: int, device: torch.device, reps: int) -
     try:
         for key, (impl, tune) in setups.items():  # one at a time: each warms up alone
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(child, impl, name, layer, size, str(device), tune), daemon=True)
-            proc.start()
+            proc = ctx.Process(target=_worker, args=(child, impl, name, layer, size, str(device)), daemon=True)
+            # PyTorch reads this at the child's first allocation (inceptionism.runtime)
+            saved = os.environ.get(_THP)
+            os.environ[_THP] = "1" if tune and huge_pages_available() else "0"
+            try:
+                proc.start()
+            finally:
+                if saved is None:
+                    os.environ.pop(_THP, None)
+                else:
+                    os.environ[_THP] = saved
             if parent.recv() != "ready":
                 raise RuntimeError(f"benchmark worker {key} failed")
             workers[key] = (proc, parent)

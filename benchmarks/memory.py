@@ -11,12 +11,12 @@ import subprocess
 import sys
 
 _CHILD = r"""
+from inceptionism.runtime import tune_allocator
+tune_allocator()  # as the command runs it, before the first tensor
 import json, sys, torch
 from inceptionism.dream import DreamConfig, dream
 from inceptionism.models import get_model
 from inceptionism.objectives import from_addresses
-from inceptionism.runtime import tune_allocator
-tune_allocator()  # as the command runs it
 size, tile, device = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 net = get_model("efficientnet_lite0", device=device)
 x = torch.rand(1, 3, size, size)

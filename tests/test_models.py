@@ -296,35 +296,15 @@ def test_the_optimised_network_has_the_same_input_gradient(lite0, size):
     assert torch.allclose(grads[0], grads[1], rtol=1e-3, atol=1e-3 * grads[0].abs().max().item())
 
 
-def test_the_allocator_is_tuned_where_glibc_allows_it():
-    import platform
+def test_the_allocator_asks_for_huge_pages_where_the_kernel_grants_them(monkeypatch, tmp_path):
+    import inceptionism.runtime as runtime
 
-    from inceptionism.runtime import tune_allocator
-
-    if platform.libc_ver()[0] != "glibc":
-        pytest.skip("mallopt is glibc's")
-    assert tune_allocator() is True and tune_allocator() is True
-
-
-def test_fused_convolutions_work_under_autocast():
-    """CUDA dreams run in bfloat16 autocast; the CPU's autocast exercises the same code here."""
-    from torch import nn
-
-    from inceptionism.models.optimize import FusedConv2d, _Fusion
-
-    torch.manual_seed(0)
-    for conv, clamp in ((nn.Conv2d(8, 8, 3, padding=1, groups=8), (0.0, 6.0)),
-                        (nn.Conv2d(8, 8, 3, stride=2, padding=1), (0.0, math.inf))):
-        conv.requires_grad_(False)
-        fused = FusedConv2d(conv, clamp, _Fusion(), tf_same=False)
-        x = torch.randn(1, 8, 16, 16)
-        grads = []
-        for f in (lambda t: conv(t).clamp(*clamp), fused):
-            leaf = x.clone().requires_grad_(True)
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                y = f(leaf)
-            assert y.dtype == torch.bfloat16
-            y.float().pow(2).sum().backward()
-            grads.append(leaf.grad)
-        assert grads[1].dtype == torch.float32
-        assert torch.allclose(grads[0], grads[1], rtol=0.05, atol=0.05 * grads[0].abs().max().item())
+    monkeypatch.delenv("THP_MEM_ALLOC_ENABLE", raising=False)
+    setting = tmp_path / "enabled"
+    monkeypatch.setattr(runtime, "_THP_SETTING", setting)
+    setting.write_text("always madvise [never]\n")
+    assert runtime.tune_allocator() is False and "THP_MEM_ALLOC_ENABLE" not in os.environ
+    setting.write_text("always [madvise] never\n")
+    assert runtime.tune_allocator() is True and os.environ["THP_MEM_ALLOC_ENABLE"] == "1"
+    monkeypatch.setenv("THP_MEM_ALLOC_ENABLE", "0")  # the user's own choice stands
+    assert runtime.tune_allocator() is False

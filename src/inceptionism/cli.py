@@ -463,7 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     from inceptionism.runtime import tune_allocator
 
-    tune_allocator()  # large activations are reused between steps instead of faulted in anew
+    tune_allocator()  # huge pages for large activations: far fewer page faults per step
     with _logging_to_stderr():
         try:
             return func(args)
