@@ -9,13 +9,9 @@ from __future__ import annotations
 import argparse
 import platform
 
-from inceptionism.runtime import tune_allocator
+import torch
 
-tune_allocator()  # this process measures inceptionism as the command runs it (workers choose their own)
-
-import torch  # noqa: E402
-
-from benchmarks import dream_speed, memory, style_speed  # noqa: E402
+from benchmarks import dream_speed, memory, style_speed
 
 
 def main() -> None:
@@ -37,9 +33,8 @@ def main() -> None:
     print(f"matmul throughput ({kind}): {matmul / 1e9:.1f} GFLOP/s, the best of: {each}\n")
 
     print("## dream step (ms), ours vs a plain port (full forward with hooks, fp32, NCHW)")
-    print("# 'code only': our code in a process whose allocator is left as it comes, like the plain port's")
     print(f"{'model':<20}{'layer':<14}{'size':>6}{'plain ms':>11}{'ours ms':>10}{'speedup':>9}"
-          f"{'code only ms':>14}{'speedup':>9}{'GFLOP':>8}{'matmul frac':>13}")
+          f"{'GFLOP':>8}{'matmul frac':>13}")
     results = {}
     for name in ("efficientnet_lite0", "googlenet", "vgg16"):
         layer = dream_speed.default_layer(name)
@@ -47,10 +42,8 @@ def main() -> None:
             t = dream_speed.compare(name, layer, size, device, reps)
             frac = t.ours_flops / (t.ours_ms / 1000) / matmul
             results[(name, size)] = (t, frac)
-            code_ms = "-" if t.ours_default_alloc_ms is None else f"{t.ours_default_alloc_ms:.1f}"
-            code_x = "-" if t.code_speedup is None else f"{t.code_speedup:.2f}"
             print(f"{name:<20}{layer:<14}{size:>6}{t.plain_ms:>11.1f}{t.ours_ms:>10.1f}{t.speedup:>9.2f}"
-                  f"{code_ms:>14}{code_x:>9}{t.ours_flops / 1e9:>8.1f}{frac:>13.2f}", flush=True)
+                  f"{t.ours_flops / 1e9:>8.1f}{frac:>13.2f}", flush=True)
 
     print("\n## peak memory of one tiled dream step (tile 512), efficientnet_lite0")
     sizes = (512, 1024, 2048) if args.quick else (512, 1024, 2048, 4096)
@@ -69,10 +62,6 @@ def main() -> None:
     print(f"speedup_vs_plain: {results[('efficientnet_lite0', 1024)][0].speedup:.2f}")
     print(f"speedup_vs_plain_vgg16: {results[('vgg16', 1024)][0].speedup:.2f}")
     print(f"matmul_fraction: {results[('vgg16', 1024)][1]:.2f}")
-    for name, key in (("efficientnet_lite0", "code_speedup_vs_plain"), ("vgg16", "code_speedup_vs_plain_vgg16")):
-        code = results[(name, 1024)][0].code_speedup
-        if code is not None:
-            print(f"{key}: {code:.2f}")
 
 
 if __name__ == "__main__":

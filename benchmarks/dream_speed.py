@@ -2,20 +2,15 @@
 
 The plain reference is what most DeepDream ports do: a forward hook on the layer,
 a forward pass through the *whole* network, fp32, NCHW, no compilation, batch norm
-left as it is, the process's allocator as it comes. Both sides use untrained
-weights (timing does not depend on them), the same layer, the same step
-arithmetic. Each runs in a worker process of its own, set up as it would run for
-real (ours asks for huge-page allocations as the ``inceptionism`` command does,
-see :mod:`inceptionism.runtime`; the plain port does not), and the workers are timed
-alternately, one step at a time, so that machine noise hits all alike. A third
-worker runs our code with the allocator untouched, to show what the code alone
-gains.
+left as it is. Both sides use untrained weights (timing does not depend on them),
+the same layer, the same step arithmetic. Each runs in a worker process of its own
+(so neither inherits the other's allocator state) and the workers are timed
+alternately, one step at a time, so that machine noise hits both alike.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -27,9 +22,6 @@ from torch import nn
 from inceptionism.dream.loop import gradient_step
 from inceptionism.models import get_model, get_model_spec
 from inceptionism.objectives import from_addresses
-from inceptionism.runtime import huge_pages_available
-
-_THP = "THP_MEM_ALLOC_ENABLE"
 
 
 class PlainDream:
@@ -86,16 +78,10 @@ class Timing:
     plain_ms: float
     ours_ms: float
     ours_flops: float
-    #: our code with the process allocator untouched (None where not measured)
-    ours_default_alloc_ms: float | None = None
 
     @property
     def speedup(self) -> float:
         return self.plain_ms / self.ours_ms
-
-    @property
-    def code_speedup(self) -> float | None:
-        return None if self.ours_default_alloc_ms is None else self.plain_ms / self.ours_default_alloc_ms
 
 
 def time_step(step: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, device: torch.device) -> float:
@@ -144,26 +130,14 @@ def _worker(conn, impl: str, name: str, layer: str, size: int, device: str) -> N
 
 
 def compare(name: str, layer: str, size: int, device: torch.device, reps: int) -> Timing:
-    """Median step times of the plain port and ours (and ours without allocator tuning on a CPU)."""
+    """Median step times of the plain port and ours, each in its own worker process."""
     ctx = multiprocessing.get_context("spawn")
-    setups = {"plain": ("plain", False), "ours": ("ours", True)}
-    if device.type == "cpu":
-        setups["ours_default_alloc"] = ("ours", False)
     workers = {}
     try:
-        for key, (impl, tune) in setups.items():  # one at a time: each warms up alone
+        for key in ("plain", "ours"):  # one at a time: each warms up alone
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(child, impl, name, layer, size, str(device)), daemon=True)
-            # PyTorch reads this at the child's first allocation (inceptionism.runtime)
-            saved = os.environ.get(_THP)
-            os.environ[_THP] = "1" if tune and huge_pages_available() else "0"
-            try:
-                proc.start()
-            finally:
-                if saved is None:
-                    os.environ.pop(_THP, None)
-                else:
-                    os.environ[_THP] = saved
+            proc = ctx.Process(target=_worker, args=(child, key, name, layer, size, str(device)), daemon=True)
+            proc.start()
             if parent.recv() != "ready":
                 raise RuntimeError(f"benchmark worker {key} failed")
             workers[key] = (proc, parent)
@@ -182,7 +156,7 @@ def compare(name: str, layer: str, size: int, device: torch.device, reps: int) -
                 pass
             proc.join(timeout=30)
     median = {key: statistics.median(v) for key, v in times.items()}
-    return Timing(name, size, median["plain"], median["ours"], flops, median.get("ours_default_alloc"))
+    return Timing(name, size, median["plain"], median["ours"], flops)
 
 
 def _best_rate(run: Callable[[], object], flops: float, device: torch.device, reps: int) -> float:

@@ -11,8 +11,6 @@ import subprocess
 import sys
 
 _CHILD = r"""
-from inceptionism.runtime import tune_allocator
-tune_allocator()  # as the command runs it, before the first tensor
 import json, sys, torch
 from inceptionism.dream import DreamConfig, dream
 from inceptionism.models import get_model

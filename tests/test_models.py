@@ -295,16 +295,3 @@ def test_the_optimised_network_has_the_same_input_gradient(lite0, size):
         grads.append(leaf.grad)
     assert torch.allclose(grads[0], grads[1], rtol=1e-3, atol=1e-3 * grads[0].abs().max().item())
 
-
-def test_the_allocator_asks_for_huge_pages_where_the_kernel_grants_them(monkeypatch, tmp_path):
-    import inceptionism.runtime as runtime
-
-    monkeypatch.delenv("THP_MEM_ALLOC_ENABLE", raising=False)
-    setting = tmp_path / "enabled"
-    monkeypatch.setattr(runtime, "_THP_SETTING", setting)
-    setting.write_text("always madvise [never]\n")
-    assert runtime.tune_allocator() is False and "THP_MEM_ALLOC_ENABLE" not in os.environ
-    setting.write_text("always [madvise] never\n")
-    assert runtime.tune_allocator() is True and os.environ["THP_MEM_ALLOC_ENABLE"] == "1"
-    monkeypatch.setenv("THP_MEM_ALLOC_ENABLE", "0")  # the user's own choice stands
-    assert runtime.tune_allocator() is False

@@ -5,6 +5,5 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from inceptionism.errors import InceptionismError  # noqa: E402
-from inceptionism.runtime import tune_allocator  # noqa: E402
 
-__all__ = ["InceptionismError", "__version__", "tune_allocator"]
+__all__ = ["InceptionismError", "__version__"]

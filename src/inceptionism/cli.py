@@ -461,9 +461,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
-    from inceptionism.runtime import tune_allocator
-
-    tune_allocator()  # huge pages for large activations: far fewer page faults per step
     with _logging_to_stderr():
         try:
             return func(args)
