@@ -9,12 +9,14 @@
   what it always did.
 - ``channels_last`` memory format, which oneDNN (CPU) and cuDNN (GPU) prefer for
   convolutions.
-- Stride-1 convolutions (dense or depthwise) become :class:`FusedConv2d`: on the
-  CPU the ReLU/ReLU6 that follows runs inside oneDNN's convolution (one pass over
-  the activation instead of two), and the backward pass computes only the input's
-  gradient, as a forward convolution with the flipped kernel. oneDNN's own
-  backward-data kernel for depthwise convolutions is several times slower than its
-  forward one, and the weights never need a gradient when dreaming. The fused
+- Dense and depthwise convolutions of stride 1 or 2 (timm's TF-"same" ones too)
+  become :class:`FusedConv2d`: on the CPU the ReLU/ReLU6 that follows runs inside
+  oneDNN's convolution (one pass over the activation instead of two), and the
+  backward pass computes only the input's gradient (the weights never need one
+  when dreaming); for stride 1 as a forward convolution with the flipped kernel,
+  since oneDNN's backward-data kernel for depthwise convolutions is several times
+  slower than its forward one. TF "same" padding becomes a zero tap in the kernel
+  instead of a padded copy of the input. The fused
   activation's slot keeps its address and still yields the activated output; while
   a convolution's own address is being extracted, that convolution runs unfused so
   its address keeps yielding the output before the activation.
