@@ -259,6 +259,8 @@ def test_fusion_keeps_what_every_address_means():
             assert torch.allclose(got[layer], want[layer], rtol=1e-4, atol=1e-4), layer
     assert (got["conv4_2"] < 0).any()
     assert all(m.fusion.on for m in fused.modules() if hasattr(m, "fusion"))  # restored on exit
+    with fused.extractor(["relu4_2"]):  # an activation's address needs no unfusing
+        assert fused.module("conv4_2").fusion.on
 
 
 def test_fusion_reverts_when_the_activation_is_not_applied_after_the_convolution():

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from inceptionism.errors import LayerError
+from inceptionism.models.optimize import FusedConv2d, _Fusion
 
 if TYPE_CHECKING:
     from inceptionism.models.registry import ModelSpec
@@ -147,16 +148,17 @@ class FeatureExtractor:
         self._copy: set[str] = set()
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         #: fused convolution + activation pairs whose convolution output is wanted
-        self._unfused: list[object] = []
+        self._unfused: list[_Fusion] = []
 
     def __enter__(self) -> "FeatureExtractor":
         modules = self.network._modules_by_path
         for path in self._wanted:
             module = modules[path]
-            fusion = getattr(module, "fusion", None)
-            if fusion is not None and getattr(module, "clamp", None) is not None and fusion.on:
-                fusion.on = False  # the address means the output before the activation
-                self._unfused.append(fusion)
+            # a fused convolution's own address means its output before the activation
+            # (its activation slot's address needs nothing: it yields the activated output)
+            if isinstance(module, FusedConv2d) and module.clamp is not None and module.fusion.on:
+                module.fusion.on = False
+                self._unfused.append(module.fusion)
             self._handles.append(module.register_forward_hook(self._hook(path)))
         return self
 
@@ -165,7 +167,7 @@ class FeatureExtractor:
             handle.remove()
         self._handles.clear()
         for fusion in self._unfused:
-            fusion.on = True  # type: ignore[attr-defined]
+            fusion.on = True
         self._unfused.clear()
 
     def _hook(self, path: str):

@@ -389,8 +389,8 @@ def get_model(
     weights (tests and timing); or a path to a checkpoint (state dict, safetensors
     or TorchScript) for this architecture, possibly with another number of classes.
 
-    ``optimize`` folds batch norm into the convolutions, fuses stride-1 convolutions
-    with the activation after them and uses ``channels_last`` (same outputs and
+    ``optimize`` folds batch norm into the convolutions, fuses convolutions with the
+    activation after them and uses ``channels_last`` (same outputs and
     gradients, faster; see :mod:`inceptionism.models.optimize`).
     """
     from inceptionism.models.optimize import fold_batchnorm, fuse_convolutions
