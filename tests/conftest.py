@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from inceptionism.models import ModelSpec, Network, get_model
-from inceptionism.models.registry import IMAGENET_MEAN_STD
+from inceptionism.models.spec import IMAGENET_MEAN_STD
 
 SHARED_IMAGES = Path(__file__).resolve().parents[1].parent / "shared" / "images"
 

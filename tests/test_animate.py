@@ -52,13 +52,28 @@ def test_sixty_frame_zoom_gif_and_mp4(capsys, tmp_path):
 def test_reverse_and_boomerang_order_the_frames(capsys, tmp_path):
     base = ["--noise", "64x48", "--frames", "3", "--every", "1", "-q", "--fps", "10"]
     assert run(capsys, "animate", *base, "-o", str(tmp_path / "f.gif"))[0] == 0
-    frames = [np.asarray(Image.open(tmp_path / "f_frames" / f"frame_0000{i}.png")) for i in (1, 2, 3)]
+    frames = [np.asarray(Image.open(tmp_path / "f.gif_frames" / f"frame_0000{i}.png")) for i in (1, 2, 3)]
     assert run(capsys, "animate", *base, "--resume", "--boomerang", "-o", str(tmp_path / "f.webm"))[0] == 0
     assert probe_video(tmp_path / "f.webm").frames == 4  # 1 2 3 2
     assert run(capsys, "animate", *base, "--resume", "--reverse", "-o", str(tmp_path / "f.gif"))[0] == 0
     with Image.open(tmp_path / "f.gif") as gif:
         got = np.asarray(gif.convert("RGB"), dtype=float)
     assert np.abs(got - frames[2]).mean() < np.abs(got - frames[0]).mean()
+
+
+def test_each_movie_keeps_its_own_frames_folder(capsys, tmp_path):
+    """A GIF, then an MP4 with other settings, of the same name: two folders, no refusal."""
+    base = ["--noise", "48x40", "--frames", "2", "--every", "1", "-q"]
+    assert run(capsys, "animate", *base, "-o", str(tmp_path / "zoom.gif"))[0] == 0
+    code, err = run(capsys, "animate", *base, "--zoom", "1.03", "-o", str(tmp_path / "zoom.mp4"))
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["zoom.gif", "zoom.gif_frames", "zoom.mp4", "zoom.mp4_frames"]
+    gif = json.loads((tmp_path / "zoom.gif_frames" / "recipe.json").read_text())
+    mp4 = json.loads((tmp_path / "zoom.mp4_frames" / "recipe.json").read_text())
+    assert gif["schedule"] != mp4["schedule"]
+    # --resume toward a third format with the GIF's settings reuses the GIF's frames
+    assert run(capsys, "animate", *base, "--resume", "-o", str(tmp_path / "zoom.webm"))[0] == 0
+    assert not (tmp_path / "zoom.webm_frames").exists() and probe_video(tmp_path / "zoom.webm").frames == 2
 
 
 class _Interrupt(Exception):

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inceptionism.cli import build_dream_config, build_parser, main
+from inceptionism.cli import build_parser, main
+from inceptionism.cli.common import build_dream_config
 from inceptionism.dream import DreamConfig
 
 FAST = ["--steps", "2", "--octaves", "2", "-q"]

@@ -222,7 +222,7 @@ def _timm_same(cin: int, cout: int, k: int, stride: int, groups: int):
 def test_fused_convolutions_give_the_same_output_and_input_gradient(kind, stride, k, groups, clamp, size):
     from torch import nn
 
-    from inceptionism.models.optimize import FusedConv2d, _Fusion, _fusable, _is_tf_same
+    from inceptionism.models.optimize import FusedConv2d, Fusion, _fusable, _is_tf_same
 
     torch.manual_seed(0)
     if kind == "plain":
@@ -231,7 +231,7 @@ def test_fused_convolutions_give_the_same_output_and_input_gradient(kind, stride
         conv = _timm_same(8, 8, k, stride, groups)
     conv.requires_grad_(False)
     assert _fusable(conv)
-    fused = FusedConv2d(conv, clamp, _Fusion(), tf_same=_is_tf_same(conv))
+    fused = FusedConv2d(conv, clamp, Fusion(), tf_same=_is_tf_same(conv))
     for fmt in (torch.contiguous_format, torch.channels_last):
         x = torch.randn(2, 8, *size).to(memory_format=fmt)
         results = []

@@ -99,18 +99,18 @@ def test_resume_continues_the_step_count_and_optimiser(lite0, styles, data_folde
     assert seen == [4, 5] and read_metadata(out)["training"]["step"] == 5
     from safetensors.torch import load_file
 
-    from inceptionism.style.model_file import train_state_path
+    from inceptionism.training import state_path
 
-    state = load_file(train_state_path(out))
+    state = load_file(state_path(out))
     assert any(k.endswith(".exp_avg") for k in state) and float(state["0.step"]) == 5
     with pytest.raises(ConfigError, match="other style"):
         train(lite0, styles[::-1], _infos(styles[::-1]), data_folder, out, TrainConfig(steps=6, **TINY), resume=True)
 
 
 def test_the_loader_reads_folders_recursively_and_skips_broken_files(data_folder, caplog):
-    from inceptionism.style.train import ImageFolder
+    from inceptionism.style.train import ContentCrops
 
-    dataset = ImageFolder(data_folder, 32)
+    dataset = ContentCrops(data_folder, 32)
     assert len(dataset) == 4
     broken = next(i for i, p in enumerate(dataset.files) if p.name == "broken.jpg")
     item = dataset[broken]

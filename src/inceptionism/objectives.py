@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import torch
 
@@ -266,3 +266,31 @@ def class_index(value: str | int, categories: tuple[str, ...] | None) -> int:
     close = difflib.get_close_matches(wanted, [c.lower() for c in categories], n=3)
     hint = f" (closest: {', '.join(close)})" if close else ""
     raise ConfigError(f"no class named {value!r}{hint}")
+
+
+def build_objective(
+    network: "Network",
+    layers: Sequence[str | LayerAddress] | None = None,
+    *,
+    guide: torch.Tensor | None = None,
+    class_value: str | int | None = None,
+) -> tuple[Objective, list[LayerAddress]]:
+    """The objective that the usual choices describe, and the layer addresses it uses.
+
+    ``layers`` (default: the model's own) are amplified, or matched to the
+    ``guide`` image's features when one is given; a class logit is added when
+    ``class_value`` (a number or a class name) is given. With only a class, the
+    layers are left out.
+    """
+    chosen = [a if isinstance(a, LayerAddress) else parse_address(a) for a in (layers or network.spec.default_layers)]
+    terms: list[Objective] = []
+    if guide is not None:
+        terms.extend(a.weight * Guide(a.layer, guide) for a in chosen)
+    elif layers or class_value is None:
+        terms.append(from_addresses(chosen))
+    if class_value is not None:
+        terms.append(ClassLogit(class_index(class_value, network.categories), network.spec.classifier))
+    objective = terms[0]
+    for term in terms[1:]:
+        objective = objective + term
+    return objective, chosen

@@ -32,7 +32,8 @@ from inceptionism.dream import DreamConfig, DreamStep, dream, noise_image
 from inceptionism.errors import InceptionismError
 from inceptionism.io.images import load_image, save_image
 from inceptionism.models import DEFAULT_MODEL, get_model, get_model_spec, list_models
-from inceptionism.objectives import ClassLogit, Guide, Layer, Objective
+from inceptionism.objectives import LayerAddress, Objective, build_objective
+from inceptionism.parsing import parse_size
 
 PREVIEW_EVERY = 2  # steps between two live previews
 
@@ -90,16 +91,12 @@ def command_line(image: str | None, noise: bool, noise_size: str, model: str, la
 
 
 def _objective(network: Any, layers: list[str], channel: float | None, guide: str | None, limits: WebLimits) -> Objective:
+    """The dream's objective: the layers (a channel of the first, if given), or the guide's features there."""
     layers = layers or list(network.spec.default_layers)
     ch = None if channel is None or channel < 0 else int(channel)
-    if guide:
-        g = load_image(guide, max_pixels=limits.max_pixels).rgb
-        terms = [Guide(layer, g) for layer in layers]
-    else:
-        terms = [Layer(layer, ch if i == 0 else None) for i, layer in enumerate(layers)]
-    objective: Objective = terms[0]
-    for t in terms[1:]:
-        objective = objective + t
+    addresses = [LayerAddress(layer, ch if i == 0 else None) for i, layer in enumerate(layers)]
+    g = load_image(guide, max_pixels=limits.max_pixels).rgb if guide else None
+    objective, _ = build_objective(network, addresses, guide=g)
     return objective
 
 
@@ -151,9 +148,7 @@ def build_app(*, style_model: str | None = None, limits: WebLimits = WebLimits()
         try:
             config = DreamConfig(steps=int(steps), step_size=float(step_size), octaves=int(octaves), seed=int(seed))
             if noise:
-                from inceptionism.cli import parse_size
-
-                w, h = parse_size(noise_size)
+                w, h = parse_size(noise_size, "noise size")
                 if w * h > limits.max_pixels:
                     raise gr.Error(f"noise of {w}x{h} is over the limit of {limits.max_pixels} pixels")
                 start, source = noise_image(w, h, seed=config.seed), None

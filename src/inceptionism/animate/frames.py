@@ -3,6 +3,11 @@
 Each frame is written atomically, so every ``frame_NNNNN.png`` present is whole.
 ``recipe.json`` holds the settings of the run; resuming with other settings is
 refused, and so is starting again over existing frames without ``resume``.
+
+A movie's frames live in a folder named after the whole output name
+(``zoom.gif`` -> ``zoom.gif_frames``), so a GIF and an MP4 with other settings
+never share one. Resuming toward another format finds the frames of the same run
+(same recipe) made for a sibling format, so a finished GIF turns into an MP4 at once.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from PIL import Image
 
 from inceptionism.errors import ConfigError, OutputError
 from inceptionism.io.images import atomic_write, save_image
+from inceptionism.io.video import MOVIE_SUFFIXES
 
 _FRAME = re.compile(r"^frame_(\d{5,})\.png$")
 
@@ -29,6 +35,41 @@ def quantize(image: torch.Tensor) -> torch.Tensor:
     from the frames on disk matches an uninterrupted one bit for bit.
     """
     return torch.floor(image.clamp(0, 1) * 255.0 + 0.5) / 255.0
+
+
+def plan_output(output: str | Path) -> tuple[Path | None, Path]:
+    """(movie file or None, frames folder) for ``-o``: a movie's frames go to ``NAME_frames`` beside it."""
+    out = Path(output)
+    suffix = out.suffix.lower()
+    if suffix in MOVIE_SUFFIXES:
+        if not (out.parent if str(out.parent) else Path(".")).is_dir():
+            raise OutputError(f"{output}: the folder {out.parent} does not exist")
+        return out, out.with_name(out.name + "_frames")
+    if suffix and not out.is_dir():
+        raise OutputError(f"{output}: unsupported output {suffix!r}: use .gif, .mp4, .webm or a folder for PNG frames")
+    return None, out
+
+
+def resumable_folder(movie: Path | None, folder: Path, recipe: dict[str, Any]) -> Path:
+    """The folder a resumed run continues in: its own, or a sibling format's with the same recipe.
+
+    ``zoom.mp4 --resume`` after ``zoom.gif`` finds ``zoom.gif_frames`` when the
+    recipes are equal (``zoom_frames``, the older name, too); otherwise its own.
+    """
+    if movie is None or (folder / "recipe.json").exists():
+        return folder
+    wanted = json.loads(json.dumps(recipe))
+    stem = movie.name[: len(movie.name) - len(movie.suffix)]
+    candidates = [movie.with_name(f"{stem}{s}_frames") for s in MOVIE_SUFFIXES] + [movie.with_name(f"{stem}_frames")]
+    for other in candidates:
+        recipe_path = other / "recipe.json"
+        if other != folder and recipe_path.is_file():
+            try:
+                if json.loads(recipe_path.read_text()) == wanted:
+                    return other
+            except (OSError, json.JSONDecodeError):
+                continue
+    return folder
 
 
 class FrameStore:

@@ -1,14 +1,8 @@
 """Model registry and feature extraction."""
 
 from inceptionism.models.network import FeatureExtractor, Network
-from inceptionism.models.registry import (
-    DEFAULT_MODEL,
-    RANDOM,
-    ModelSpec,
-    get_model,
-    get_model_spec,
-    list_models,
-)
+from inceptionism.models.registry import DEFAULT_MODEL, RANDOM, get_model, get_model_spec, list_models
+from inceptionism.models.spec import ModelSpec
 
 __all__ = [
     "DEFAULT_MODEL", "RANDOM", "FeatureExtractor", "ModelSpec", "Network",

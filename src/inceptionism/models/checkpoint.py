@@ -14,15 +14,14 @@ import os
 import pickle
 import warnings
 import zipfile
-from typing import TYPE_CHECKING, Mapping
+from typing import Mapping
 
 import torch
 from torch import nn
 
 from inceptionism.errors import ModelError
-
-if TYPE_CHECKING:
-    from inceptionism.models.registry import ModelSpec
+from inceptionism.models.efficientnet_lite0 import lite0_from_efficientnet_pytorch
+from inceptionism.models.spec import ModelSpec, load_state_into
 
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "net", "weights")
 
@@ -72,10 +71,8 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_checkpoint(spec: "ModelSpec", path: str | os.PathLike[str]) -> tuple[nn.Module, int]:
+def load_checkpoint(spec: ModelSpec, path: str | os.PathLike[str]) -> tuple[nn.Module, int]:
     """Build ``spec``'s architecture with the tensors of ``path``; returns it and its class count."""
-    from inceptionism.models.registry import _load_state, lite0_from_efficientnet_pytorch
-
     state = read_state_dict(path)
     if spec.name == "efficientnet_lite0" and "_conv_stem.weight" in state:
         # the naming of efficientnet_pytorch (and of the embedded file)
@@ -91,5 +88,5 @@ def load_checkpoint(spec: "ModelSpec", path: str | os.PathLike[str]) -> tuple[nn
             )
         n = int(state[key].shape[0])
         net = spec.build(num_classes=n)
-    _load_state(net, spec, state, source=os.fspath(path))
+    load_state_into(net, spec, state, source=os.fspath(path))
     return net, n

@@ -10,16 +10,14 @@ never pays for the rest of the network.
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import torch
 from torch import nn
 
 from inceptionism.errors import LayerError
-from inceptionism.models.optimize import FusedConv2d, _Fusion
-
-if TYPE_CHECKING:
-    from inceptionism.models.registry import ModelSpec
+from inceptionism.models.optimize import FusedConv2d, Fusion
+from inceptionism.models.spec import ModelSpec
 
 
 class _Stop(Exception):
@@ -45,7 +43,7 @@ class Network(nn.Module):
 
     def __init__(
         self,
-        spec: "ModelSpec",
+        spec: ModelSpec,
         net: nn.Module,
         *,
         categories: Sequence[str] | None,
@@ -148,7 +146,7 @@ class FeatureExtractor:
         self._copy: set[str] = set()
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         #: fused convolution + activation pairs whose convolution output is wanted
-        self._unfused: list[_Fusion] = []
+        self._unfused: list[Fusion] = []
 
     def __enter__(self) -> "FeatureExtractor":
         modules = self.network._modules_by_path

@@ -95,7 +95,7 @@ def to_channels_last(net: nn.Module) -> nn.Module:
 
 
 # -- convolution + activation fusion ------------------------------------------
-class _Fusion:
+class Fusion:
     """Whether a fused pair currently runs fused; shared by the conv and its activation slot."""
 
     def __init__(self) -> None:
@@ -118,7 +118,7 @@ class FusedConv2d(nn.Conv2d):
     zeros and symmetric padding instead of a padded copy of the input.
     """
 
-    def __init__(self, conv: nn.Conv2d, clamp: tuple[float, float] | None, fusion: _Fusion, *, tf_same: bool):
+    def __init__(self, conv: nn.Conv2d, clamp: tuple[float, float] | None, fusion: Fusion, *, tf_same: bool):
         super().__init__(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride,
                          padding=conv.padding, groups=conv.groups, bias=conv.bias is not None,
                          device=conv.weight.device, dtype=conv.weight.dtype)
@@ -170,7 +170,7 @@ class FusedConv2d(nn.Conv2d):
 class _ActSlot(nn.Module):
     """Where the activation after a :class:`FusedConv2d` was: applies it only when not fused."""
 
-    def __init__(self, clamp: tuple[float, float], fusion: _Fusion):
+    def __init__(self, clamp: tuple[float, float], fusion: Fusion):
         super().__init__()
         self.clamp = clamp
         self.fusion = fusion
@@ -287,7 +287,7 @@ def fuse_convolutions(net: nn.Module, *, probe_size: int = 96, tolerance: float 
             conv = parent._modules[name]
             if not _fusable(conv):
                 continue
-            fusion = _Fusion()
+            fusion = Fusion()
             nxt = names[i + 1] if i + 1 < len(names) else None
             clamp = _clamp_of(parent._modules[nxt]) if nxt is not None else None
             parent._modules[name] = FusedConv2d(conv, clamp, fusion, tf_same=_is_tf_same(conv))

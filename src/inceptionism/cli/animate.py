@@ -11,26 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from inceptionism import __version__
-from inceptionism.cli import (
-    _file_sha256, _progress, add_model_options, add_step_options, build_dream_config, load_network,
-    make_objective, parse_size,
+from inceptionism.cli.common import (
+    add_model_options, add_step_options, build_dream_config, dream_objective, file_sha256, load_network,
+    progress_bar, source_label,
 )
 from inceptionism.errors import ConfigError, OutputError
-
-
-def _output_plan(output: str) -> tuple[Path | None, Path]:
-    """(movie file or None, frames folder) for ``-o``: a movie gets a ``STEM_frames`` folder beside it."""
-    from inceptionism.io.video import MOVIE_SUFFIXES
-
-    out = Path(output)
-    suffix = out.suffix.lower()
-    if suffix in MOVIE_SUFFIXES:
-        if not (out.parent if str(out.parent) else Path(".")).is_dir():
-            raise OutputError(f"{output}: the folder {out.parent} does not exist")
-        return out, out.with_name(out.stem + "_frames")
-    if suffix and not out.is_dir():
-        raise OutputError(f"{output}: unsupported output {suffix!r}: use .gif, .mp4, .webm or a folder for PNG frames")
-    return None, out
 
 
 def _assemble(store: Any, count: int, movie: Path | None, fps: float, *, reverse: bool = False,
@@ -50,13 +35,17 @@ def _assemble(store: Any, count: int, movie: Path | None, fps: float, *, reverse
 
 
 def _frame_bar(total: int, initial: int, name: str, quiet: bool) -> Any:
-    from tqdm.auto import tqdm
+    return progress_bar(total, name, quiet, unit="frame", initial=initial, leave=True)
 
-    return tqdm(total=total, initial=initial, desc=name, unit="frame", disable=quiet, dynamic_ncols=True)
+
+def add_parsers(sub: Any) -> None:
+    _add_animate_parser(sub)
+    _add_video_parser(sub)
+    _add_sweep_parser(sub)
 
 
 # -- animate -----------------------------------------------------------------
-def add_animate_parser(sub: Any) -> None:
+def _add_animate_parser(sub: Any) -> None:
     p = sub.add_parser(
         "animate",
         help="the endless-zoom dream: each frame dreams on the previous one, zoomed",
@@ -90,12 +79,13 @@ def add_animate_parser(sub: Any) -> None:
 
 
 def cmd_animate(args: argparse.Namespace) -> int:
-    from inceptionism.animate.frames import FrameStore
+    from inceptionism.animate.frames import FrameStore, plan_output, resumable_folder
     from inceptionism.animate.loop import zoom_loop
     from inceptionism.animate.schedule import Schedule, load_keyframes, parse_ramp, parse_scheduled_layer
     from inceptionism.dream import noise_image
     from inceptionism.io.images import load_image
     from inceptionism.objectives import parse_address
+    from inceptionism.parsing import parse_size
 
     if args.frames < 1 or args.every < 1:
         raise ConfigError("--frames and --every must be at least 1")
@@ -103,7 +93,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
         raise ConfigError("--fps must be positive")
     if bool(args.input) == bool(args.noise):
         raise ConfigError("give an input image or --noise WxH (one of them)")
-    movie, folder = _output_plan(args.output)
+    movie, folder = plan_output(args.output)
     config = build_dream_config(args)
     image = load_image(args.input) if args.input else None
     start = image.rgb if image else noise_image(*parse_size(args.noise), seed=config.seed)
@@ -137,7 +127,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
 
     @functools.lru_cache(maxsize=None)
     def objective_for(layers: tuple[str, ...]) -> Any:
-        objective, _ = make_objective(network, list(layers), args.guide, args.class_)
+        objective, _ = dream_objective(network, list(layers), args.guide, args.class_)
         objective.prepare(network)  # bad layers fail now, not at the frame that first uses them
         return objective
 
@@ -146,11 +136,13 @@ def cmd_animate(args: argparse.Namespace) -> int:
 
     recipe = {
         "command": "animate", "version": __version__, "model": network.name, "weights": network.weights,
-        "input": os.path.abspath(args.input) if args.input and not args.input.startswith("skimage:") else args.input,
-        "input_sha256": _file_sha256(args.input) if args.input else None, "noise": args.noise,
+        "input": source_label(args.input),
+        "input_sha256": file_sha256(args.input) if args.input else None, "noise": args.noise,
         "guide": args.guide, "class": args.class_, "every": args.every, "schedule": schedule.to_dict(),
         "config": config.to_dict(),
     }
+    if args.resume:
+        folder = resumable_folder(movie, folder, recipe)
     store = FrameStore(folder, recipe, resume=args.resume)
     done = store.last()
     bar = _frame_bar(args.frames, min(done, args.frames), (movie or folder).name, args.quiet)
@@ -166,7 +158,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
 
 
 # -- video -------------------------------------------------------------------
-def add_video_parser(sub: Any) -> None:
+def _add_video_parser(sub: Any) -> None:
     p = sub.add_parser(
         "video",
         help="dream every frame of a video, keeping its frame rate and sound",
@@ -189,12 +181,12 @@ def add_video_parser(sub: Any) -> None:
 
 
 def cmd_video(args: argparse.Namespace) -> int:
-    from inceptionism.animate.frames import FrameStore
+    from inceptionism.animate.frames import FrameStore, plan_output, resumable_folder
     from inceptionism.animate.loop import video_loop
     from inceptionism.io.video import probe_video, read_video
 
     info = probe_video(args.input)
-    movie, folder = _output_plan(args.output)
+    movie, folder = plan_output(args.output)
     if movie is not None and movie.exists() and movie.resolve() == Path(args.input).resolve():
         raise OutputError(f"{args.output}: refusing to overwrite the input video")
     blend = args.blend if args.blend is not None else (0.5 if args.flow else 0.0)
@@ -202,14 +194,16 @@ def cmd_video(args: argparse.Namespace) -> int:
         raise ConfigError(f"--blend must be at least 0 and below 1, got {blend}")
     config = build_dream_config(args)
     network = load_network(args)
-    objective, chosen = make_objective(network, args.layer, args.guide, args.class_)
+    objective, chosen = dream_objective(network, args.layer, args.guide, args.class_)
     objective.prepare(network)
     recipe = {
         "command": "video", "version": __version__, "model": network.name, "weights": network.weights,
-        "input": os.path.abspath(args.input), "input_sha256": _file_sha256(args.input),
+        "input": os.path.abspath(args.input), "input_sha256": file_sha256(args.input),
         "layers": [str(a) for a in chosen], "guide": args.guide, "class": args.class_,
         "blend": blend, "flow": args.flow, "config": config.to_dict(),
     }
+    if args.resume:
+        folder = resumable_folder(movie, folder, recipe)
     store = FrameStore(folder, recipe, resume=args.resume)
     bar = _frame_bar(info.frames, min(store.last(), info.frames), (movie or folder).name, args.quiet)
     try:
@@ -224,17 +218,7 @@ def cmd_video(args: argparse.Namespace) -> int:
 
 
 # -- sweep -------------------------------------------------------------------
-def _number_list(text: str, kind: type, name: str) -> list[Any]:
-    try:
-        values = [kind(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ConfigError(f"--{name} takes comma-separated numbers, got {text!r}") from None
-    if not values:
-        raise ConfigError(f"--{name} needs at least one value")
-    return values
-
-
-def add_sweep_parser(sub: Any) -> None:
+def _add_sweep_parser(sub: Any) -> None:
     p = sub.add_parser(
         "sweep",
         help="a labelled grid comparing layers, steps, step sizes or octaves",
@@ -257,6 +241,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from inceptionism.dream import DreamConfig, dream
     from inceptionism.explore import contact_sheet
     from inceptionism.io.images import check_output, load_image, save_image
+    from inceptionism.parsing import parse_numbers
 
     check_output(args.output, (args.input,))
     if args.cell < 16:
@@ -264,16 +249,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     image = load_image(args.input)
     network = load_network(args)
     layer_values = args.layer or ["+".join(network.spec.default_layers)]
-    axes = [("layer", layer_values), ("steps", _number_list(args.steps, int, "steps")),
-            ("step_size", _number_list(args.step_size, float, "step-size")),
-            ("octaves", _number_list(args.octaves, int, "octaves"))]
+    axes = [("layer", layer_values), ("steps", parse_numbers(args.steps, int, "--steps")),
+            ("step_size", parse_numbers(args.step_size, float, "--step-size")),
+            ("octaves", parse_numbers(args.octaves, int, "--octaves"))]
     varying = [(name, values) for name, values in axes if len(values) > 1]
     fixed = {name: values[0] for name, values in axes if len(values) == 1}
     rows_axes, col_axis = (varying[:-1], varying[-1]) if varying else ([], ("", [None]))
     row_keys = list(itertools.product(*[values for _, values in rows_axes])) or [()]
     objectives: dict[str, Any] = {}
     cells, total = [], len(row_keys) * len(col_axis[1])
-    bar = _progress(total, Path(args.output).name, args.quiet)
+    bar = progress_bar(total, Path(args.output).name, args.quiet)
     for row in row_keys:
         line = []
         for col in col_axis[1]:
@@ -282,7 +267,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 params[col_axis[0]] = col
             layer = params["layer"]
             if layer not in objectives:
-                objectives[layer], _ = make_objective(network, layer.split("+"), args.guide, args.class_)
+                objectives[layer], _ = dream_objective(network, layer.split("+"), args.guide, args.class_)
             config = DreamConfig(steps=params["steps"], step_size=params["step_size"], octaves=params["octaves"])
             line.append(dream(network, image.rgb, objectives[layer], config).image)
             bar.update(1)

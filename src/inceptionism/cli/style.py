@@ -9,15 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from inceptionism import __version__
-from inceptionism.cli import _UNSET, LazyBar, load_network, resolve_device
+from inceptionism.cli.common import (
+    UNSET, LazyBar, add_device_options, load_network, model_file_output, output_targets,
+)
+from inceptionism.devices import resolve_device
 from inceptionism.errors import ConfigError
-
-
-def _floats(text: str, name: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ConfigError(f"{name} takes comma-separated numbers, got {text!r}") from None
+from inceptionism.parsing import parse_numbers
 
 
 def _style_defaults() -> dict[str, Any]:
@@ -26,7 +23,14 @@ def _style_defaults() -> dict[str, Any]:
     return {f.name: f.default for f in fields(StyleConfig)}
 
 
-def add_style_parser(sub: Any) -> None:
+def add_parsers(sub: Any) -> None:
+    _add_style_parser(sub)
+    _add_train_parser(sub)
+    _add_stylize_parser(sub)
+    _add_export_parser(sub)
+
+
+def _add_style_parser(sub: Any) -> None:
     d = _style_defaults()
     p = sub.add_parser(
         "style",
@@ -58,13 +62,12 @@ def add_style_parser(sub: Any) -> None:
     p.add_argument("--init", choices=("content", "noise"), default=None, help=f"start image (default {d['init']})")
     p.add_argument("--style-scale", type=float, default=None,
                    help=f"style image size relative to the output (default {d['style_scale']})")
-    p.add_argument("--preserve-colors", nargs="?", const="luminance", default=_UNSET, choices=("luminance", "match"),
+    p.add_argument("--preserve-colors", nargs="?", const="luminance", default=UNSET, choices=("luminance", "match"),
                    help="keep the content's colours: luminance-only transfer (the default when given alone), "
                         "or match the style's colours to the content first")
     p.add_argument("--seed", type=int, default=None, help=f"(default {d['seed']})")
     p.add_argument("--save-every", type=int, default=0, metavar="N", help="also write the image every N steps")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_device_options(p)
     p.set_defaults(func=cmd_style)
 
 
@@ -76,7 +79,7 @@ def build_style_config(args: argparse.Namespace) -> Any:
                  "init", "style_scale", "seed"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
-    if args.preserve_colors is not _UNSET:
+    if args.preserve_colors is not UNSET:
         values["preserve_colors"] = args.preserve_colors
     if args.content_layers:
         values["content_layers"] = tuple(a.strip() for a in args.content_layers.split(","))
@@ -91,7 +94,7 @@ def cmd_style(args: argparse.Namespace) -> int:
 
     out = check_output(args.output, (args.content, *args.style))
     config = build_style_config(args)
-    weights = _floats(args.style_weights, "--style-weights") if args.style_weights else None
+    weights = parse_numbers(args.style_weights, float, "--style-weights") if args.style_weights else None
     if weights is not None and len(weights) != len(args.style):
         raise ConfigError(f"--style-weights has {len(weights)} values for {len(args.style)} styles")
     if args.save_every < 0:
@@ -124,7 +127,7 @@ def cmd_style(args: argparse.Namespace) -> int:
 
 
 # -- train-style ---------------------------------------------------------------
-def add_train_parser(sub: Any) -> None:
+def _add_train_parser(sub: Any) -> None:
     from inceptionism.style.train import TrainConfig
 
     d = {f.name: f.default for f in fields(TrainConfig)}
@@ -150,8 +153,7 @@ def add_train_parser(sub: Any) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run saved in MODEL")
     p.add_argument("--model", default=None, help="loss network (default efficientnet_lite0)")
     p.add_argument("--weights", default=None, metavar="PATH", help="checkpoint for the loss network")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_device_options(p)
     p.set_defaults(func=cmd_train)
 
 
@@ -160,13 +162,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from inceptionism.style.model_file import describe_style
     from inceptionism.style.train import TrainConfig, train
 
-    out = Path(args.output)
-    if out.suffix != ".safetensors":
-        raise ConfigError(f"{args.output}: the model file must end in .safetensors")
-    if not (out.parent if str(out.parent) else Path(".")).is_dir():
-        raise ConfigError(f"{args.output}: the folder {out.parent} does not exist")
-    if out.exists() and not args.resume:
-        raise ConfigError(f"{args.output} exists: add --resume to continue its training, or choose another name")
+    out = model_file_output(args.output, resume=args.resume)
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
     config = TrainConfig(**values)
     images = [load_image(s) for s in args.style]
@@ -179,8 +175,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     try:
         train(network, [im.rgb for im in images], infos, args.data, out, config, resume=args.resume, callback=report)
-    except KeyboardInterrupt:
-        raise ConfigError(f"interrupted: the last checkpoint in {out} is kept; add --resume to continue") from None
     finally:
         bar.close()
     if not args.quiet:
@@ -189,7 +183,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 # -- stylize -------------------------------------------------------------------
-def add_stylize_parser(sub: Any) -> None:
+def _add_stylize_parser(sub: Any) -> None:
     p = sub.add_parser(
         "stylize",
         help="stylise images instantly with a trained model",
@@ -207,8 +201,7 @@ def add_stylize_parser(sub: Any) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file, or a folder for several inputs")
     p.add_argument("--preserve-colors", action="store_true", help="keep the content's colours (luminance only)")
     p.add_argument("--tile", type=int, default=1024, metavar="PX", help="tile side for large images (default 1024)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing")
+    add_device_options(p)
     p.set_defaults(func=cmd_stylize)
 
 
@@ -218,12 +211,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     from inceptionism.style.model_file import load_model, stylize_image
     from inceptionism.style.network import mix_weights
 
-    out = Path(args.output)
-    if len(args.content) > 1 or out.is_dir():
-        out.mkdir(parents=True, exist_ok=True)
-        targets = [out / (Path(c.replace("skimage:", "")).stem + ".png") for c in args.content]
-    else:
-        targets = [out]
+    targets = output_targets(args.content, args.output)
     for c, t in zip(args.content, targets):
         check_output(t, (c,))
     if args.tile < 64:
@@ -231,7 +219,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     net, meta = load_model(args.model, device)
     mix = mix_weights(net.styles, index=args.style_index,
-                      mix=_floats(args.mix, "--mix") if args.mix is not None else None)
+                      mix=parse_numbers(args.mix, float, "--mix") if args.mix is not None else None)
     names = [s["name"] for s in meta["styles"]]
     for content, target in zip(args.content, targets):
         image = load_image(content)
@@ -247,7 +235,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
 
 # -- export --------------------------------------------------------------------
-def add_export_parser(sub: Any) -> None:
+def _add_export_parser(sub: Any) -> None:
     p = sub.add_parser("export", help="export a style model to ONNX, checked with onnxruntime")
     p.add_argument("model", metavar="MODEL", help="a .safetensors from train-style")
     p.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
@@ -263,18 +251,3 @@ def cmd_export(args: argparse.Namespace) -> int:
     sizes = ", ".join(f"{w}x{h}" for h, w in check.sizes)
     print(f"wrote {args.output}; onnxruntime matches PyTorch within {check.max_abs_error:.1e} at {sizes}")
     return 0
-
-
-def print_model_info(path: str) -> None:
-    from inceptionism.style.model_file import read_metadata
-
-    meta = read_metadata(path)
-    arch, training = meta["architecture"], meta["training"]
-    print(f"style model: {path} (inceptionism {meta['version']})")
-    print(f"architecture: {arch['styles']} styles, width {arch['width']}, {arch['residual_blocks']} residual blocks")
-    for i, s in enumerate(meta["styles"]):
-        print(f"style {i}: {s['name']}  sha256 {s['sha256'][:16]}...  thumbnail {len(s['thumbnail'])} bytes (base64 PNG)")
-    print(f"trained: {training.get('step')} of {training.get('steps')} steps, loss network {training.get('loss_model')}")
-    for key in ("image_size", "batch_size", "lr", "content_weight", "style_weight", "tv_weight", "data"):
-        if key in training:
-            print(f"training.{key}: {training[key]}")

@@ -1,0 +1,83 @@
+"""``inceptionism models``, ``layers`` and ``info``: what is here and how things were made."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("models", help="list the models and whether their weights are here")
+    p.set_defaults(func=cmd_models)
+    p = sub.add_parser("layers", help="list a model's layers with aliases and output shapes at 224x224")
+    p.add_argument("--model", default=None, help="model name (default efficientnet_lite0)")
+    p.add_argument("--weights", default=None, metavar="PATH", help="a checkpoint, for its class count")
+    p.add_argument("--all", action="store_true", help="every module, not only the main layers")
+    p.set_defaults(func=cmd_layers)
+    p = sub.add_parser("info", help="print how an image was made, or what a model file holds")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="as JSON")
+    p.set_defaults(func=cmd_info)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from inceptionism.models import get_model_spec, list_models
+
+    rows = []
+    for name in list_models():
+        spec = get_model_spec(name)
+        rows.append((name, spec.weights_status(), ",".join(spec.default_layers), spec.description))
+    widths = [max(len(r[i]) for r in rows + [("model", "weights", "default layer", "")]) for i in range(3)]
+    print(f"{'model':<{widths[0]}}  {'weights':<{widths[1]}}  {'default layer':<{widths[2]}}  description")
+    for r in rows:
+        print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}")
+    return 0
+
+
+def cmd_layers(args: argparse.Namespace) -> int:
+    from inceptionism.models import DEFAULT_MODEL, RANDOM, get_model
+
+    # Shapes do not depend on the weights: untrained ones need no download.
+    network = get_model(args.model or DEFAULT_MODEL, weights=args.weights or RANDOM)
+    paths = network.layer_paths() if args.all else list(network.spec.layers)
+    shapes = network.layer_shapes(paths, size=224)
+    width = max(len(p) for p in paths)
+    for path in paths:
+        aliases = ",".join(network.aliases_of(path)) or "-"
+        shape = "x".join(str(s) for s in shapes[path])
+        print(f"{path:<{width}}  {aliases:<24}  {shape}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from inceptionism.io.images import read_metadata
+
+    if args.file.endswith(".safetensors"):
+        _print_style_model(args.file)
+        return 0
+    recipe = read_metadata(args.file)
+    if args.json:
+        print(json.dumps(recipe, indent=2, sort_keys=True))
+        return 0
+    config = recipe.pop("config", {})
+    for key, value in recipe.items():
+        print(f"{key}: {value}")
+    for key, value in config.items():
+        print(f"config.{key}: {value}")
+    return 0
+
+
+def _print_style_model(path: str) -> None:
+    from inceptionism.style.model_file import read_metadata
+
+    meta = read_metadata(path)
+    arch, training = meta["architecture"], meta["training"]
+    print(f"style model: {path} (inceptionism {meta['version']})")
+    print(f"architecture: {arch['styles']} styles, width {arch['width']}, {arch['residual_blocks']} residual blocks")
+    for i, s in enumerate(meta["styles"]):
+        print(f"style {i}: {s['name']}  sha256 {s['sha256'][:16]}...  thumbnail {len(s['thumbnail'])} bytes (base64 PNG)")
+    print(f"trained: {training.get('step')} of {training.get('steps')} steps, loss network {training.get('loss_model')}")
+    for key in ("image_size", "batch_size", "lr", "content_weight", "style_weight", "tv_weight", "data"):
+        if key in training:
+            print(f"training.{key}: {training[key]}")

@@ -1,0 +1,37 @@
+"""Choosing the device to run on: ``auto`` picks CUDA, then MPS, then the CPU."""
+
+from __future__ import annotations
+
+import torch
+
+from inceptionism.errors import ConfigError
+
+
+def mps_available() -> bool:
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """The device ``name`` stands for; a named device must exist here.
+
+    ``auto`` picks CUDA (turning on cuDNN autotuning: shapes stay fixed within an
+    octave or a training run), then MPS, then the CPU.
+    """
+    if name == "auto":
+        if torch.cuda.is_available():
+            torch.backends.cudnn.benchmark = True
+            return torch.device("cuda")
+        if mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"unknown device {name!r}: use auto, cpu, cuda or mps") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA device is available here (try --device auto)")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigError(f"--device {name}: there are {torch.cuda.device_count()} CUDA devices here")
+    if device.type == "mps" and not mps_available():
+        raise ConfigError("--device mps: MPS is not available here (try --device auto)")
+    return device

@@ -1,0 +1,46 @@
+"""User-facing values written as text, parsed once for the command line and the web UI alike.
+
+Each parser raises :class:`~inceptionism.errors.ConfigError` with a message that
+names what was expected. Layer addresses (``LAYER[:CHANNEL][=WEIGHT]``) are parsed
+by :func:`inceptionism.objectives.parse_address`, beside the objectives they build.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, TypeVar
+
+from inceptionism.errors import ConfigError
+
+T = TypeVar("T", int, float)
+
+
+def parse_size(text: str, what: str = "--noise") -> tuple[int, int]:
+    """``WIDTHxHEIGHT`` (e.g. ``512x384``) as ``(width, height)``."""
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not m or int(m[1]) < 1 or int(m[2]) < 1:
+        raise ConfigError(f"{what} takes WIDTHxHEIGHT, e.g. 512x384; got {text!r}")
+    return int(m[1]), int(m[2])
+
+
+def parse_tile(text: str) -> int | str | None:
+    """A tile side: a size in pixels, ``auto`` or ``off`` (``None``)."""
+    if text == "auto":
+        return "auto"
+    if text in ("off", "none"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"expected a size in pixels, 'auto' or 'off', got {text!r}") from None
+
+
+def parse_numbers(text: str, kind: Callable[[str], T], what: str) -> list[T]:
+    """Comma-separated numbers (``0.7,0.3``); at least one."""
+    try:
+        values = [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{what} takes comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise ConfigError(f"{what} needs at least one value")
+    return values

@@ -1,0 +1,136 @@
+"""Image files for training, read in worker processes; unreadable files are skipped and counted.
+
+:class:`ImageFiles` is the base of every training set: a subclass turns one
+readable file into a sample (:meth:`ImageFiles.sample`). A file that cannot be
+read is marked in a flag tensor in shared memory (so the marks of worker processes
+reach the main process), logged once, never opened again, and replaced by the
+next readable file, so batches keep their size. :meth:`ImageFiles.skipped` lists
+the files skipped so far.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from inceptionism.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+#: what reading a broken, truncated or hostile image file raises
+READ_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+
+
+def find_images(root: str | os.PathLike[str]) -> list[Path]:
+    """Every image file under ``root``, recursively, in a stable order."""
+    folder = Path(root)
+    if not folder.is_dir():
+        raise ConfigError(f"{os.fspath(root)}: no such folder of training images")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise ConfigError(f"{os.fspath(root)}: holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    return files
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and PyTorch's generators (the training loop's own randomness)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def seed_worker(worker_id: int) -> None:
+    """``worker_init_fn``: each data worker's NumPy and Python generators follow its torch seed."""
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def open_rgb(path: Path) -> Image.Image:
+    """The file as a fully decoded RGB image (raises one of ``READ_ERRORS`` if it cannot be read)."""
+    with Image.open(path) as im:
+        im.load()
+        return im.convert("RGB")
+
+
+class ImageFiles(torch.utils.data.Dataset):
+    """Samples made from image files; an unreadable file is skipped and the next readable one stands in."""
+
+    def __init__(self, files: Sequence[Path], *, name: str, seed: int = 0):
+        if not files:
+            raise ConfigError(f"{name}: holds no images")
+        self.files = list(files)
+        self.name, self.seed = name, seed
+        #: 1 where a file turned out unreadable; in shared memory, so worker processes' marks are seen here
+        self.bad = torch.zeros(len(self.files), dtype=torch.uint8).share_memory_()
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def sample(self, index: int, image: Image.Image, rng: random.Random) -> Any:
+        """The training sample that file ``index`` (already read as ``image``) gives."""
+        raise NotImplementedError
+
+    def rng(self, index: int) -> random.Random:
+        """A generator for one item: differs per item, per seed and per epoch (the worker's torch seed)."""
+        return random.Random(hash((self.seed, index, torch.initial_seed())))
+
+    def __getitem__(self, index: int) -> Any:
+        rng = self.rng(index)
+        for attempt in range(len(self.files)):
+            i = (index + attempt) % len(self.files)
+            if self.bad[i]:
+                continue
+            try:
+                return self.sample(i, open_rgb(self.files[i]), rng)
+            except READ_ERRORS as exc:
+                self.bad[i] = 1
+                log.warning("skipping unreadable training image %s: %s", self.files[i], exc)
+        raise ConfigError(f"{self.name}: none of its images can be read")
+
+    def skipped(self) -> list[Path]:
+        """The files found unreadable so far."""
+        return [self.files[i] for i in torch.nonzero(self.bad).flatten().tolist()]
+
+
+def batches(
+    dataset: torch.utils.data.Dataset,
+    *,
+    batch_size: int,
+    workers: int,
+    seed: int,
+    start_step: int = 0,
+    drop_last: bool = True,
+    rank: int = 0,
+    world_size: int = 1,
+    pin_memory: bool = False,
+) -> Iterator[Any]:
+    """Shuffled batches, epoch after epoch, forever; ``workers`` processes read the files.
+
+    The order depends on ``seed``, the epoch and ``start_step`` (a resumed run
+    draws fresh crops rather than repeating the first ones). With ``world_size``
+    above 1 each rank reads its own share of every epoch (``DistributedSampler``).
+    """
+    epoch = 0
+    while True:
+        generator = torch.Generator().manual_seed(seed + 1000 * epoch + start_step)
+        sampler = None
+        if world_size > 1:
+            sampler = torch.utils.data.DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True,
+                                                          seed=seed + start_step, drop_last=drop_last)
+            sampler.set_epoch(epoch)
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=batch_size, shuffle=sampler is None, sampler=sampler, drop_last=drop_last,
+            num_workers=workers, generator=generator, worker_init_fn=seed_worker, persistent_workers=False,
+            pin_memory=pin_memory,
+        )
+        yield from loader
+        epoch += 1

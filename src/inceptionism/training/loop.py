@@ -1,0 +1,157 @@
+"""The training loop every trainer shares: steps, checkpoints, progress, a graceful stop.
+
+:func:`fit` runs optimisation steps until ``steps``, calls ``save(step)`` every
+``checkpoint_every`` steps and at the end, reports each step to a callback (the
+CLI draws the progress bar from it; the library never prints) and evaluates on
+held-out data every ``eval_every`` steps.
+
+Ctrl-C and SIGTERM stop it at the end of the step in progress: the model and its
+training state are saved at that step and :class:`TrainingInterrupted` says
+where, so ``--resume`` continues from there. A second Ctrl-C stops at once,
+keeping the last checkpoint written. The step's optimiser update is never cut in
+half, so a saved state is always one that training really reached.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+import torch
+
+from inceptionism.errors import InceptionismError
+
+
+@dataclass
+class TrainStep:
+    """What the loop reports after each step."""
+
+    step: int
+    steps: int
+    loss: float
+    #: learning rate of the first parameter group after this step
+    lr: float
+    #: held-out figures, on the steps where the loop evaluated (else empty)
+    metrics: dict[str, float] = field(default_factory=dict)
+    #: training samples per second over the last step
+    samples_per_s: float = 0.0
+
+
+class TrainingInterrupted(InceptionismError):
+    """Training stopped by Ctrl-C or SIGTERM; the state at ``step`` is saved in ``path``."""
+
+    def __init__(self, step: int, path: str, saved_now: bool):
+        self.step, self.path = step, path
+        if step == 0:
+            text = "interrupted before the first step finished: nothing was written"
+        elif saved_now:
+            text = (f"interrupted at step {step}: the model and its training state are saved in {path}; "
+                    "add --resume to continue")
+        else:
+            text = f"interrupted: the last checkpoint in {path} (step {step}) is kept; add --resume to continue"
+        super().__init__(text)
+
+
+class _StopRequest:
+    """SIGINT/SIGTERM set a flag (the loop stops after the step); a second SIGINT interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator["_StopRequest"]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self  # signals reach only the main thread; a trainer in a thread is stopped by its owner
+            return
+        previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+
+def batch_size_of(batch: Any) -> int:
+    if isinstance(batch, torch.Tensor):
+        return batch.shape[0]
+    if isinstance(batch, (tuple, list)) and batch:
+        return batch_size_of(batch[0])
+    if isinstance(batch, dict) and batch:
+        return batch_size_of(next(iter(batch.values())))
+    return 0
+
+
+def fit(
+    *,
+    optimizer: torch.optim.Optimizer,
+    loss_of: Callable[[Any], torch.Tensor],
+    batches: Iterable[Any],
+    steps: int,
+    save: Callable[[int], None],
+    output: str,
+    start_step: int = 0,
+    checkpoint_every: int = 0,
+    scheduler: Any = None,
+    evaluate: Callable[[], dict[str, float]] | None = None,
+    eval_every: int = 0,
+    callback: Callable[[TrainStep], None] | None = None,
+    backward: Callable[[torch.Tensor], None] | None = None,
+) -> int:
+    """Train from ``start_step`` to ``steps``; returns the last step (always saved).
+
+    ``loss_of(batch)`` is the forward pass; the loop does the backward pass
+    (``backward(loss)`` when given, e.g. for gradient scaling), the optimiser and
+    schedule steps. ``save(step)`` writes the model and its training state.
+    """
+    step = start_step
+    saved = start_step
+    stop = _StopRequest()
+    if step >= steps:
+        save(step)
+        return step
+    with stop.installed():
+        try:
+            iterator = iter(batches)
+            while step < steps:
+                if stop.requested:
+                    break
+                batch = next(iterator)
+                started = time.perf_counter()
+                optimizer.zero_grad(set_to_none=True)
+                loss = loss_of(batch)
+                if not torch.isfinite(loss.detach()).all():
+                    raise InceptionismError(f"the loss became {loss.item()} at step {step + 1}: "
+                                            "lower --lr or resume from the last checkpoint")
+                (backward or torch.Tensor.backward)(loss)
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                step += 1
+                metrics: dict[str, float] = {}
+                if evaluate is not None and eval_every and (step % eval_every == 0 or step == steps):
+                    metrics = evaluate()
+                if callback is not None:
+                    elapsed = time.perf_counter() - started
+                    callback(TrainStep(step, steps, float(loss.detach()), optimizer.param_groups[0]["lr"], metrics,
+                                       batch_size_of(batch) / elapsed if elapsed > 0 else math.inf))
+                if checkpoint_every and step % checkpoint_every == 0 and step < steps:
+                    save(step)
+                    saved = step
+        except KeyboardInterrupt:  # a second Ctrl-C: the step in progress is lost, the last checkpoint kept
+            raise TrainingInterrupted(saved, output, saved_now=False) from None
+        if stop.requested and step < steps:
+            if step > saved:
+                save(step)
+            raise TrainingInterrupted(step, output, saved_now=True)
+    save(step)
+    return step

@@ -1,0 +1,85 @@
+"""The training state beside a model file, so that ``--resume`` continues exactly.
+
+``NAME.safetensors`` is the model a user keeps; ``NAME.train.safetensors`` beside
+it holds the optimiser's tensors (``{param}.{key}``, e.g. Adam's ``0.exp_avg``),
+and in its metadata the step, the parameter groups' settings (the learning rate a
+schedule has reached), the schedule's state and what the trainer needs to check on resume (the style images, the classes...). Both are
+written atomically, the model first, so a crash between the two leaves a model
+one checkpoint ahead of its state at worst, never a broken file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from inceptionism.errors import ModelError
+from inceptionism.io.images import atomic_write
+
+
+def state_path(model_path: str | os.PathLike[str]) -> Path:
+    """``NAME.train.safetensors`` beside ``NAME.safetensors``."""
+    p = Path(model_path)
+    return p.with_name(p.name.removesuffix(".safetensors") + ".train.safetensors")
+
+
+@dataclass(frozen=True)
+class TrainingState:
+    step: int
+    #: what the trainer stored to check on resume
+    meta: dict[str, Any]
+
+
+def save_state(model_path: str | os.PathLike[str], optimizer: torch.optim.Optimizer, step: int,
+               meta: dict[str, Any] | None = None, scheduler: Any = None) -> Path:
+    """Write the optimiser's (and the schedule's) state at ``step`` beside ``model_path``."""
+    from safetensors.torch import save_file
+
+    tensors: dict[str, torch.Tensor] = {}
+    for index, state in optimizer.state_dict()["state"].items():
+        for key, value in state.items():
+            tensors[f"{index}.{key}"] = torch.as_tensor(value).detach().contiguous().cpu()
+    groups = [{k: (float(v) if isinstance(v, torch.Tensor) else v) for k, v in g.items() if k != "params"}
+              for g in optimizer.state_dict()["param_groups"]]
+    header = {"step": str(step), "meta": json.dumps(meta or {}, sort_keys=True), "param_groups": json.dumps(groups)}
+    if scheduler is not None:
+        header["scheduler"] = json.dumps(scheduler.state_dict())
+    path = state_path(model_path)
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=header))
+    return path
+
+
+def load_state(model_path: str | os.PathLike[str], optimizer: torch.optim.Optimizer,
+               scheduler: Any = None) -> TrainingState:
+    """Put the optimiser (and schedule) back as :func:`save_state` left them; returns the step and meta."""
+    from safetensors import safe_open
+
+    path = state_path(model_path)
+    if not path.is_file():
+        raise ModelError(f"cannot resume: {path} (the training state beside {os.fspath(model_path)}) is missing")
+    try:
+        with safe_open(os.fspath(path), framework="pt") as f:
+            header = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        step = int(header["step"])
+        # files written before the meta field kept their checks as plain header entries
+        meta = json.loads(header["meta"]) if "meta" in header else \
+            {k: v for k, v in header.items() if k not in ("step", "scheduler")}
+    except Exception as exc:  # noqa: BLE001 - safetensors and json raise their own types
+        raise ModelError(f"cannot resume: {path} is damaged: {str(exc).splitlines()[0] if str(exc) else exc!r}") from exc
+    state = optimizer.state_dict()
+    for key, value in tensors.items():
+        index, name = key.split(".", 1)
+        state["state"].setdefault(int(index), {})[name] = value
+    if "param_groups" in header:  # the learning rate a schedule had reached, betas, weight decay...
+        for group, saved in zip(state["param_groups"], json.loads(header["param_groups"])):
+            group.update({k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
+    optimizer.load_state_dict(state)
+    if scheduler is not None and "scheduler" in header:
+        scheduler.load_state_dict(json.loads(header["scheduler"]))
+    return TrainingState(step, meta)

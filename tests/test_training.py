@@ -1,0 +1,127 @@
+"""The training engine every trainer shares: data workers, skipped files, state, the loop's stop."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from inceptionism.training import ImageFiles, TrainingInterrupted, find_images, fit, load_state, save_state
+from inceptionism.training.data import batches
+
+
+class Means(ImageFiles):
+    def sample(self, index: int, image: Image.Image, rng: random.Random) -> torch.Tensor:
+        return torch.tensor(np.asarray(image.resize((8, 8)), dtype=np.float32).mean(axis=(0, 1)) / 255.0)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    root = tmp_path / "photos"
+    (root / "sub").mkdir(parents=True)
+    for i in range(6):
+        Image.new("RGB", (20, 16), (40 * i, 10, 200)).save(root / ("sub" if i % 2 else ".") / f"p{i}.png")
+    (root / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+def test_workers_skip_unreadable_files_and_the_main_process_counts_them(folder, caplog):
+    files = find_images(folder)
+    assert len(files) == 7 and all(f.suffix in (".png", ".jpg") for f in files)
+    dataset = Means(files, name=str(folder))
+    seen = 0
+    stream = batches(dataset, batch_size=3, workers=2, seed=0)
+    for _ in range(6):  # a few epochs, read by two worker processes
+        batch = next(stream)
+        assert batch.shape == (3, 3)  # a broken file's place is taken by a readable one
+        seen += 1
+    assert [p.name for p in dataset.skipped()] == ["broken.jpg"]
+
+
+def test_an_empty_or_missing_folder_is_a_clear_error(tmp_path):
+    from inceptionism.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no such folder"):
+        find_images(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="holds no images"):
+        find_images(tmp_path / "empty")
+
+
+def _problem():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    opt = torch.optim.Adam(model.parameters(), lr=0.3)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.95**s)
+    x = torch.randn(64, 3)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5]])
+
+    def data():
+        while True:
+            for i in range(0, 64, 8):
+                yield x[i:i + 8], y[i:i + 8]
+
+    def loss_of(batch):
+        return torch.nn.functional.mse_loss(model(batch[0]), batch[1])
+
+    return model, opt, sched, data, loss_of
+
+
+def test_fit_checkpoints_and_resume_continues_the_state(tmp_path):
+    model, opt, sched, data, loss_of = _problem()
+    out = tmp_path / "m.safetensors"
+    saved = []
+
+    def save(step):
+        saved.append(step)
+        out.write_bytes(b"model")
+        save_state(out, opt, step, {"check": "a"}, sched)
+
+    losses = []
+    last = fit(optimizer=opt, loss_of=loss_of, batches=data(), steps=10, save=save, output=str(out),
+               checkpoint_every=4, scheduler=sched, callback=lambda s: losses.append(s.loss))
+    assert last == 10 and saved == [4, 8, 10] and losses[-1] < 0.5 * losses[0]
+    fresh_model, fresh_opt, fresh_sched, *_ = _problem()
+    state = load_state(out, fresh_opt, fresh_sched)
+    assert state.step == 10 and state.meta == {"check": "a"}
+    assert fresh_sched.last_epoch == sched.last_epoch and fresh_opt.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+    for a, b in zip(opt.state_dict()["state"].values(), fresh_opt.state_dict()["state"].values()):
+        assert torch.equal(a["exp_avg"], b["exp_avg"]) and torch.equal(a["exp_avg_sq"], b["exp_avg_sq"])
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_after_the_step_and_saves_it(tmp_path, signum):
+    model, opt, sched, data, loss_of = _problem()
+    out = tmp_path / "m.safetensors"
+    saved = []
+
+    def save(step):
+        saved.append(step)
+        save_state(out, opt, step)
+
+    def callback(s):
+        if s.step == 3:
+            os.kill(os.getpid(), signum)  # arrives during the step's report: the loop stops after it
+
+    with pytest.raises(TrainingInterrupted, match="interrupted at step 3.*--resume") as exc:
+        fit(optimizer=opt, loss_of=loss_of, batches=data(), steps=10, save=save, output=str(out),
+            checkpoint_every=2, callback=callback)
+    assert exc.value.step == 3 and saved == [2, 3]
+    assert load_state(out, _problem()[1]).step == 3
+    # the handlers are put back
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_diverging_loss_stops_with_a_clear_error(tmp_path):
+    from inceptionism.errors import InceptionismError
+
+    model, opt, sched, data, loss_of = _problem()
+    with pytest.raises(InceptionismError, match="lower --lr"):
+        fit(optimizer=opt, loss_of=lambda b: loss_of(b) * float("nan"), batches=data(), steps=3,
+            save=lambda s: None, output="m")
