@@ -137,6 +137,41 @@ class ClassLogit(Objective):
         return f"ClassLogit({self.index})"
 
 
+@dataclass(frozen=True, eq=False)
+class TopicMix(Objective):
+    """A topic mix's logits against the rest: ``sum_k w_k z_k - mean_j z_j`` (weights sum to 1).
+
+    For a model trained on caption topics (``inceptionism train-dream``): a one-hot
+    mix amplifies one topic, the mix a word loads on amplifies that word's topics.
+    Centred logits rather than the log-likelihood ``sum_k w_k log p_k``: that one
+    saturates once the topic wins, and the dream's normalised steps then wander
+    into other topics (seen on a three-topic model: the last steps flipped between
+    topics); centred logits keep rising and still favour the mix over the others,
+    as class visualisations maximise the score before the softmax.
+    """
+
+    weights: torch.Tensor
+    address: str = "logits"
+
+    def addresses(self) -> tuple[str, ...]:
+        return (self.address,)
+
+    def prepare(self, network: "Network") -> None:
+        n = network.layer_shapes([self.address], size=max(64, network.min_size))[self.address][0]
+        if self.weights.numel() != n:
+            raise LayerError(f"a mix of {self.weights.numel()} topics for a classifier of {n} outputs")
+
+    def __call__(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        logits = features[self.address].float()
+        logits = logits.reshape(logits.shape[0], -1)
+        centred = logits - logits.mean(dim=1, keepdim=True)
+        return (centred * self.weights.to(logits.device)).sum(1).mean()
+
+    def __repr__(self) -> str:
+        top = torch.argsort(self.weights, descending=True)[:3].tolist()
+        return f"TopicMix(top topics {top})"
+
+
 class Guide(Objective):
     """Amplify in the image what the network sees in a guide image.
 
@@ -274,22 +309,37 @@ def build_objective(
     *,
     guide: torch.Tensor | None = None,
     class_value: str | int | None = None,
+    topic: int | str | None = None,
+    word: str | None = None,
 ) -> tuple[Objective, list[LayerAddress]]:
     """The objective that the usual choices describe, and the layer addresses it uses.
 
     ``layers`` (default: the model's own) are amplified, or matched to the
     ``guide`` image's features when one is given; a class logit is added when
-    ``class_value`` (a number or a class name) is given. With only a class, the
-    layers are left out.
+    ``class_value`` (a number or a class name) is given, and for a model trained
+    on captions a ``topic`` (its number) or the topic mix a ``word`` loads on.
+    With only those, the layers are left out.
     """
     chosen = [a if isinstance(a, LayerAddress) else parse_address(a) for a in (layers or network.spec.default_layers)]
     terms: list[Objective] = []
+    targeted = class_value is not None or topic is not None or word is not None
     if guide is not None:
         terms.extend(a.weight * Guide(a.layer, guide) for a in chosen)
-    elif layers or class_value is None:
+    elif layers or not targeted:
         terms.append(from_addresses(chosen))
     if class_value is not None:
         terms.append(ClassLogit(class_index(class_value, network.categories), network.spec.classifier))
+    if topic is not None or word is not None:
+        collection = getattr(network, "collection", None)
+        if collection is None:
+            raise ConfigError("--topic and --word need a model trained on captions "
+                              "(`inceptionism train-dream`, then --weights MODEL.safetensors)")
+        if topic is not None:
+            mix = torch.zeros(collection.count)
+            mix[collection.topic_index(topic)] = 1.0
+            terms.append(TopicMix(mix, network.spec.classifier))
+        if word is not None:
+            terms.append(TopicMix(collection.word_mix(word), network.spec.classifier))
     objective = terms[0]
     for term in terms[1:]:
         objective = objective + term

@@ -50,9 +50,45 @@ class Cancelled(Exception):
     """Raised from a dream's callback when the user pressed Cancel."""
 
 
+#: how a user model (``--dream-model``) is listed among the models
+USER_PREFIX = "yours: "
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A registry model, or a user's dream model file (``inceptionism train-dream``)."""
+
+    label: str
+    name: str | None  # registry name (None: the file names its backbone)
+    weights: str | None  # None: the registry's default weights
+
+    @property
+    def backbone(self) -> str:
+        if self.name is not None:
+            return self.name
+        from inceptionism.models.dream_file import read_dream_metadata
+
+        return read_dream_metadata(self.weights)["backbone"]
+
+
+def model_choices(dream_models: tuple[str, ...] = ()) -> dict[str, ModelChoice]:
+    """The Model dropdown: the registry's models, then each user model as ``yours: FILE``."""
+    choices = {name: ModelChoice(name, name, None) for name in list_models()}
+    for path in dream_models:
+        label = USER_PREFIX + Path(path).name
+        choices[label] = ModelChoice(label, None, os.fspath(path))
+    return choices
+
+
 @functools.lru_cache(maxsize=2)
-def _network(name: str, device: str) -> Any:
-    return get_model(name, device=device, progress=False)
+def _network(name: str | None, weights: str | None, device: str) -> Any:
+    return get_model(name, weights=weights, device=device, progress=False)
+
+
+def target_choices(network: Any) -> list[str]:
+    """What a user model can dream toward: its class names, or its topics (with their top words)."""
+    collection = getattr(network, "collection", None)
+    return list(collection.names) if collection is not None else []
 
 
 def _device() -> str:
@@ -64,19 +100,28 @@ def _to_array(image: torch.Tensor) -> np.ndarray:
 
 
 def layer_choices(model: str) -> list[str]:
-    """The model's own layers, its aliases first (friendlier names)."""
+    """The model's own layers, its aliases first (friendlier names); ``model`` is a registry name."""
     spec = get_model_spec(model)
     return list(dict.fromkeys([*spec.aliases, *spec.layers]))
 
 
 def command_line(image: str | None, noise: bool, noise_size: str, model: str, layers: list[str], channel: float | None,
-                 guide: str | None, octaves: float, steps: float, step_size: float, seed: float) -> str:
+                 guide: str | None, octaves: float, steps: float, step_size: float, seed: float,
+                 target: str | None = None, word: str | None = None, *, choices: dict[str, ModelChoice] | None = None) -> str:
     """The ``inceptionism dream`` command that the current settings describe."""
     args = ["inceptionism", "dream"]
     args += ["--noise", noise_size] if noise else [image or "INPUT.png"]
     args += ["-o", "dream.png"]
-    if model != DEFAULT_MODEL:
+    choice = (choices or {}).get(model)
+    if choice is not None and choice.weights:
+        args += ["--weights", choice.weights]
+    elif model != DEFAULT_MODEL:
         args += ["--model", model]
+    if target:
+        topic = _topic_number(target)
+        args += ["--topic", str(topic)] if topic is not None else ["--class", target]
+    if word:
+        args += ["--word", word]
     for i, layer in enumerate(layers or []):
         spec = layer if (channel is None or channel < 0 or i > 0) else f"{layer}:{int(channel)}"
         args += ["--layer", spec]
@@ -90,13 +135,32 @@ def command_line(image: str | None, noise: bool, noise_size: str, model: str, la
     return shlex.join(args)
 
 
-def _objective(network: Any, layers: list[str], channel: float | None, guide: str | None, limits: WebLimits) -> Objective:
-    """The dream's objective: the layers (a channel of the first, if given), or the guide's features there."""
-    layers = layers or list(network.spec.default_layers)
+def _has_topics(network: Any) -> bool:
+    collection = getattr(network, "collection", None)
+    return collection is not None and collection.kind == "topics"
+
+
+def _topic_number(target: str) -> int | None:
+    """The number of a topic label (``topic 3: food pizza ...``), None for a class name."""
+    if target.startswith("topic ") and ":" in target:
+        head = target[len("topic "):target.index(":")]
+        if head.isdigit():
+            return int(head)
+    return None
+
+
+def _objective(network: Any, layers: list[str], channel: float | None, guide: str | None, limits: WebLimits,
+               target: str | None = None, word: str | None = None) -> Objective:
+    """The dream's objective: the layers (a channel of the first, if given), or the guide's features there;
+    and a user model's class, topic or word."""
+    chosen = layers or list(network.spec.default_layers)
     ch = None if channel is None or channel < 0 else int(channel)
-    addresses = [LayerAddress(layer, ch if i == 0 else None) for i, layer in enumerate(layers)]
+    addresses = [LayerAddress(layer, ch if i == 0 else None) for i, layer in enumerate(chosen)]
     g = load_image(guide, max_pixels=limits.max_pixels).rgb if guide else None
-    objective, _ = build_objective(network, addresses, guide=g)
+    topic = _topic_number(target) if target else None
+    class_value = target if target and topic is None else None
+    objective, _ = build_objective(network, addresses if (layers or not (target or word)) else None, guide=g,
+                                   class_value=class_value, topic=topic, word=word or None)
     return objective
 
 
@@ -132,17 +196,25 @@ def _run_in_thread(work: Any, cancel: threading.Event) -> Iterator[tuple[str, An
         thread.join(timeout=60)
 
 
-def build_app(*, style_model: str | None = None, limits: WebLimits = WebLimits()) -> Any:
+def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] = (),
+              limits: WebLimits = WebLimits()) -> Any:
     # A local tool does not report usage anywhere (and must not wait on a network it lacks).
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
     device = _device()
     cancel_flags: dict[str, threading.Event] = {}
+    choices = model_choices(tuple(dream_models))
+
+    def network_for(label: str) -> Any:
+        choice = choices.get(label)
+        if choice is None:
+            raise InceptionismError(f"unknown model {label!r}")
+        return _network(choice.name, choice.weights, device)
 
     def dream_job(image: str | None, noise: bool, noise_size: str, model: str, layers: list[str],
                   channel: float | None, guide: str | None, octaves: float, steps: float, step_size: float,
-                  seed: float, session: str) -> Iterator[tuple[Any, Any, str]]:
+                  seed: float, target: str | None, word: str | None, session: str) -> Iterator[tuple[Any, Any, str]]:
         if int(steps) > limits.max_steps:
             raise gr.Error(f"at most {limits.max_steps} steps per octave here")
         try:
@@ -157,8 +229,8 @@ def build_app(*, style_model: str | None = None, limits: WebLimits = WebLimits()
                     raise gr.Error("upload an image, or tick 'start from noise'")
                 loaded = load_image(image, max_pixels=limits.max_pixels)
                 start, source = loaded.rgb, loaded
-            network = _network(model, device)
-            objective = _objective(network, layers, channel, guide, limits)
+            network = network_for(model)
+            objective = _objective(network, layers, channel, guide, limits, target, word)
         except InceptionismError as exc:
             raise gr.Error(str(exc)) from exc
         cancel = threading.Event()
@@ -181,8 +253,9 @@ def build_app(*, style_model: str | None = None, limits: WebLimits = WebLimits()
                 yield preview, None, f"step {done} of {total}"
             elif kind == "done":
                 out = Path(tempfile.mkdtemp(prefix="inceptionism-")) / "dream.png"
-                meta = {"command": "dream", "version": __version__, "model": model,
+                meta = {"command": "dream", "version": __version__, "model": network.name, "weights": network.weights,
                         "layers": list(layers or network.spec.default_layers), "channel": channel,
+                        "target": target or None, "word": word or None,
                         "guide": guide, "noise": noise_size if noise else None, "config": config.to_dict()}
                 save_image(value.image, out, alpha=source.alpha if source else None, metadata=meta)
                 yield _to_array(value.image), str(out), f"done: {total} steps"
@@ -247,10 +320,17 @@ def build_app(*, style_model: str | None = None, limits: WebLimits = WebLimits()
                     with gr.Row():
                         noise = gr.Checkbox(label="start from noise", value=False, elem_id="dream-noise")
                         noise_size = gr.Textbox(label="noise size (WxH)", value="512x384")
-                    models = list_models()
-                    model = gr.Dropdown(models, value=DEFAULT_MODEL, label="Model", elem_id="dream-model")
-                    layers = gr.Dropdown(layer_choices(DEFAULT_MODEL), value=list(get_model_spec(DEFAULT_MODEL).default_layers),
+                    first = next((c for c in choices.values() if c.weights), choices[DEFAULT_MODEL])
+                    model = gr.Dropdown(list(choices), value=first.label, label="Model", elem_id="dream-model")
+                    layers = gr.Dropdown(layer_choices(first.backbone),
+                                         value=list(get_model_spec(first.backbone).default_layers),
                                          multiselect=True, label="Layers", elem_id="dream-layers")
+                    first_targets = target_choices(network_for(first.label)) if first.weights else []
+                    target = gr.Dropdown([""] + first_targets, value="", label="Class or topic (your model)",
+                                         visible=bool(first_targets), elem_id="dream-target")
+                    word = gr.Textbox(label="Word (your captions model: amplify the topics it loads on)", value="",
+                                      visible=bool(first.weights) and _has_topics(network_for(first.label)),
+                                      elem_id="dream-word")
                     channel = gr.Number(label="Channel of the first layer (-1: all)", value=-1, precision=0)
                     guide = gr.Image(label="Guide image (optional)", type="filepath", sources=["upload"])
                     with gr.Row():
@@ -270,13 +350,22 @@ def build_app(*, style_model: str | None = None, limits: WebLimits = WebLimits()
                     status = gr.Textbox(label="Progress", interactive=False, elem_id="dream-status")
                     download = gr.File(label="Download (PNG with its recipe)", elem_id="dream-download")
                     cli = gr.Textbox(label="Equivalent command", interactive=False, elem_id="dream-cli")
-            model.change(lambda m: gr.Dropdown(choices=layer_choices(m), value=list(get_model_spec(m).default_layers)),
-                         model, layers)
-            inputs = [image, noise, noise_size, model, layers, channel, guide, octaves, steps, step_size, seed]
+            def switch_model(label: str) -> tuple[Any, Any, Any]:
+                choice = choices[label]
+                spec = get_model_spec(choice.backbone)
+                net = network_for(label) if choice.weights else None
+                targets = target_choices(net) if net is not None else []
+                return (gr.Dropdown(choices=layer_choices(spec.name), value=list(spec.default_layers)),
+                        gr.Dropdown(choices=[""] + targets, value="", visible=bool(targets)),
+                        gr.Textbox(value="", visible=net is not None and _has_topics(net)))
+
+            model.change(switch_model, model, [layers, target, word])
+            inputs = [image, noise, noise_size, model, layers, channel, guide, octaves, steps, step_size, seed,
+                      target, word]
             event = run.click(dream_job, [*inputs, session], [output, download, status], concurrency_limit=1,
                               concurrency_id="work")
             stop.click(cancel_job, session, status, cancels=[event], queue=False)
-            show_cli.click(command_line, inputs, cli, queue=False)
+            show_cli.click(functools.partial(command_line, choices=choices), inputs, cli, queue=False)
         with gr.Tab("Style"):
             with gr.Row():
                 with gr.Column():
@@ -333,8 +422,8 @@ def _instant_style(gr: Any, model_path: str, device: str, limits: WebLimits) -> 
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, *, style_model: str | None = None,
-          limits: WebLimits = WebLimits(), block: bool = True) -> Any:
-    app = build_app(style_model=style_model, limits=limits)
+          dream_models: tuple[str, ...] = (), limits: WebLimits = WebLimits(), block: bool = True) -> Any:
+    app = build_app(style_model=style_model, dream_models=dream_models, limits=limits)
     app.launch(server_name=host, server_port=port, max_file_size=limits.max_upload_bytes, prevent_thread_lock=not block,
                show_error=True, quiet=True)
     return app

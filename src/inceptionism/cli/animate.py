@@ -34,6 +34,11 @@ def _assemble(store: Any, count: int, movie: Path | None, fps: float, *, reverse
         print(f"wrote {movie} ({len(frames)} frames at {fps:g} fps)", file=sys.stderr)
 
 
+def _targets(args: argparse.Namespace) -> dict[str, str]:
+    """--topic and --word for a recipe, only when given (so that runs begun before they existed still resume)."""
+    return {k: v for k, v in (("topic", args.topic), ("word", args.word)) if v is not None}
+
+
 def _frame_bar(total: int, initial: int, name: str, quiet: bool) -> Any:
     return progress_bar(total, name, quiet, unit="frame", initial=initial, leave=True)
 
@@ -127,7 +132,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
 
     @functools.lru_cache(maxsize=None)
     def objective_for(layers: tuple[str, ...]) -> Any:
-        objective, _ = dream_objective(network, list(layers), args.guide, args.class_)
+        objective, _ = dream_objective(network, list(layers), args.guide, args.class_, args.topic, args.word)
         objective.prepare(network)  # bad layers fail now, not at the frame that first uses them
         return objective
 
@@ -141,6 +146,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
         "guide": args.guide, "class": args.class_, "every": args.every, "schedule": schedule.to_dict(),
         "config": config.to_dict(),
     }
+    recipe.update(_targets(args))
     if args.resume:
         folder = resumable_folder(movie, folder, recipe)
     store = FrameStore(folder, recipe, resume=args.resume)
@@ -194,7 +200,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         raise ConfigError(f"--blend must be at least 0 and below 1, got {blend}")
     config = build_dream_config(args)
     network = load_network(args)
-    objective, chosen = dream_objective(network, args.layer, args.guide, args.class_)
+    objective, chosen = dream_objective(network, args.layer, args.guide, args.class_, args.topic, args.word)
     objective.prepare(network)
     recipe = {
         "command": "video", "version": __version__, "model": network.name, "weights": network.weights,
@@ -202,6 +208,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         "layers": [str(a) for a in chosen], "guide": args.guide, "class": args.class_,
         "blend": blend, "flow": args.flow, "config": config.to_dict(),
     }
+    recipe.update(_targets(args))
     if args.resume:
         folder = resumable_folder(movie, folder, recipe)
     store = FrameStore(folder, recipe, resume=args.resume)
@@ -267,7 +274,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 params[col_axis[0]] = col
             layer = params["layer"]
             if layer not in objectives:
-                objectives[layer], _ = dream_objective(network, layer.split("+"), args.guide, args.class_)
+                objectives[layer], _ = dream_objective(network, layer.split("+"), args.guide, args.class_, args.topic,
+                                                       args.word)
             config = DreamConfig(steps=params["steps"], step_size=params["step_size"], octaves=params["octaves"])
             line.append(dream(network, image.rgb, objectives[layer], config).image)
             bar.update(1)
@@ -278,7 +286,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     sheet = contact_sheet(cells, row_labels, col_labels, cell=args.cell,
                           title=", ".join(f"{k}={v}" for k, v in fixed.items()))
     meta = {"command": "sweep", "version": __version__, "model": network.name, "weights": network.weights,
-            "input": args.input, "axes": {n: v for n, v in axes}, "guide": args.guide, "class": args.class_}
+            "input": args.input, "axes": {n: v for n, v in axes}, "guide": args.guide, "class": args.class_,
+            "topic": args.topic, "word": args.word}
     save_image(sheet, args.output, metadata=meta)
     if not args.quiet:
         print(f"wrote {args.output} ({len(row_keys)}x{len(col_axis[1])} grid)", file=sys.stderr)

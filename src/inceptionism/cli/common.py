@@ -92,6 +92,27 @@ class LazyBar:
             self.bar.close()
 
 
+class TrainBar:
+    """Training progress: steps with the loss, and the held-out figures once they are measured."""
+
+    def __init__(self, name: str, quiet: bool):
+        self.name, self.quiet = name, quiet
+        self.bar: Any = None
+        self.figures: dict[str, str] = {}
+
+    def report(self, step: Any) -> None:
+        if self.bar is None:
+            self.bar = progress_bar(step.steps, self.name, self.quiet, initial=step.step - 1, leave=True)
+        if step.metrics:
+            self.figures = {f"val_{k}": f"{v:.3f}" for k, v in step.metrics.items()}
+        self.bar.set_postfix({"loss": f"{step.loss:.3g}", **self.figures}, refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def output_targets(inputs: list[str], output: str) -> list[Path]:
     """Where each input's result goes: ``output`` itself, or ``output/NAME.png`` for several inputs."""
     out = Path(output)
@@ -138,7 +159,12 @@ def add_model_options(p: argparse.ArgumentParser, *, layer_help: str = "") -> No
     p.add_argument("--guide", default=None, metavar="IMAGE",
                    help="amplify in the input what the network sees in this image, at the chosen layers")
     p.add_argument("--class", dest="class_", default=None, metavar="N|NAME",
-                   help="amplify a class logit, by number or name (e.g. 285 or 'Egyptian cat')")
+                   help="amplify a class logit, by number or name (e.g. 285 or 'Egyptian cat'; "
+                        "a train-dream model's own class names)")
+    p.add_argument("--topic", default=None, metavar="N",
+                   help="amplify one topic of a model trained on captions (see `inceptionism topics MODEL`)")
+    p.add_argument("--word", default=None, metavar="WORD",
+                   help="amplify the topics a word loads on, for a model trained on captions (e.g. food)")
     add_device_options(p)
 
 
@@ -185,17 +211,23 @@ def build_dream_config(args: argparse.Namespace, recipe: dict[str, Any] | None =
 
 
 def load_network(args: argparse.Namespace, model: str | None = None, weights: str | None = None) -> Any:
-    """The network the options name, on the device they name."""
-    from inceptionism.models import DEFAULT_MODEL, get_model
+    """The network the options name, on the device they name.
+
+    A ``train-dream`` model given as ``--weights`` names its own backbone, so
+    ``--model`` may be left out; otherwise the default is the embedded model.
+    """
+    from inceptionism.models import get_model
 
     device = resolve_device(args.device)
-    return get_model(model or args.model or DEFAULT_MODEL, weights=weights or args.weights, device=device,
-                     progress=not args.quiet)
+    return get_model(model or args.model, weights=weights or args.weights, device=device, progress=not args.quiet)
 
 
-def dream_objective(network: Any, layers: list[str] | None, guide: str | None, class_value: str | None) -> Any:
-    """The objective of the dream options (``--layer``, ``--guide``, ``--class``) and its layer addresses."""
+def dream_objective(network: Any, layers: list[str] | None, guide: str | None, class_value: str | None,
+                    topic: str | None = None, word: str | None = None) -> Any:
+    """The objective of the dream options (``--layer``, ``--guide``, ``--class``, ``--topic``, ``--word``)
+    and its layer addresses."""
     from inceptionism.io.images import load_image
     from inceptionism.objectives import build_objective
 
-    return build_objective(network, layers, guide=load_image(guide).rgb if guide else None, class_value=class_value)
+    return build_objective(network, layers, guide=load_image(guide).rgb if guide else None, class_value=class_value,
+                           topic=topic, word=word)

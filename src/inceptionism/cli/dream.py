@@ -9,8 +9,8 @@ from typing import Any
 
 from inceptionism import __version__
 from inceptionism.cli.common import (
-    LazyBar, add_model_options, add_step_options, build_dream_config, dream_objective, file_sha256, load_network,
-    output_targets, source_label,
+    LazyBar, TrainBar, add_device_options, add_model_options, add_step_options, build_dream_config, dream_objective,
+    file_sha256, load_network, model_file_output, output_targets, source_label,
 )
 from inceptionism.errors import ConfigError
 
@@ -18,6 +18,12 @@ log = logging.getLogger("inceptionism")
 
 
 def add_parsers(sub: Any) -> None:
+    _add_dream_parser(sub)
+    _add_train_parser(sub)
+    _add_topics_parser(sub)
+
+
+def _add_dream_parser(sub: Any) -> None:
     p = sub.add_parser(
         "dream",
         help="dream on one or more images",
@@ -28,7 +34,8 @@ def add_parsers(sub: Any) -> None:
         "  inceptionism dream photo.jpg -o out.png --guide flowers.jpg\n"
         "  inceptionism dream --noise 512x384 -o noise.png --class 'Egyptian cat'\n"
         "  inceptionism dream a.jpg b.jpg -o dreams/\n"
-        "  inceptionism dream --from out.png -o again.png",
+        "  inceptionism dream --from out.png -o again.png\n"
+        "  inceptionism dream photo.jpg -o food.png --weights mine.safetensors --word food",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("inputs", nargs="*", metavar="INPUT",
@@ -62,13 +69,15 @@ def cmd_dream(args: argparse.Namespace) -> int:
         if recipe.get("command") != "dream":
             raise ConfigError(f"{args.from_}: was not made by `inceptionism dream`")
     config = build_dream_config(args, recipe)
-    model_name = _recipe_value(args, recipe, "model") or DEFAULT_MODEL
     weights = _recipe_value(args, recipe, "weights")
     if weights == "pretrained":
         weights = None
+    # a train-dream model names its own backbone: --model may be left out
+    model_name = _recipe_value(args, recipe, "model") or (None if weights else DEFAULT_MODEL)
     layers = args.layer if args.layer is not None else recipe.get("layers")
     guide_path = _recipe_value(args, recipe, "guide")
     class_value = _recipe_value(args, recipe, "class_", "class")
+    topic, word = _recipe_value(args, recipe, "topic"), _recipe_value(args, recipe, "word")
     noise = args.noise if args.noise is not None else (None if args.inputs else recipe.get("noise"))
     inputs = list(args.inputs) or ([] if noise else ([recipe["input"]] if recipe.get("input") else []))
     if noise and args.inputs:
@@ -91,7 +100,8 @@ def cmd_dream(args: argparse.Namespace) -> int:
     network = load_network(args, model_name, weights)
     device = next(network.parameters()).device
 
-    objective, chosen = dream_objective(network, layers, guide_path, class_value)
+    objective, chosen = dream_objective(network, layers, guide_path, class_value, topic, word)
+    targeted = class_value is not None or topic is not None or word is not None
 
     for image, target in zip(images, targets):
         source = image.source if image else None
@@ -110,11 +120,13 @@ def cmd_dream(args: argparse.Namespace) -> int:
         meta = {
             "command": "dream",
             "version": __version__,
-            "model": model_name,
+            "model": network.name,
             "weights": network.weights,
-            "layers": [str(a) for a in chosen] if (layers or guide_path or class_value is None) else [],
+            "layers": [str(a) for a in chosen] if (layers or guide_path or not targeted) else [],
             "guide": source_label(guide_path),
             "class": class_index(class_value, network.categories) if class_value is not None else None,
+            "topic": topic,
+            "word": word,
             "input": source_label(source),
             "input_sha256": file_sha256(source) if source else None,
             "noise": noise,
@@ -126,3 +138,121 @@ def cmd_dream(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"wrote {target}", file=sys.stderr)
     return 0
+
+
+# -- train-dream and topics ---------------------------------------------------
+def _add_train_parser(sub: Any) -> None:
+    from inceptionism.dream.train import DreamTrainConfig
+
+    d = DreamTrainConfig()
+    p = sub.add_parser(
+        "train-dream",
+        help="train a dream model on your own photos (class folders, or captions turned into topics)",
+        description="Fine-tunes a backbone (default: the embedded EfficientNet-Lite0) on a collection: one "
+                    "subfolder per class, or images with captions (sidecar .txt files, or a CSV/JSONL with image "
+                    "and caption columns) whose LDA topics become the labels. Then dream with --weights MODEL.",
+        epilog="Examples:\n"
+        "  inceptionism train-dream photos/ -o mine.safetensors              # photos/CLASS/*.jpg\n"
+        "  inceptionism train-dream posts.csv -o barcelona.safetensors --topics 40\n"
+        "  inceptionism dream photo.jpg -o out.png --weights barcelona.safetensors --word food\n"
+        "  inceptionism topics barcelona.safetensors",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("data", metavar="DATA", help="a folder (class subfolders, or images with .txt captions), "
+                                                "or a captions file (.csv, .jsonl)")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL", help="the model file (.safetensors)")
+    p.add_argument("--labels", choices=("auto", "folders", "captions"), default=None,
+                   help=f"where the labels come from (default {d.labels}: captions if there are any)")
+    p.add_argument("--topics", type=int, default=None, help=f"LDA topics for captions (default {d.topics})")
+    p.add_argument("--model", default=None, help="backbone (default efficientnet_lite0; torchvision ones when cached)")
+    p.add_argument("--train-blocks", default=None, metavar="N|all",
+                   help="fine-tune the backbone's last N blocks, or all of it (default: the backbone's own, "
+                        "from its default dream layer on)")
+    for name, kind, text in (("epochs", int, "passes over the training images"),
+                             ("steps", int, "training steps in all, instead of --epochs (0: from --epochs)"),
+                             ("batch-size", int, "images per step"), ("lr", float, "the head's learning rate "
+                                                                        "(fine-tuned blocks: a tenth)"),
+                             ("image-size", int, "training crop size"),
+                             ("val", float, "share of images held out for validation"),
+                             ("checkpoint-every", int, "write the model every N steps (0: every epoch)"),
+                             ("workers", int, "data loader processes"), ("seed", int, "")):
+        key = name.replace("-", "_")
+        p.add_argument(f"--{name}", type=kind, default=None, help=f"{text} (default {getattr(d, key)})".strip())
+    p.add_argument("--resume", action="store_true", help="continue the run saved in MODEL")
+    add_device_options(p)
+    p.set_defaults(func=cmd_train_dream)
+
+
+def _train_blocks(text: str | None) -> int | str | None:
+    if text is None or text == "all":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"--train-blocks takes a number of blocks or 'all', got {text!r}") from None
+    if value < 0:
+        raise ConfigError(f"--train-blocks must be 0 or more, got {value}")
+    return value
+
+
+def cmd_train_dream(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+    from pathlib import Path
+
+    from inceptionism.devices import resolve_device
+    from inceptionism.dream.train import DreamTrainConfig, train_dream
+    from inceptionism.models import DEFAULT_MODEL, get_model_spec
+
+    data, target = Path(args.data), Path(args.output)
+    if data.exists() and target.exists() and target.samefile(data):
+        raise ConfigError(f"{args.output}: refusing to overwrite the input {args.data}")
+    out = model_file_output(args.output, resume=args.resume)
+    values = {f.name: getattr(args, f.name) for f in fields(DreamTrainConfig) if getattr(args, f.name, None) is not None}
+    values["train_blocks"] = _train_blocks(args.train_blocks)
+    config = DreamTrainConfig(**values)
+    backbone = args.model or DEFAULT_MODEL
+    spec = get_model_spec(backbone)
+    if spec.weights_status() == "needs download":
+        log.warning("%s's ImageNet weights are not in the torch cache: they download now", backbone)
+    device = resolve_device(args.device)
+    bar = TrainBar(out.name, args.quiet)
+    try:
+        result = train_dream(args.data, out, config, backbone=backbone, device=device, resume=args.resume,
+                             progress=not args.quiet, callback=bar.report)
+    finally:
+        bar.close()
+    if not args.quiet:
+        figure = "" if result.value is None else \
+            f"; held-out {result.metric.replace('_', ' ')} {result.value:.2f} (chance {result.chance:.2f})"
+        skipped = f"; {result.skipped} unreadable images skipped" if result.skipped else ""
+        print(f"wrote {out}: {result.step} steps on {result.images - result.held_out} images, "
+              f"{result.held_out} held out{figure}{skipped}", file=sys.stderr)
+    return 0
+
+
+def _add_topics_parser(sub: Any) -> None:
+    p = sub.add_parser("topics", help="list the topics of a model trained on captions, with their top words")
+    p.add_argument("model", metavar="MODEL", help="a .safetensors from train-dream")
+    p.add_argument("--words", type=int, default=10, help="words per topic (default 10)")
+    p.set_defaults(func=cmd_topics)
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from inceptionism.models.dream_file import TOPICS, load_dream_model
+
+    _, collection, _ = load_dream_model(args.model)
+    if collection.kind != TOPICS:
+        raise ConfigError(f"{args.model}: was trained on class folders, not captions: its classes are "
+                          + ", ".join(collection.names))
+    n = max(1, args.words)
+    for i in range(collection.count):
+        weights = collection.topic_word[i]
+        top = torch_topk_words(weights, collection.vocabulary, n)
+        print(f"topic {i:>3}: {' '.join(top)}")
+    return 0
+
+
+def torch_topk_words(weights: Any, vocabulary: tuple[str, ...], n: int) -> list[str]:
+    """The ``n`` words with the largest weights, largest first."""
+    order = weights.argsort(descending=True)[:n].tolist()
+    return [vocabulary[i] for i in order]

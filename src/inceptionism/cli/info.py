@@ -54,7 +54,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     from inceptionism.io.images import read_metadata
 
     if args.file.endswith(".safetensors"):
-        _print_style_model(args.file)
+        from inceptionism.models.dream_file import describe, is_dream_model
+
+        if is_dream_model(args.file):
+            print("\n".join(describe(args.file)))
+        else:
+            _print_style_model(args.file)
         return 0
     recipe = read_metadata(args.file)
     if args.json:

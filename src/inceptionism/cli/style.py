@@ -147,9 +147,14 @@ def _add_train_parser(sub: Any) -> None:
                              ("content-weight", float, ""), ("style-weight", float, ""), ("tv-weight", float, ""),
                              ("checkpoint-every", int, "write the model every N steps (0: only at the end)"),
                              ("seed", int, ""), ("workers", int, "data loader processes"),
-                             ("width", int, "channels of the first layer")):
+                             ("width", int, "channels of the first layer"),
+                             ("schedule", str, "learning rate: constant, or cosine (warm-up, then down to a tenth)"),
+                             ("style-scale", float, "long side of the style images relative to --image-size, "
+                                                    "aspect kept")):
         key = name.replace("-", "_")
         p.add_argument(f"--{name}", type=kind, default=None, help=f"{text} (default {d[key]})".strip())
+    p.add_argument("--skip", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"add the network's output to its input, starting as the identity (default {d['skip']})")
     p.add_argument("--resume", action="store_true", help="continue the run saved in MODEL")
     p.add_argument("--model", default=None, help="loss network (default efficientnet_lite0)")
     p.add_argument("--weights", default=None, metavar="PATH", help="checkpoint for the loss network")

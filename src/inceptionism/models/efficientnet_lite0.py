@@ -93,4 +93,7 @@ def lite0_spec() -> ModelSpec:
         min_size=32,
         content_layers=("blocks.2",),
         style_layers=("bn1", "blocks.1", "blocks.2", "blocks.3"),
+        blocks=(("conv_stem", "bn1"), *((f"blocks.{i}",) for i in range(7)), ("conv_head", "bn2")),
+        # blocks.4 (the default dream layer) and everything after it learn the collection
+        fine_tune_blocks=4,
     )

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from inceptionism.errors import LayerError
+from inceptionism.models.dream_file import Collection
 from inceptionism.models.optimize import FusedConv2d, Fusion
 from inceptionism.models.spec import ModelSpec
 
@@ -49,6 +50,7 @@ class Network(nn.Module):
         categories: Sequence[str] | None,
         weights: str,
         channels_last: bool = False,
+        collection: Collection | None = None,
     ):
         super().__init__()
         self.spec = spec
@@ -57,6 +59,8 @@ class Network(nn.Module):
         self.net = net.eval().requires_grad_(False)
         self.categories = tuple(categories) if categories is not None else None
         self.weights = weights
+        #: a user model's classes or caption topics (``inceptionism train-dream``), else None
+        self.collection = collection
         mean, std = spec.mean_std
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)

@@ -22,6 +22,7 @@ import torch
 
 from inceptionism.errors import ModelError
 from inceptionism.models.checkpoint import load_checkpoint
+from inceptionism.models.dream_file import is_dream_model, load_dream_model
 from inceptionism.models.efficientnet_lite0 import lite0_spec
 from inceptionism.models.network import Network
 from inceptionism.models.spec import IMAGENET_MEAN_STD, SIGNED_MEAN_STD, ModelSpec, load_state_into
@@ -92,6 +93,19 @@ def _vgg_aliases(cfg: tuple[int | str, ...]) -> dict[str, str]:
     return aliases
 
 
+def _vgg_blocks(cfg: tuple[int | str, ...]) -> tuple[tuple[str, ...], ...]:
+    """One block per convolution stage (its convolutions, ReLUs and pool), then fc6 and fc7 with their ReLU/dropout."""
+    blocks, current, index = [], [], 0
+    for item in cfg:
+        if item == "M":
+            blocks.append(tuple(current + [f"features.{index}"]))
+            current, index = [], index + 1
+        else:
+            current += [f"features.{index}", f"features.{index + 1}"]
+            index += 2
+    return tuple(blocks) + (("classifier.0", "classifier.1", "classifier.2"), ("classifier.3", "classifier.4", "classifier.5"))
+
+
 _VGG16 = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
 _VGG19 = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
 
@@ -116,6 +130,8 @@ def _vgg_spec(name: str, cfg: tuple[int | str, ...], enum_name: str, default: tu
         content_layers=("relu4_2",) if name == "vgg19" else ("relu2_2",),
         style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1") if name == "vgg19"
         else ("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
+        blocks=_vgg_blocks(cfg),
+        fine_tune_blocks=4,  # conv block 4, conv block 5, fc6, fc7
     )
 
 
@@ -150,6 +166,10 @@ def _googlenet_spec() -> ModelSpec:
         min_size=32,
         ignore_prefixes=("aux1.", "aux2."),
         weights_url=_tv_weights("GoogLeNet_Weights").url,
+        blocks=(("conv1", "maxpool1", "conv2", "conv3", "maxpool2"), ("inception3a",), ("inception3b",),
+                ("maxpool3", "inception4a"), ("inception4b",), ("inception4c",), ("inception4d",), ("inception4e",),
+                ("maxpool4", "inception5a"), ("inception5b",)),
+        fine_tune_blocks=5,  # inception4c (the default dream layer) onwards
     )
 
 
@@ -179,6 +199,9 @@ def _inception_v3_spec() -> ModelSpec:
         min_size=75,
         ignore_prefixes=("AuxLogits.",),
         weights_url=_tv_weights("Inception_V3_Weights").url,
+        blocks=(("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1", "Conv2d_4a_3x3",
+                 "maxpool2"), *((f"Mixed_{k}",) for k in _INCEPTION_V3_MIXED)),
+        fine_tune_blocks=8,  # mixed3 (Mixed_6a) onwards
     )
 
 
@@ -202,6 +225,8 @@ def _resnet50_spec() -> ModelSpec:
         classifier="fc",
         aliases={"logits": "fc"},
         weights_url=_tv_weights("ResNet50_Weights").url,
+        blocks=(("conv1", "bn1", "relu", "maxpool"), ("layer1",), ("layer2",), ("layer3",), ("layer4",)),
+        fine_tune_blocks=2,
     )
 
 
@@ -228,6 +253,10 @@ def _alexnet_spec() -> ModelSpec:
         aliases=aliases,
         min_size=63,
         weights_url=_tv_weights("AlexNet_Weights").url,
+        blocks=(("features.0", "features.1", "features.2"), ("features.3", "features.4", "features.5"),
+                ("features.6", "features.7"), ("features.8", "features.9"), ("features.10", "features.11", "features.12"),
+                ("classifier.1", "classifier.2"), ("classifier.4", "classifier.5")),
+        fine_tune_blocks=4,
     )
 
 
@@ -264,7 +293,7 @@ def get_model_spec(name: str) -> ModelSpec:
 
 
 def get_model(
-    name: str = DEFAULT_MODEL,
+    name: str | None = None,
     *,
     weights: str | os.PathLike[str] | None = None,
     device: torch.device | str = "cpu",
@@ -275,8 +304,10 @@ def get_model(
 
     ``weights``: ``None`` for the model's default pretrained weights (embedded, or
     from the torch cache, downloading on first use); ``"random"`` for untrained
-    weights (tests and timing); or a path to a checkpoint (state dict, safetensors
-    or TorchScript) for this architecture, possibly with another number of classes.
+    weights (tests and timing); a path to a checkpoint (state dict, safetensors
+    or TorchScript) for this architecture, possibly with another number of classes;
+    or a model made by ``inceptionism train-dream``, which names its own backbone
+    (``name`` may then be left out) and its classes or topics.
 
     ``optimize`` folds batch norm into the convolutions, fuses convolutions with the
     activation after them and uses ``channels_last`` (same outputs and
@@ -284,22 +315,34 @@ def get_model(
     """
     from inceptionism.models.optimize import fold_batchnorm, fuse_convolutions
 
-    spec = get_model_spec(name)
-    categories: tuple[str, ...] | None = _imagenet_categories()
-    if weights is None:
-        net = spec.build()
-        state = spec.load_default(progress=progress)
-        load_state_into(net, spec, state, source=f"{name} default weights")
-        label = "pretrained"
-    elif os.fspath(weights) == RANDOM:
-        net = spec.build()
-        label = RANDOM
-    else:
-        net, num_classes = load_checkpoint(spec, weights)
-        if num_classes != spec.num_classes:
-            categories = None
+    collection = None
+    if weights is not None and os.fspath(weights) != RANDOM and is_dream_model(weights):
+        state, collection, meta = load_dream_model(weights)
+        if name is not None and name != meta["backbone"]:
+            raise ModelError(f"{os.fspath(weights)} was trained on {meta['backbone']}, not {name}: leave out --model")
+        spec = get_model_spec(meta["backbone"])
+        net = spec.build(num_classes=collection.count)
+        load_state_into(net, spec, state, source=os.fspath(weights))
+        categories: tuple[str, ...] | None = collection.names
         label = os.fspath(weights)
+    else:
+        spec = get_model_spec(name or DEFAULT_MODEL)
+        categories = _imagenet_categories()
+        if weights is None:
+            net = spec.build()
+            state = spec.load_default(progress=progress)
+            load_state_into(net, spec, state, source=f"{spec.name} default weights")
+            label = "pretrained"
+        elif os.fspath(weights) == RANDOM:
+            net = spec.build()
+            label = RANDOM
+        else:
+            net, num_classes = load_checkpoint(spec, weights)
+            if num_classes != spec.num_classes:
+                categories = None
+            label = os.fspath(weights)
     if optimize:
         net, _ = fold_batchnorm(net.eval())
         net, _ = fuse_convolutions(net)
-    return Network(spec, net, categories=categories, weights=label, channels_last=optimize).to(device)
+    return Network(spec, net, categories=categories, weights=label, channels_last=optimize,
+                   collection=collection).to(device)

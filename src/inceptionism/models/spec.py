@@ -47,6 +47,11 @@ class ModelSpec:
     #: default layers when this network is the loss network of style transfer
     content_layers: tuple[str, ...] = ()
     style_layers: tuple[str, ...] = ()
+    #: the stages that fine-tuning unfreezes, in forward order (each one or more module paths);
+    #: empty: the network's top-level children
+    blocks: tuple[tuple[str, ...], ...] = ()
+    #: how many of the last blocks ``train-dream`` fine-tunes by default (the head is always trained)
+    fine_tune_blocks: int = 3
 
 
 def load_state_into(net: nn.Module, spec: ModelSpec, state: Mapping[str, torch.Tensor], *, source: str) -> None:

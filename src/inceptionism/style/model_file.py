@@ -59,7 +59,8 @@ def save_model(path: str | os.PathLike[str], net: StyleNetwork, styles: Sequence
 
     meta = {
         "format": FORMAT, "version": __version__,
-        "architecture": json.dumps({"styles": net.styles, "width": net.width, "residual_blocks": net.residual_blocks}),
+        "architecture": json.dumps({"styles": net.styles, "width": net.width, "residual_blocks": net.residual_blocks,
+                                    "skip": net.skip}),
         "styles": json.dumps([s.__dict__ for s in styles]),
         "training": json.dumps(training),
     }
@@ -90,7 +91,7 @@ def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu")
 
     meta = read_metadata(path)
     arch = meta["architecture"]
-    net = StyleNetwork(arch["styles"], arch["width"], arch["residual_blocks"])
+    net = StyleNetwork(arch["styles"], arch["width"], arch["residual_blocks"], skip=arch.get("skip", False))
     try:
         net.load_state_dict(load_file(os.fspath(path), device="cpu"))
     except RuntimeError as exc:

@@ -14,7 +14,7 @@ import logging
 import math
 import os
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -33,6 +33,8 @@ from inceptionism.training.data import batches
 
 log = logging.getLogger(__name__)
 
+SCHEDULES = ("constant", "cosine")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -50,6 +52,12 @@ class TrainConfig:
     workers: int = 2
     #: channels of the first layer (Johnson: 32)
     width: int = 32
+    #: the network adds to its input (and starts as the identity); see StyleNetwork
+    skip: bool = False
+    #: "constant", or "cosine": a short warm-up, then down to a tenth of lr
+    schedule: str = "constant"
+    #: long side of the style images, relative to image_size, aspect kept (None: squeezed to a square, as before)
+    style_scale: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("image_size", "batch_size", "steps", "width"):
@@ -61,9 +69,24 @@ class TrainConfig:
             raise ConfigError(f"lr must be positive, got {self.lr}")
         if self.checkpoint_every < 0 or self.workers < 0:
             raise ConfigError("checkpoint_every and workers must be 0 or more")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.style_scale is not None and not (self.style_scale > 0 and math.isfinite(self.style_scale)):
+            raise ConfigError(f"style_scale must be positive, got {self.style_scale}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        """The config stored in a model's training metadata (other keys there are ignored).
+
+        A setting a model's metadata lacks is the one it was trained with before the
+        setting existed, not today's default.
+        """
+        names = {f.name for f in fields(cls)}
+        legacy = {"skip": False, "schedule": "constant", "style_scale": None}
+        return cls(**{**legacy, **{k: v for k, v in values.items() if k in names}})
 
 
 class ContentCrops(ImageFiles):
@@ -84,6 +107,16 @@ class ContentCrops(ImageFiles):
         return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
 
 
+@dataclass
+class LossParts:
+    """The terms of the training loss, each with its weight applied (``total`` is their sum)."""
+
+    content: torch.Tensor
+    style: torch.Tensor
+    tv: torch.Tensor
+    total: torch.Tensor
+
+
 class TrainLoss:
     """Content + style + TV loss with Gram targets of every style precomputed."""
 
@@ -97,12 +130,17 @@ class TrainLoss:
         self.grams = {a: torch.cat([gram(t[a]) for t in targets]) for a in self.style_layers}  # N,C,C
         self.style_norm = {a: 1.0 / (self.grams[a].pow(2).mean(dim=(1, 2)) + 1e-12) for a in self.style_layers}
 
-    def __call__(self, output: torch.Tensor, content: torch.Tensor, style_index: torch.Tensor) -> torch.Tensor:
+    def content_features(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The content targets of a batch (computed once when the same content is scored many times)."""
         with torch.no_grad():
-            target = self.extractor(content)
+            feats = self.extractor(content)
+        return {a: feats[a].float() for a in self.content_layers}
+
+    def parts(self, output: torch.Tensor, target: dict[str, torch.Tensor], style_index: torch.Tensor) -> LossParts:
+        """The weighted content, style and smoothness terms of ``output`` (``target``: content features)."""
         feats = self.extractor(output)
         c = self.config
-        content_loss = sum(F.mse_loss(feats[a].float(), target[a].float()) / (target[a].float().pow(2).mean() + 1e-12)
+        content_loss = sum(F.mse_loss(feats[a].float(), target[a]) / (target[a].pow(2).mean() + 1e-12)
                            for a in self.content_layers)
         style_loss = 0.0
         for a in self.style_layers:
@@ -110,8 +148,40 @@ class TrainLoss:
             per_sample = (g - self.grams[a][style_index]).pow(2).mean(dim=(1, 2)) * self.style_norm[a][style_index]
             style_loss = style_loss + per_sample.mean()
         style_loss = style_loss / max(1, len(self.style_layers))
-        return c.content_weight * content_loss + 10.0 * c.style_weight * style_loss + \
-            10.0 * c.tv_weight * total_variation(output)
+        weighted = (c.content_weight * content_loss, 10.0 * c.style_weight * style_loss,
+                    10.0 * c.tv_weight * total_variation(output))
+        return LossParts(*weighted, weighted[0] + weighted[1] + weighted[2])
+
+    def __call__(self, output: torch.Tensor, content: torch.Tensor, style_index: torch.Tensor) -> torch.Tensor:
+        return self.parts(output, self.content_features(content), style_index).total
+
+
+def style_targets(styles: Sequence[torch.Tensor], config: TrainConfig, device: torch.device | str = "cpu") -> list[torch.Tensor]:
+    """The style images as the loss sees them during training."""
+    side = config.image_size
+    if config.style_scale is None:  # squeezed to the crop's square (models trained before style_scale)
+        return [F.interpolate(s.to(device), size=(side, side), mode="bilinear", antialias=True, align_corners=False)
+                for s in styles]
+    out = []
+    for s in styles:
+        h, w = s.shape[-2:]
+        scale = side * config.style_scale / max(h, w)
+        size = (max(32, round(h * scale)), max(32, round(w * scale)))
+        out.append(F.interpolate(s.to(device), size=size, mode="bilinear", antialias=True, align_corners=False))
+    return out
+
+
+def lr_schedule(config: TrainConfig) -> Callable[[int], float]:
+    """The learning rate's factor at each step."""
+    if config.schedule == "constant":
+        return lambda step: 1.0
+    warmup = max(1, min(200, config.steps // 20))
+
+    def cosine(step: int) -> float:
+        progress = min(1.0, step / max(1, config.steps))
+        return min(1.0, (step + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    return cosine
 
 
 def train(
@@ -133,24 +203,22 @@ def train(
     output = Path(output)
     device = next(network.parameters()).device
     seed_everything(config.seed)
-    net = StyleNetwork(len(styles), config.width).to(device)
+    net = StyleNetwork(len(styles), config.width, skip=config.skip).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lr_schedule(config))
     check = {"styles": ",".join(s.sha256 for s in style_infos)}
     start = 0
     if resume:
         loaded, _ = load_model(output)
         net.load_state_dict(loaded.state_dict())
         net.requires_grad_(True)
-        state = load_state(output, opt)
+        state = load_state(output, opt, schedule)
         if state.meta.get("styles") != check["styles"]:
             raise ConfigError(f"cannot resume {output}: it was trained on other style images")
         start = state.step
         log.info("resuming %s at step %d", output, start)
     dataset = ContentCrops(data, config.image_size, config.seed)
-    side = config.image_size
-    style_targets = [F.interpolate(s.to(device), size=(side, side), mode="bilinear", antialias=True,
-                                   align_corners=False) for s in styles]
-    loss_fn = TrainLoss(network, style_targets, config,
+    loss_fn = TrainLoss(network, style_targets(styles, config, device), config,
                         content_layers or network.spec.content_layers or network.spec.default_layers,
                         style_layers or network.spec.style_layers or network.spec.default_layers)
     training = {**config.to_dict(), "loss_model": network.name, "data": os.fspath(data)}
@@ -163,12 +231,12 @@ def train(
 
     def save(step: int) -> None:
         save_model(output, net, style_infos, {**training, "step": step})
-        save_state(output, opt, step, check)
+        save_state(output, opt, step, check, schedule)
 
     net.train()
     try:
         fit(optimizer=opt, loss_of=loss_of, steps=config.steps, start_step=start, save=save, output=os.fspath(output),
-            checkpoint_every=config.checkpoint_every, callback=callback,
+            checkpoint_every=config.checkpoint_every, callback=callback, scheduler=schedule,
             batches=batches(dataset, batch_size=config.batch_size, workers=config.workers, seed=config.seed,
                             start_step=start, drop_last=len(dataset) >= config.batch_size))
     finally:

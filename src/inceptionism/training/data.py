@@ -80,8 +80,13 @@ class ImageFiles(torch.utils.data.Dataset):
         raise NotImplementedError
 
     def rng(self, index: int) -> random.Random:
-        """A generator for one item: differs per item, per seed and per epoch (the worker's torch seed)."""
-        return random.Random(hash((self.seed, index, torch.initial_seed())))
+        """A generator for one item, drawn from the reading process's torch generator.
+
+        Workers live for the whole run, so a seed made of the index alone would give
+        an image the same crop every epoch; drawing from the worker's own seeded
+        stream gives a fresh one each time, reproducibly for a given ``seed``.
+        """
+        return random.Random(int(torch.randint(2**62, ())) ^ self.seed)
 
     def __getitem__(self, index: int) -> Any:
         rng = self.rng(index)
@@ -101,6 +106,41 @@ class ImageFiles(torch.utils.data.Dataset):
         return [self.files[i] for i in torch.nonzero(self.bad).flatten().tolist()]
 
 
+class EpochBatches(torch.utils.data.Sampler):
+    """Batches of indices, epoch after epoch, without end: each epoch a fresh seeded permutation.
+
+    With ``world_size`` above 1 each rank takes every ``world_size``-th index of the
+    epoch's permutation (after padding it to a multiple of the ranks, as
+    ``DistributedSampler`` does), so ranks see disjoint shares of the same epoch.
+    ``drop_last`` drops each epoch's last short batch.
+    """
+
+    def __init__(self, size: int, batch_size: int, *, seed: int, start_step: int = 0, drop_last: bool = True,
+                 rank: int = 0, world_size: int = 1):
+        self.size, self.batch_size, self.seed, self.start_step = size, batch_size, seed, start_step
+        self.drop_last, self.rank, self.world_size = drop_last, rank, world_size
+
+    def epoch(self, epoch: int) -> list[list[int]]:
+        generator = torch.Generator().manual_seed(self.seed + 1000 * epoch + self.start_step)
+        order = torch.randperm(self.size, generator=generator).tolist()
+        if self.world_size > 1:
+            order += order[: (-len(order)) % self.world_size]
+            order = order[self.rank::self.world_size]
+        cut = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
+        if cut == 0:  # fewer items than a batch: keep them rather than yield nothing forever
+            cut = len(order)
+        return [order[i:i + self.batch_size] for i in range(0, cut, self.batch_size)]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        epoch = 0
+        while True:
+            yield from self.epoch(epoch)
+            epoch += 1
+
+    def __len__(self) -> int:  # one epoch's worth; the iterator itself never ends
+        return len(self.epoch(0))
+
+
 def batches(
     dataset: torch.utils.data.Dataset,
     *,
@@ -115,22 +155,15 @@ def batches(
 ) -> Iterator[Any]:
     """Shuffled batches, epoch after epoch, forever; ``workers`` processes read the files.
 
-    The order depends on ``seed``, the epoch and ``start_step`` (a resumed run
-    draws fresh crops rather than repeating the first ones). With ``world_size``
-    above 1 each rank reads its own share of every epoch (``DistributedSampler``).
+    One loader serves the whole run, so worker processes start once (a small
+    collection is many short epochs). The order depends on ``seed``, the epoch and
+    ``start_step`` (a resumed run draws fresh batches rather than repeating the
+    first ones). With ``world_size`` above 1 each rank reads its own share.
     """
-    epoch = 0
-    while True:
-        generator = torch.Generator().manual_seed(seed + 1000 * epoch + start_step)
-        sampler = None
-        if world_size > 1:
-            sampler = torch.utils.data.DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True,
-                                                          seed=seed + start_step, drop_last=drop_last)
-            sampler.set_epoch(epoch)
-        loader = torch.utils.data.DataLoader(
-            dataset, batch_size=batch_size, shuffle=sampler is None, sampler=sampler, drop_last=drop_last,
-            num_workers=workers, generator=generator, worker_init_fn=seed_worker, persistent_workers=False,
-            pin_memory=pin_memory,
-        )
-        yield from loader
-        epoch += 1
+    sampler = EpochBatches(len(dataset), batch_size, seed=seed, start_step=start_step,
+                           drop_last=drop_last and len(dataset) >= batch_size, rank=rank, world_size=world_size)
+    generator = torch.Generator().manual_seed(seed + start_step)
+    loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, num_workers=workers, generator=generator,
+                                         worker_init_fn=seed_worker, pin_memory=pin_memory,
+                                         prefetch_factor=2 if workers else None)
+    return iter(loader)

@@ -1,0 +1,428 @@
+"""Train a dream model on your own collection: labels from folders, or topics from captions.
+
+The famous dreams were made on networks trained on a person's own pictures, the
+Barcelona and Miró ones on Instagram posts with their captions as the only labels
+(Gomez et al., CVPR 2017). This fine-tunes a registry backbone (ImageNet weights,
+a new head) on a folder of photos:
+
+- **folders**: one subfolder per class (torchvision's ``ImageFolder`` convention),
+  trained with cross-entropy, validated by accuracy;
+- **captions**: each image with its text (a sidecar ``.txt``, or a CSV/JSONL with
+  ``image`` and ``caption``), turned into K LDA topics (:mod:`.topics`); the
+  network learns each image's topic mix with a soft-target cross-entropy and is
+  validated by top-topic agreement (its most likely topic is the caption's).
+
+The last ``train_blocks`` stages of the backbone are fine-tuned (batch-norm
+statistics stay frozen, which suits small collections and small batches) at a
+tenth of the head's learning rate, with a warm-up then cosine decay. Data
+workers, checkpoints, ``resume`` and the graceful Ctrl-C are
+:mod:`inceptionism.training`'s. The result dreams with ``--weights MODEL``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import random
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from inceptionism.dream.topics import CAPTION_FILES, Topics, fit_topics, read_caption_file, read_sidecars, sidecar_of
+from inceptionism.errors import ConfigError
+from inceptionism.models import get_model_spec
+from inceptionism.models.dream_file import CLASSES, TOPICS, Collection, load_dream_model, save_dream_model, topic_label
+from inceptionism.models.spec import ModelSpec, load_state_into
+from inceptionism.training import ImageFiles, TrainStep, find_images, fit, load_state, save_state, seed_everything
+from inceptionism.training.data import IMAGE_SUFFIXES, batches
+
+log = logging.getLogger(__name__)
+
+LABELS = ("auto", "folders", "captions")
+
+
+@dataclass(frozen=True)
+class DreamTrainConfig:
+    """How a dream model trains. The CLI's defaults are these."""
+
+    #: "folders" (one subfolder per class), "captions" (topics), or "auto"
+    labels: str = "auto"
+    #: LDA topics for a captions collection
+    topics: int = 40
+    image_size: int = 224
+    batch_size: int = 32
+    #: passes over the training images (used when ``steps`` is 0)
+    epochs: int = 10
+    #: training steps in all; 0: ``epochs`` worth
+    steps: int = 0
+    #: the head's learning rate (AdamW); fine-tuned blocks use a tenth
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    #: share of the images held out for validation
+    val: float = 0.1
+    #: last blocks of the backbone to fine-tune: a number, "all", or None for the backbone's default
+    train_blocks: int | str | None = None
+    #: write the model every N steps (0: at the end of each epoch)
+    checkpoint_every: int = 0
+    workers: int = 2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.labels not in LABELS:
+            raise ConfigError(f"labels must be one of {', '.join(LABELS)}, got {self.labels!r}")
+        for name in ("topics", "image_size", "batch_size", "epochs"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.topics < 2:
+            raise ConfigError(f"topics must be at least 2, got {self.topics}")
+        if self.image_size < 32:
+            raise ConfigError(f"image_size must be at least 32, got {self.image_size}")
+        if self.steps < 0 or self.checkpoint_every < 0 or self.workers < 0:
+            raise ConfigError("steps, checkpoint_every and workers must be 0 or more")
+        if not (self.lr > 0 and math.isfinite(self.lr)) or not (self.weight_decay >= 0):
+            raise ConfigError(f"lr must be positive and weight_decay 0 or more, got {self.lr}, {self.weight_decay}")
+        if not 0.0 <= self.val < 0.9:
+            raise ConfigError(f"val must be at least 0 and below 0.9, got {self.val}")
+        if not (self.train_blocks is None or self.train_blocks == "all"
+                or (isinstance(self.train_blocks, int) and self.train_blocks >= 0)):
+            raise ConfigError(f"train_blocks must be a number of blocks or 'all', got {self.train_blocks!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "DreamTrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+
+# -- the collection ----------------------------------------------------------------
+@dataclass
+class LabelledCollection:
+    """Images with their targets: one-hot classes, or topic mixes."""
+
+    images: list[Path]
+    targets: torch.Tensor  # N x K, rows sum to 1
+    collection: Collection
+    #: a fingerprint of the images and labels, checked on resume
+    fingerprint: str
+    topics: Topics | None = None
+
+
+def _fingerprint(images: Sequence[Path], labels: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for image, label in zip(images, labels):
+        h.update(f"{image}\0{label}\n".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+def detect_labels(data: Path) -> str:
+    """``captions`` for a CSV/JSONL or a folder of images with sidecar captions, ``folders`` for class folders."""
+    if data.is_file():
+        if data.suffix.lower() in CAPTION_FILES:
+            return "captions"
+        raise ConfigError(f"{data}: give a folder of images or a captions file (.csv, .jsonl)")
+    if not data.is_dir():
+        raise ConfigError(f"{data}: no such folder or captions file")
+    for name in ("captions.csv", "captions.jsonl"):
+        if (data / name).is_file():
+            return "captions"
+    images = [p for p in data.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+    if not images:
+        raise ConfigError(f"{data}: holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    if any(sidecar_of(p) is not None for p in images):
+        return "captions"
+    return "folders"
+
+
+def read_folders(data: Path) -> LabelledCollection:
+    """One subfolder per class; its images (recursively) are that class."""
+    classes = sorted(p.name for p in data.iterdir() if p.is_dir() and not p.name.startswith("."))
+    images, labels = [], []
+    for index, name in enumerate(classes):
+        found = [p for p in sorted((data / name).rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+        images += found
+        labels += [index] * len(found)
+    used = sorted({classes[i] for i in labels})
+    if not images:
+        raise ConfigError(f"{data}: holds no images in class folders (one subfolder per class: {data}/CLASS/photo.jpg)")
+    if len(used) < 2:
+        raise ConfigError(f"{data}: a single class ({used[0]}): a classifier needs at least two class folders")
+    empty = sorted(set(classes) - set(used))
+    if empty:
+        log.warning("class folders without images are left out: %s", ", ".join(empty))
+        remap = {classes.index(c): i for i, c in enumerate(used)}
+        labels = [remap[i] for i in labels]
+    targets = F.one_hot(torch.tensor(labels), len(used)).float()
+    return LabelledCollection(images, targets, Collection(CLASSES, tuple(used)),
+                              _fingerprint(images, [used[i] for i in labels]))
+
+
+def read_captions(data: Path, k: int, seed: int) -> LabelledCollection:
+    """Images with captions (sidecars, or a CSV/JSONL), their LDA topics as targets."""
+    if data.is_file():
+        items = read_caption_file(data)
+    else:
+        table = next((data / n for n in ("captions.csv", "captions.jsonl") if (data / n).is_file()), None)
+        items = read_caption_file(table) if table else read_sidecars(find_images(data))
+    if len(items) < 2:
+        raise ConfigError(f"{data}: topics need at least two captioned images")
+    topics = fit_topics([i.caption for i in items], k, seed=seed)
+    words = topics.top_words()
+    collection = Collection(TOPICS, tuple(topic_label(i, w) for i, w in enumerate(words)),
+                            tuple(tuple(w) for w in words), topics.vocabulary, torch.from_numpy(topics.topic_word))
+    images = [i.image for i in items]
+    return LabelledCollection(images, torch.from_numpy(topics.doc_topic), collection,
+                              _fingerprint(images, [i.caption for i in items]), topics)
+
+
+def read_collection(data: str | os.PathLike[str], config: DreamTrainConfig) -> LabelledCollection:
+    path = Path(data)
+    kind = detect_labels(path) if config.labels == "auto" else config.labels
+    if kind == "captions":
+        return read_captions(path, config.topics, config.seed)
+    if path.is_file() or not path.is_dir():
+        raise ConfigError(f"{path}: class labels need a folder with one subfolder per class")
+    return read_folders(path)
+
+
+def split(collection: LabelledCollection, val: float, seed: int) -> tuple[list[int], list[int]]:
+    """Training and held-out indices; classes are split one by one, so each keeps its share."""
+    rng = random.Random(seed)
+    groups: dict[int, list[int]] = {}
+    keys = collection.targets.argmax(1).tolist() if collection.collection.kind == CLASSES else [0] * len(collection.images)
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
+    train, held = [], []
+    for key in sorted(groups):
+        members = groups[key]
+        rng.shuffle(members)
+        n = round(val * len(members)) if val > 0 else 0
+        if val > 0 and n == 0 and len(members) >= 3:
+            n = 1
+        held += members[:n]
+        train += members[n:]
+    return sorted(train), sorted(held)
+
+
+class LabelledImages(ImageFiles):
+    """(image, target) pairs: random resized crops, flips and a mild colour jitter for training."""
+
+    def __init__(self, images: Sequence[Path], targets: torch.Tensor, size: int, *, train: bool, name: str, seed: int):
+        super().__init__(images, name=name, seed=seed)
+        self.targets, self.size, self.train = targets, size, train
+        from torchvision.transforms import v2
+
+        if train:
+            self.transform = v2.Compose([
+                v2.RandomResizedCrop(size, scale=(0.35, 1.0), antialias=True),
+                v2.RandomHorizontalFlip(),
+                v2.ColorJitter(0.2, 0.2, 0.2, 0.02),
+            ])
+        else:
+            self.transform = v2.Compose([v2.Resize(round(size * 1.14), antialias=True), v2.CenterCrop(size)])
+
+    def sample(self, index: int, image: Image.Image, rng: random.Random) -> tuple[torch.Tensor, torch.Tensor]:
+        image = self.transform(image)
+        arr = np.asarray(image, dtype=np.float32) / 255.0
+        return torch.from_numpy(arr).permute(2, 0, 1).contiguous(), self.targets[index]
+
+
+# -- the network ---------------------------------------------------------------------
+def backbone_blocks(spec: ModelSpec, net: nn.Module) -> list[list[nn.Module]]:
+    """The backbone's stages in forward order, each a list of modules (the classifier not included)."""
+    modules = dict(net.named_modules())
+    if spec.blocks:
+        return [[modules[p] for p in group] for group in spec.blocks]
+    head = spec.classifier.split(".")[0]
+    return [[m] for name, m in net.named_children() if name != head]
+
+
+def freeze(spec: ModelSpec, net: nn.Module, train_blocks: int | str | None) -> tuple[list[nn.Parameter], list[nn.Parameter], int]:
+    """Freeze all but the last ``train_blocks`` stages and the head; (block params, head params, stages)."""
+    blocks = backbone_blocks(spec, net)
+    n = len(blocks) if train_blocks == "all" else (spec.fine_tune_blocks if train_blocks is None else int(train_blocks))
+    n = min(n, len(blocks))
+    net.requires_grad_(False)
+    head = dict(net.named_modules())[spec.classifier]
+    head.requires_grad_(True)
+    head_ids = {id(p) for p in head.parameters()}
+    trained: list[nn.Parameter] = []
+    for group in blocks[len(blocks) - n:]:
+        for module in group:
+            module.requires_grad_(True)
+            trained += [p for p in module.parameters() if id(p) not in head_ids]
+    return list(dict.fromkeys(trained)), list(head.parameters()), n
+
+
+def _frozen_batchnorm(net: nn.Module) -> None:
+    """Batch norm keeps its ImageNet statistics: training mode elsewhere (dropout), eval mode here."""
+    for module in net.modules():
+        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
+            module.eval()
+
+
+def build_network(spec: ModelSpec, classes: int, *, progress: bool = True) -> nn.Module:
+    """The backbone with its pretrained weights and a new head of ``classes`` outputs."""
+    net = spec.build(num_classes=classes)
+    state = spec.load_default(progress=progress)
+    head = spec.classifier + "."
+    state = {k: v for k, v in state.items() if not k.startswith(head)}
+    missing = net.load_state_dict({k: v for k, v in state.items() if not k.startswith(spec.ignore_prefixes)},
+                                  strict=False).missing_keys
+    unexpected = [k for k in missing if not k.startswith(head)]
+    if unexpected:
+        raise ConfigError(f"the {spec.name} weights do not fit its architecture ({', '.join(unexpected[:3])})")
+    return net
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against target distributions (one-hot classes or topic mixes)."""
+    return -(targets * F.log_softmax(logits.float(), dim=1)).sum(1).mean()
+
+
+@dataclass
+class DreamTrainResult:
+    """What a training run ends with (the model is in its file)."""
+
+    step: int
+    images: int
+    held_out: int
+    skipped: int
+    #: the validation figure and its chance level (accuracy, or top-topic agreement)
+    metric: str
+    value: float | None
+    chance: float | None
+
+
+def chance_level(targets: torch.Tensor, train: Sequence[int], held: Sequence[int]) -> float:
+    """The held-out figure of always answering the training set's most common top label."""
+    if not held:
+        return float("nan")
+    top = targets.argmax(1)
+    common = torch.bincount(top[list(train)], minlength=targets.shape[1]).argmax()
+    return float((top[list(held)] == common).float().mean())
+
+
+def train_dream(
+    data: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    config: DreamTrainConfig = DreamTrainConfig(),
+    *,
+    backbone: str = "efficientnet_lite0",
+    device: torch.device | str = "cpu",
+    resume: bool = False,
+    progress: bool = True,
+    callback: Callable[[TrainStep], None] | None = None,
+) -> DreamTrainResult:
+    """Fine-tune ``backbone`` on the collection at ``data``; writes ``output`` (and its training state)."""
+    device = torch.device(device)
+    output = Path(output)
+    spec = get_model_spec(backbone)
+    seed_everything(config.seed)
+    labelled = read_collection(data, config)
+    train_idx, held_idx = split(labelled, config.val, config.seed)
+    if len(train_idx) < config.batch_size:
+        raise ConfigError(f"only {len(train_idx)} training images (after holding out {len(held_idx)} for validation), "
+                          f"fewer than --batch-size {config.batch_size}: lower --batch-size")
+    steps_per_epoch = len(train_idx) // config.batch_size
+    steps = config.steps or config.epochs * steps_per_epoch
+    name = os.fspath(data)
+    train_set = LabelledImages([labelled.images[i] for i in train_idx], labelled.targets[train_idx],
+                               config.image_size, train=True, name=name, seed=config.seed)
+    held_set = LabelledImages([labelled.images[i] for i in held_idx], labelled.targets[held_idx],
+                              config.image_size, train=False, name=name, seed=config.seed) if held_idx else None
+
+    net = build_network(spec, labelled.collection.count, progress=progress)
+    block_params, head_params, unfrozen = freeze(spec, net, config.train_blocks)
+    net = net.to(device).to(memory_format=torch.channels_last)
+    groups = [{"params": head_params, "lr": config.lr}]
+    if block_params:
+        groups.append({"params": block_params, "lr": config.lr / 10})
+    opt = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+    warmup = max(1, min(100, steps // 20))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(1, steps)))))
+    check = {"fingerprint": labelled.fingerprint, "seed": config.seed, "val": config.val,
+             "backbone": spec.name, "labels": labelled.collection.kind}
+    start = 0
+    if resume:
+        state, stored, _ = load_dream_model(output)
+        load_state_into(net, spec, state, source=os.fspath(output))
+        saved = load_state(output, opt, schedule)
+        if saved.meta != check:
+            changed = sorted(k for k in set(check) | set(saved.meta) if check.get(k) != saved.meta.get(k))
+            raise ConfigError(f"cannot resume {output}: {', '.join(changed)} differ from the run that made it "
+                              "(other images, captions, seed or backbone)")
+        if stored.kind == TOPICS and not torch.allclose(stored.topic_word, labelled.collection.topic_word, atol=1e-5):
+            raise ConfigError(f"cannot resume {output}: the topics fitted now differ from the stored ones "
+                              "(another scikit-learn version?)")
+        start = saved.step
+    mean, std = (torch.tensor(v, device=device).view(1, 3, 1, 1) for v in spec.mean_std)
+    autocast = device.type == "cuda"
+
+    def forward(images: torch.Tensor) -> torch.Tensor:
+        x = ((images.to(device, non_blocking=True) - mean) / std).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            return net(x)
+
+    def loss_of(batch: Any) -> torch.Tensor:
+        images, targets = batch
+        return soft_cross_entropy(forward(images), targets.to(device))
+
+    metric = "accuracy" if labelled.collection.kind == CLASSES else "topic_agreement"
+    last: dict[str, float] = {}
+
+    @torch.no_grad()
+    def evaluate() -> dict[str, float]:
+        if held_set is None:
+            return {}
+        net.eval()
+        hits, total, losses = 0, 0, []
+        loader = torch.utils.data.DataLoader(held_set, batch_size=config.batch_size, num_workers=config.workers)
+        for images, targets in loader:
+            logits = forward(images).float()
+            targets = targets.to(device)
+            losses.append(float(soft_cross_entropy(logits, targets)) * len(targets))
+            hits += int((logits.argmax(1) == targets.argmax(1)).sum())
+            total += len(targets)
+        net.train()
+        _frozen_batchnorm(net)
+        last.update({metric: hits / total, "loss": sum(losses) / total})
+        return dict(last)
+
+    training = {**config.to_dict(), "backbone": spec.name, "data": os.fspath(Path(data).resolve()),
+                "images": len(labelled.images), "held_out": len(held_idx), "unfrozen_blocks": unfrozen,
+                "steps_total": steps}
+
+    def save(step: int) -> None:
+        figures = {f"val_{k}": round(v, 4) for k, v in last.items()}
+        save_dream_model(output, {k: v.float() for k, v in net.state_dict().items()}, backbone=spec.name,
+                         collection=labelled.collection,
+                         training={**training, "step": step, "skipped_images": len(train_set.skipped()), **figures})
+        save_state(output, opt, step, check, schedule)
+
+    net.train()
+    _frozen_batchnorm(net)
+    try:
+        step = fit(optimizer=opt, loss_of=loss_of, steps=steps, start_step=start, save=save, output=os.fspath(output),
+                   checkpoint_every=config.checkpoint_every or steps_per_epoch, scheduler=schedule,
+                   evaluate=evaluate, eval_every=steps_per_epoch, callback=callback,
+                   batches=batches(train_set, batch_size=config.batch_size, workers=config.workers, seed=config.seed,
+                                   start_step=start, pin_memory=device.type == "cuda"))
+    finally:
+        net.eval()
+        skipped = train_set.skipped() + (held_set.skipped() if held_set else [])
+        if skipped:
+            log.warning("skipped %d unreadable images: %s", len(skipped),
+                        ", ".join(p.name for p in skipped[:5]) + (" ..." if len(skipped) > 5 else ""))
+    return DreamTrainResult(step, len(labelled.images), len(held_idx), len(skipped), metric, last.get(metric),
+                            chance_level(labelled.targets, train_idx, held_idx) if held_idx else None)
