@@ -142,6 +142,70 @@ def test_unsafe_pickles_are_refused(tmp_path):
         read_state_dict(tmp_path / "evil.pth")
 
 
+class _RunsCode:
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_pickle_that_would_run_code_is_refused_and_runs_nothing(tmp_path, capsys):
+    from inceptionism.cli import main
+
+    marker = tmp_path / "ran"
+    torch.save({"w": torch.zeros(2), "payload": _RunsCode(str(marker))}, tmp_path / "evil.pth")
+    with pytest.raises(ModelError) as exc:
+        read_state_dict(tmp_path / "evil.pth")
+    text = str(exc.value)
+    assert "posix.system" in text and ".safetensors" in text and "weights_only" not in text
+    assert main(["dream", "skimage:chelsea", "-o", str(tmp_path / "o.png"), "--model", "alexnet", "--weights",
+                 str(tmp_path / "evil.pth")]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "refused" in err and "posix.system" in err
+    assert not marker.exists() and not (tmp_path / "o.png").exists()
+
+
+def test_torchscript_is_read_without_the_torchscript_loader(tmp_path, monkeypatch):
+    import pickle
+    import zipfile
+
+    net = get_model_spec("alexnet").build(num_classes=3).eval()
+    torch.jit.trace(net, torch.rand(1, 3, 64, 64)).save(str(tmp_path / "a.pt"))
+
+    def no(*args, **kwargs):
+        raise AssertionError("torch.jit.load must not be used on files from others")
+
+    monkeypatch.setattr(torch.jit, "load", no)
+    state = read_state_dict(tmp_path / "a.pt")
+    assert all(torch.equal(state[k], v) for k, v in net.state_dict().items())
+    # an archive whose data.pkl would run code is refused, and runs nothing
+    marker = tmp_path / "ran"
+    evil = tmp_path / "evil.pt"
+    with zipfile.ZipFile(tmp_path / "a.pt") as src, zipfile.ZipFile(evil, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename.endswith("/data.pkl"):
+                data = pickle.dumps(_RunsCode(str(marker)), protocol=2)
+            dst.writestr(item, data)
+    with pytest.raises(ModelError, match="posix.system"):
+        read_state_dict(evil)
+    assert not marker.exists()
+
+
+def test_an_old_torch_refuses_pickled_checkpoints_but_reads_safetensors(tmp_path, monkeypatch):
+    from safetensors.torch import save_file
+
+    import inceptionism.models.checkpoint as checkpoint
+
+    monkeypatch.setattr(checkpoint, "_torch_version", lambda: (2, 9))
+    torch.save({"w": torch.zeros(2)}, tmp_path / "plain.pth")
+    with pytest.raises(ModelError, match=r"CVE-2026-24747.*\.safetensors"):
+        read_state_dict(tmp_path / "plain.pth")
+    save_file({"w": torch.zeros(2)}, tmp_path / "plain.safetensors")
+    assert torch.equal(read_state_dict(tmp_path / "plain.safetensors")["w"], torch.zeros(2))
+
+
 def test_checkpoint_for_another_architecture_is_a_clear_error(tmp_path):
     torch.save(get_model_spec("alexnet").build().state_dict(), tmp_path / "alex.pth")
     with pytest.raises(ModelError, match="does not look like a googlenet"):

@@ -35,3 +35,18 @@ def resolve_device(name: str = "auto") -> torch.device:
     if device.type == "mps" and not mps_available():
         raise ConfigError("--device mps: MPS is not available here (try --device auto)")
     return device
+
+
+def resolve_devices(text: str) -> list[torch.device]:
+    """``--devices``: a comma-separated list (``cuda:0,cuda:1``, ``cpu,cpu`` for CPU replicas), or ``all`` GPUs."""
+    if text.strip() == "all":
+        if not torch.cuda.is_available():
+            raise ConfigError("--devices all: no CUDA device is available here")
+        return [torch.device("cuda", i) for i in range(torch.cuda.device_count())]
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ConfigError("--devices takes a comma-separated list of devices (e.g. cuda:0,cuda:1) or 'all'")
+    devices = [resolve_device(n) for n in names]
+    if len({d.type for d in devices}) > 1:
+        raise ConfigError(f"--devices {text}: give devices of one kind (all cuda, or all cpu)")
+    return devices

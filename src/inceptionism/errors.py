@@ -29,3 +29,7 @@ class LayerError(InceptionismError):
 
 class ConfigError(InceptionismError, ValueError):
     """A parameter outside what is allowed."""
+
+
+class Interrupted(InceptionismError):
+    """Ctrl-C or SIGTERM stopped a long run; the message says what was kept and how to go on."""

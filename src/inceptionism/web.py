@@ -422,8 +422,10 @@ def _instant_style(gr: Any, model_path: str, device: str, limits: WebLimits) -> 
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, *, style_model: str | None = None,
-          dream_models: tuple[str, ...] = (), limits: WebLimits = WebLimits(), block: bool = True) -> Any:
+          dream_models: tuple[str, ...] = (), limits: WebLimits = WebLimits(), block: bool = True,
+          auth: list[tuple[str, str]] | None = None) -> Any:
+    """Start the app; ``auth``: (user, password) pairs that must log in (Gradio's login page)."""
     app = build_app(style_model=style_model, dream_models=dream_models, limits=limits)
     app.launch(server_name=host, server_port=port, max_file_size=limits.max_upload_bytes, prevent_thread_lock=not block,
-               show_error=True, quiet=True)
+               show_error=True, quiet=True, auth=auth, auth_message="inceptionism: log in to dream here")
     return app

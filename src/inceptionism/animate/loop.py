@@ -25,6 +25,7 @@ from inceptionism.animate.frames import FrameStore, quantize
 from inceptionism.animate.schedule import Schedule
 from inceptionism.dream import DreamConfig, dream
 from inceptionism.errors import ConfigError
+from inceptionism.jobs import frame_tensor
 from inceptionism.models.network import Network
 from inceptionism.objectives import Objective
 
@@ -95,10 +96,6 @@ def flow_warp(previous_dream: np.ndarray, previous_frame: np.ndarray, frame: np.
                      interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
-def _to_tensor(frame: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(frame, dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
-
-
 def _to_array(image: torch.Tensor) -> np.ndarray:
     return (image[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
 
@@ -116,26 +113,27 @@ def video_loop(
 ) -> int:
     """Dream every frame of ``frames`` into ``store``; returns how many frames it holds.
 
-    Frames already in the store (a resumed run) are skipped, and the loop goes on
-    from the last of them.
+    Frames already in the store (a resumed run) are skipped, wherever they are,
+    and the loop dreams the missing ones.
     """
     if not 0.0 <= blend < 1.0:
         raise ConfigError(f"blend must be in [0, 1), got {blend}")
-    done = store.last()
+    done = set(store.frame_numbers())  # any frames, not only the first ones (a cluster run finishes out of order)
     previous_frame: np.ndarray | None = None
     previous_dream: np.ndarray | None = None
     count = 0
     for count, frame in enumerate(frames, start=1):
-        if count <= done:
+        if count in done:
             previous_frame = frame
+            previous_dream = None
             continue
-        if previous_dream is None and count > 1:
+        if blend > 0 and previous_dream is None and count > 1:
             previous_dream = _to_array(store.read(count - 1))
         start = frame
         if previous_dream is not None and blend > 0:
             carried = flow_warp(previous_dream, previous_frame, frame) if flow else previous_dream
             start = ((1 - blend) * frame.astype(np.float32) + blend * carried.astype(np.float32) + 0.5).astype(np.uint8)
-        result = dream(network, _to_tensor(start), objective, config)
+        result = dream(network, frame_tensor(start), objective, config)
         store.write(count, result.image)
         previous_dream = _to_array(quantize(result.image))
         previous_frame = frame

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import itertools
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from inceptionism import __version__
 from inceptionism.cli.common import (
-    add_model_options, add_step_options, build_dream_config, dream_objective, file_sha256, load_network,
-    progress_bar, source_label,
+    add_cluster_options, add_model_options, add_step_options, build_dream_config, dream_objective, file_sha256,
+    finish_items, load_network, progress_bar, run_items, source_label,
 )
-from inceptionism.errors import ConfigError, OutputError
+from inceptionism.errors import ConfigError, Interrupted, OutputError
 
 
 def _assemble(store: Any, count: int, movie: Path | None, fps: float, *, reverse: bool = False,
@@ -37,6 +38,21 @@ def _assemble(store: Any, count: int, movie: Path | None, fps: float, *, reverse
 def _targets(args: argparse.Namespace) -> dict[str, str]:
     """--topic and --word for a recipe, only when given (so that runs begun before they existed still resume)."""
     return {k: v for k, v in (("topic", args.topic), ("word", args.word)) if v is not None}
+
+
+@contextlib.contextmanager
+def _kept_on_stop(store: Any, bar: Any) -> Iterator[None]:
+    """Ctrl-C, SIGTERM or a full disk: one line saying which frames are kept and how to go on."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted: {len(store.frame_numbers())} frames are kept in {store.folder}; "
+                          "add --resume to continue") from None
+    except OutputError as exc:
+        raise OutputError(f"{exc}; {len(store.frame_numbers())} frames are kept in {store.folder}: "
+                          "make room and add --resume to continue") from None
+    finally:
+        bar.close()
 
 
 def _frame_bar(total: int, initial: int, name: str, quiet: bool) -> Any:
@@ -152,13 +168,9 @@ def cmd_animate(args: argparse.Namespace) -> int:
     store = FrameStore(folder, recipe, resume=args.resume)
     done = store.last()
     bar = _frame_bar(args.frames, min(done, args.frames), (movie or folder).name, args.quiet)
-    try:
+    with _kept_on_stop(store, bar):
         zoom_loop(network, start, schedule, config, frames=args.frames, every=args.every, store=store,
                   objective_for=objective_for, callback=lambda n, total: bar.update(1))
-    except KeyboardInterrupt:
-        bar.close()
-        raise OutputError(f"interrupted: {store.last()} frames are kept in {folder}; add --resume to continue") from None
-    bar.close()
     _assemble(store, args.frames, movie, args.fps, reverse=args.reverse, boomerang=args.boomerang, quiet=args.quiet)
     return 0
 
@@ -183,13 +195,16 @@ def _add_video_parser(sub: Any) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the last complete frame")
     add_model_options(p)
     add_step_options(p)
+    add_cluster_options(p)
     p.set_defaults(func=cmd_video)
 
 
 def cmd_video(args: argparse.Namespace) -> int:
     from inceptionism.animate.frames import FrameStore, plan_output, resumable_folder
     from inceptionism.animate.loop import video_loop
+    from inceptionism.io.images import write_bytes
     from inceptionism.io.video import probe_video, read_video
+    from inceptionism.jobs import DreamJob, FrameJob
 
     info = probe_video(args.input)
     movie, folder = plan_output(args.output)
@@ -198,6 +213,9 @@ def cmd_video(args: argparse.Namespace) -> int:
     blend = args.blend if args.blend is not None else (0.5 if args.flow else 0.0)
     if not 0.0 <= blend < 1.0:
         raise ConfigError(f"--blend must be at least 0 and below 1, got {blend}")
+    if args.ray and (blend > 0 or args.flow):
+        raise ConfigError("--ray spreads frames that stand alone; with --blend or --flow each frame starts from the "
+                          "previous dream, so run those without --ray")
     config = build_dream_config(args)
     network = load_network(args)
     objective, chosen = dream_objective(network, args.layer, args.guide, args.class_, args.topic, args.word)
@@ -212,16 +230,43 @@ def cmd_video(args: argparse.Namespace) -> int:
     if args.resume:
         folder = resumable_folder(movie, folder, recipe)
     store = FrameStore(folder, recipe, resume=args.resume)
-    bar = _frame_bar(info.frames, min(store.last(), info.frames), (movie or folder).name, args.quiet)
-    try:
+    audio = args.input if info.has_audio else None
+    if args.ray:
+        job = FrameJob(DreamJob(model=args.model, weights=args.weights, layers=tuple(args.layer) if args.layer else None,
+                                guide=args.guide, class_value=args.class_, topic=args.topic, word=args.word,
+                                config=config, device=args.device), tuple(store.recipe.items()))
+        done = set(store.frame_numbers())
+        source = _Frames(read_video(args.input))
+        items = [(str(n), (lambda n: lambda: (n, source.get(n)))(n)) for n in range(1, info.frames + 1) if n not in done]
+        report = run_items(args, job, items, lambda key, data: write_bytes(store.path(int(key)), data),
+                           what=(movie or folder).name, unit="frame")
+        if report.failed:
+            return finish_items(report, f"video {args.output}", args.quiet)
+        _assemble(store, info.frames, movie, info.fps, audio_from=audio, quiet=args.quiet)
+        return 0
+    bar = _frame_bar(info.frames, min(len(store.frame_numbers()), info.frames), (movie or folder).name, args.quiet)
+    with _kept_on_stop(store, bar):
         count = video_loop(network, read_video(args.input), objective, config, store=store, blend=blend,
                            flow=args.flow, callback=lambda n: bar.update(1))
-    except KeyboardInterrupt:
-        bar.close()
-        raise OutputError(f"interrupted: {store.last()} frames are kept in {folder}; add --resume to continue") from None
-    bar.close()
-    _assemble(store, count, movie, info.fps, audio_from=args.input if info.has_audio else None, quiet=args.quiet)
+    _assemble(store, count, movie, info.fps, audio_from=audio, quiet=args.quiet)
     return 0
+
+
+class _Frames:
+    """A video's frames taken in increasing order, each at most once (the decoder reads forward only)."""
+
+    def __init__(self, frames: Any):
+        self.frames, self.position = iter(frames), 0
+
+    def get(self, number: int) -> Any:
+        frame = None
+        while self.position < number:
+            try:
+                frame = next(self.frames)
+            except StopIteration:
+                raise ConfigError(f"the video has no frame {number}") from None
+            self.position += 1
+        return frame
 
 
 # -- sweep -------------------------------------------------------------------
@@ -241,51 +286,61 @@ def _add_sweep_parser(sub: Any) -> None:
     p.add_argument("--octaves", default="4", metavar="N[,N...]", help="octave counts (default 4)")
     p.add_argument("--cell", type=int, default=256, metavar="PX", help="longest side of each cell (default 256)")
     add_model_options(p)
+    add_cluster_options(p)
     p.set_defaults(func=cmd_sweep)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from inceptionism.dream import DreamConfig, dream
+    from dataclasses import replace
+
+    import torch
+
+    from inceptionism.dream import DreamConfig
     from inceptionism.explore import contact_sheet
-    from inceptionism.io.images import check_output, load_image, save_image
+    from inceptionism.io.images import check_output, load_image_bytes, read_image_bytes, save_image
+    from inceptionism.jobs import DreamJob, SweepJob
     from inceptionism.parsing import parse_numbers
 
     check_output(args.output, (args.input,))
     if args.cell < 16:
         raise ConfigError("--cell must be at least 16 px")
-    image = load_image(args.input)
-    network = load_network(args)
+    data = read_image_bytes(args.input)
+    load_image_bytes(data, args.input)  # a bad input fails here, in one line
+    dream_job = DreamJob(model=args.model, weights=args.weights, layers=tuple(args.layer) if args.layer else None,
+                         guide=args.guide, class_value=args.class_, topic=args.topic, word=args.word,
+                         config=DreamConfig(), device=args.device)
+    job = SweepJob(dream_job, args.input, data)
+    runner = replace(job, dream=replace(dream_job, device="cpu")).setup() if args.ray else job.setup()
+    network = runner.runner.network
     layer_values = args.layer or ["+".join(network.spec.default_layers)]
     axes = [("layer", layer_values), ("steps", parse_numbers(args.steps, int, "--steps")),
             ("step_size", parse_numbers(args.step_size, float, "--step-size")),
             ("octaves", parse_numbers(args.octaves, int, "--octaves"))]
+    for steps, size, octaves in itertools.product(*[v for _, v in axes[1:]]):
+        DreamConfig(steps=steps, step_size=size, octaves=octaves)  # bad values fail before any work
     varying = [(name, values) for name, values in axes if len(values) > 1]
     fixed = {name: values[0] for name, values in axes if len(values) == 1}
     rows_axes, col_axis = (varying[:-1], varying[-1]) if varying else ([], ("", [None]))
     row_keys = list(itertools.product(*[values for _, values in rows_axes])) or [()]
-    objectives: dict[str, Any] = {}
-    cells, total = [], len(row_keys) * len(col_axis[1])
-    bar = progress_bar(total, Path(args.output).name, args.quiet)
-    for row in row_keys:
-        line = []
-        for col in col_axis[1]:
+    cells: dict[str, Any] = {}
+    items = []
+    for r, row in enumerate(row_keys):
+        for c, col in enumerate(col_axis[1]):
             params = {**fixed, **dict(zip([n for n, _ in rows_axes], row))}
             if col_axis[0]:
                 params[col_axis[0]] = col
-            layer = params["layer"]
-            if layer not in objectives:
-                objectives[layer], _ = dream_objective(network, layer.split("+"), args.guide, args.class_, args.topic,
-                                                       args.word)
-            config = DreamConfig(steps=params["steps"], step_size=params["step_size"], octaves=params["octaves"])
-            line.append(dream(network, image.rgb, objectives[layer], config).image)
-            bar.update(1)
-        cells.append(line)
-    bar.close()
+            items.append((f"r{r}c{c}", (lambda p: lambda: p)(params)))
+    report = run_items(args, job, items, cells.__setitem__, what=Path(args.output).name, unit="cell",
+                       runner=None if args.ray else runner)
+    if report.failed:
+        return finish_items(report, f"sweep {args.output}", args.quiet)
+    grid = [[torch.tensor(cells[f"r{r}c{c}"]).permute(2, 0, 1)[None].float() / 255.0
+             for c in range(len(col_axis[1]))] for r in range(len(row_keys))]
     row_labels = [", ".join(f"{n}={v}" for (n, _), v in zip(rows_axes, row)) for row in row_keys]
     col_labels = [f"{col_axis[0]}={v}" if col_axis[0] else "" for v in col_axis[1]]
-    sheet = contact_sheet(cells, row_labels, col_labels, cell=args.cell,
+    sheet = contact_sheet(grid, row_labels, col_labels, cell=args.cell,
                           title=", ".join(f"{k}={v}" for k, v in fixed.items()))
-    meta = {"command": "sweep", "version": __version__, "model": network.name, "weights": network.weights,
+    meta = {"command": "sweep", "version": __version__, "model": network.name, "weights": args.weights or "pretrained",
             "input": args.input, "axes": {n: v for n, v in axes}, "guide": args.guide, "class": args.class_,
             "topic": args.topic, "word": args.word}
     save_image(sheet, args.output, metadata=meta)

@@ -8,12 +8,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-from dataclasses import fields
+import sys
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
 from inceptionism.devices import resolve_device
-from inceptionism.errors import ConfigError, OutputError
+from inceptionism.errors import ConfigError, InceptionismError, Interrupted, OutputError
 
 PROG = "inceptionism"
 
@@ -105,7 +106,7 @@ class TrainBar:
             self.bar = progress_bar(step.steps, self.name, self.quiet, initial=step.step - 1, leave=True)
         if step.metrics:
             self.figures = {f"val_{k}": f"{v:.3f}" for k, v in step.metrics.items()}
-        self.bar.set_postfix({"loss": f"{step.loss:.3g}", **self.figures}, refresh=False)
+        self.bar.set_postfix({"loss": f"{step.loss + 0.0:.3g}", **self.figures}, refresh=False)
         self.bar.update(1)
 
     def close(self) -> None:
@@ -113,18 +114,69 @@ class TrainBar:
             self.bar.close()
 
 
-def output_targets(inputs: list[str], output: str) -> list[Path]:
-    """Where each input's result goes: ``output`` itself, or ``output/NAME.png`` for several inputs."""
+def input_targets(inputs: list[str], output: str) -> list[tuple[str, Path]]:
+    """Each input with where its result goes.
+
+    One input: ``output`` itself. Several, or a folder among them: ``output`` is a
+    folder, and each result is ``output/NAME.png`` (a folder's images keep their
+    paths below it). Two inputs that would write one file are refused.
+    """
+    from inceptionism.io.images import SAMPLE_PREFIX
+    from inceptionism.training.data import IMAGE_SUFFIXES
+
     out = Path(output)
-    if len(inputs) > 1 or (out.is_dir() and inputs):
-        if out.exists() and not out.is_dir():
-            raise OutputError(f"{output}: several inputs need an output folder, not a file")
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"{output}: cannot create the output folder: {exc.strerror or exc}") from exc
-        return [out / (Path(i.replace("skimage:", "")).stem + ".png") for i in inputs]
-    return [out]
+    pairs: list[tuple[str, Path]] = []
+    folders = False
+    for item in inputs:
+        path = Path(item)
+        if not item.startswith(SAMPLE_PREFIX) and path.is_dir():
+            folders = True
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            if not found:
+                raise ConfigError(f"{item}: holds no images ({', '.join(IMAGE_SUFFIXES)})")
+            pairs += [(str(f), f.relative_to(path).with_suffix(".png")) for f in found]
+        else:
+            pairs.append((item, Path(Path(item.replace(SAMPLE_PREFIX, "")).stem + ".png")))
+    if len(pairs) == 1 and not folders and not out.is_dir():
+        return [(pairs[0][0], out)]
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{output}: several inputs need an output folder, not a file")
+    seen: dict[Path, str] = {}
+    for source, name in pairs:
+        if name in seen:
+            raise ConfigError(f"{seen[name]} and {source} would both be written to {out / name}: rename one")
+        seen[name] = source
+    try:
+        for parent in {(out / name).parent for _, name in pairs}:
+            parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{output}: cannot create the output folder: {exc.strerror or exc}") from exc
+    return [(source, out / name) for source, name in pairs]
+
+
+def output_targets(inputs: list[str], output: str) -> list[Path]:
+    """Where each input's result goes (see :func:`input_targets`)."""
+    return [target for _, target in input_targets(inputs, output)]
+
+
+def recipe_matches(path: Path, expected: dict[str, Any], *, ignore: tuple[str, ...] = ("version", "device")) -> bool:
+    """Whether ``path`` exists and was made by this recipe (``--resume`` skips it then)."""
+    from inceptionism.io.images import read_metadata
+
+    if not path.is_file():
+        return False
+    try:
+        stored = read_metadata(path)
+    except InceptionismError:
+        return False
+    drop = set(ignore)
+    same = {k: v for k, v in stored.items() if k not in drop}
+    want = {k: v for k, v in expected.items() if k not in drop}
+    if isinstance(same.get("config"), dict) and isinstance(want.get("config"), dict):
+        # the tile a run used depends on the machine's free memory, not on the recipe
+        same["config"] = {k: v for k, v in same["config"].items() if k != "tile"}
+        want["config"] = {k: v for k, v in want["config"].items() if k != "tile"}
+    return same == want
 
 
 def model_file_output(output: str, *, resume: bool) -> Path:
@@ -210,15 +262,16 @@ def build_dream_config(args: argparse.Namespace, recipe: dict[str, Any] | None =
     return DreamConfig(**values)
 
 
-def load_network(args: argparse.Namespace, model: str | None = None, weights: str | None = None) -> Any:
-    """The network the options name, on the device they name.
+def load_network(args: argparse.Namespace, model: str | None = None, weights: str | None = None, *,
+                 device: Any = None) -> Any:
+    """The network the options name, on the device they name (or ``device``).
 
     A ``train-dream`` model given as ``--weights`` names its own backbone, so
     ``--model`` may be left out; otherwise the default is the embedded model.
     """
     from inceptionism.models import get_model
 
-    device = resolve_device(args.device)
+    device = device if device is not None else resolve_device(args.device)
     return get_model(model or args.model, weights=weights or args.weights, device=device, progress=not args.quiet)
 
 
@@ -231,3 +284,92 @@ def dream_objective(network: Any, layers: list[str] | None, guide: str | None, c
 
     return build_objective(network, layers, guide=load_image(guide).rgb if guide else None, class_value=class_value,
                            topic=topic, word=word)
+
+
+# -- many items: here, or on a Ray cluster -------------------------------------------
+def add_cluster_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("many items on a Ray cluster (pip install 'inceptionism[cluster]')")
+    g.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="spread the items over Ray workers: alone, a local Ray on this machine; 'auto', the running "
+                        "cluster (`ray start --head`); ray://HOST:PORT, a remote one")
+    g.add_argument("--ray-workers", type=int, default=None, metavar="N",
+                   help="workers (default: one per GPU, else as many as the CPUs allow)")
+    g.add_argument("--cpus-per-worker", type=float, default=1.0, metavar="C",
+                   help="CPUs (and torch threads) per worker (default 1)")
+    g.add_argument("--gpus-per-worker", type=float, default=None, metavar="G",
+                   help="GPUs per worker, e.g. 0.5 to share one (default 1 where there are GPUs)")
+
+
+@dataclass
+class ItemsReport:
+    total: int
+    done: int = 0
+    skipped: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def run_items(args: argparse.Namespace, job: Any, items: list[tuple[str, Callable[[], Any]]],
+              write: Callable[[str, Any], None], *, what: str, unit: str = "image", runner: Any = None) -> ItemsReport:
+    """Run ``job`` over ``items`` here (in order) or on Ray (``--ray``); ``write(key, value)`` each result.
+
+    A failing item is reported and the others go on; the caller turns the report
+    into the closing summary. Ctrl-C keeps what is written.
+    """
+    report = ItemsReport(total=len(items))
+    bar = progress_bar(len(items), what, args.quiet, unit=unit, leave=True)
+
+    def on_result(status: str, key: str, value: Any) -> None:
+        if status == "ok":
+            try:
+                write(key, value)
+            except OutputError as exc:  # a full disk: the rest would fail too
+                raise OutputError(f"{exc}; {report.done} of {report.total} {unit}s are written"
+                                  f"{resume_hint}") from None
+            report.done += 1
+        else:
+            report.failed.append((key, value))
+        bar.update(1)
+
+    resume_hint = "; make room and add --resume to go on" if hasattr(args, "resume") else ""
+    try:
+        if getattr(args, "ray", None):
+            from inceptionism import cluster
+
+            connection = cluster.connect(args.ray)
+            try:
+                if not args.quiet:
+                    bar.write(f"{PROG}: Ray at {connection.address} ({connection.seconds:.1f} s to connect), "
+                              f"{int(connection.resources.get('CPU', 0))} CPUs, {int(connection.resources.get('GPU', 0))} GPUs")
+                cluster.run_items(job.portable(), items, on_result, connection=connection, workers=args.ray_workers,
+                                  cpus_per_worker=args.cpus_per_worker, gpus_per_worker=args.gpus_per_worker)
+            finally:
+                cluster.disconnect(connection)
+        else:
+            runner = runner or job.setup()
+            for key, load in items:
+                try:
+                    value = runner.run(key, load())
+                except InceptionismError as exc:
+                    on_result("error", key, str(exc))
+                else:
+                    on_result("ok", key, value)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted: {report.done} of {report.total} {unit}s are written"
+                          + (resume_hint.replace("make room and ", "") if resume_hint else "")) from None
+    finally:
+        bar.close()
+    return report
+
+
+def finish_items(report: ItemsReport, what: str, quiet: bool) -> int:
+    """The closing summary: every failed item on a line of its own, then the count; exit 1 if any failed."""
+    for key, reason in report.failed:
+        print(f"{PROG}: error: {reason if key in reason else f'{key}: {reason}'}", file=sys.stderr)
+    parts = [f"{report.done} written"]
+    if report.skipped:
+        parts.append(f"{report.skipped} already done (--resume)")
+    if report.failed:
+        parts.append(f"{len(report.failed)} failed")
+    if not quiet or report.failed:
+        print(f"{PROG}: {what}: {', '.join(parts)} of {report.total}", file=sys.stderr)
+    return 1 if report.failed else 0

@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from inceptionism import __version__
 from inceptionism.cli.common import (
-    LazyBar, TrainBar, add_device_options, add_model_options, add_step_options, build_dream_config, dream_objective,
-    file_sha256, load_network, model_file_output, output_targets, source_label,
+    LazyBar, TrainBar, add_cluster_options, add_device_options, add_model_options, add_step_options,
+    build_dream_config, file_sha256, finish_items, input_targets, model_file_output, recipe_matches, run_items,
+    source_label,
 )
-from inceptionism.errors import ConfigError
+from inceptionism.errors import ConfigError, InceptionismError, Interrupted
 
 log = logging.getLogger("inceptionism")
 
@@ -34,12 +36,15 @@ def _add_dream_parser(sub: Any) -> None:
         "  inceptionism dream photo.jpg -o out.png --guide flowers.jpg\n"
         "  inceptionism dream --noise 512x384 -o noise.png --class 'Egyptian cat'\n"
         "  inceptionism dream a.jpg b.jpg -o dreams/\n"
+        "  inceptionism dream photos/ -o dreams/ --ray            # every image of a folder, on Ray workers\n"
+        "  inceptionism dream huge.png -o out.png --devices all   # one huge image over every GPU\n"
         "  inceptionism dream --from out.png -o again.png\n"
         "  inceptionism dream photo.jpg -o food.png --weights mine.safetensors --word food",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("inputs", nargs="*", metavar="INPUT",
-                   help="image files, or skimage:NAME for a picture that ships with scikit-image (e.g. skimage:chelsea)")
+                   help="image files or folders of them, or skimage:NAME for a picture that ships with scikit-image "
+                        "(e.g. skimage:chelsea)")
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                    help="output file (.png, .jpg, .webp); a folder when several inputs are given")
     add_model_options(p)
@@ -48,6 +53,12 @@ def _add_dream_parser(sub: Any) -> None:
     p.add_argument("--from", dest="from_", default=None, metavar="FILE",
                    help="repeat the recipe stored in an image this tool made (options given here override it)")
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
+    p.add_argument("--resume", action="store_true",
+                   help="with several inputs: skip the outputs that are already there and made by this same recipe")
+    p.add_argument("--devices", default=None, metavar="LIST|all",
+                   help="one huge image over several devices: a copy of the network on each (e.g. cuda:0,cuda:1, or "
+                        "all GPUs) shares every step's tiles; the result equals one device's")
+    add_cluster_options(p)
     p.set_defaults(func=cmd_dream)
 
 
@@ -57,10 +68,15 @@ def _recipe_value(args: argparse.Namespace, recipe: dict[str, Any], name: str, k
 
 
 def cmd_dream(args: argparse.Namespace) -> int:
-    from inceptionism.dream import dream, noise_image
-    from inceptionism.io.images import check_output, load_image, read_metadata, save_image
+    from dataclasses import replace
+
+    from inceptionism.devices import resolve_devices
+    from inceptionism.dream import noise_image
+    from inceptionism.io.images import check_output, encode_image, output_format, read_image_bytes, read_metadata
+    from inceptionism.io.images import write_bytes
+    from inceptionism.jobs import DreamJob
     from inceptionism.models import DEFAULT_MODEL
-    from inceptionism.objectives import class_index, parse_address
+    from inceptionism.objectives import parse_address
     from inceptionism.parsing import parse_size
 
     recipe: dict[str, Any] = {}
@@ -87,57 +103,75 @@ def cmd_dream(args: argparse.Namespace) -> int:
     if layers:
         for spec in layers:
             parse_address(spec)  # syntax errors before any work
+    devices = tuple(str(d) for d in resolve_devices(args.devices)) if args.devices else ()
+    if devices and args.ray:
+        raise ConfigError("--devices shares one image among this machine's devices; --ray spreads images over "
+                          "workers: choose one")
 
     # Where each result goes, checked before any work is done.
-    targets = output_targets(inputs, args.output)
-    for src, target in zip(inputs or [None], targets):
+    pairs = [("", Path(args.output))] if noise else input_targets(inputs, args.output)
+    for src, target in pairs:
         check_output(target, (src,) if src else ())
-    images = [load_image(i) for i in inputs] if inputs else [None]
     noise_size = parse_size(noise) if noise else None
     if recipe and not args.inputs and inputs and recipe.get("input_sha256") not in (None, file_sha256(inputs[0])):
         log.warning("%s has changed since %s was made; the result will differ", inputs[0], args.from_)
 
-    network = load_network(args, model_name, weights)
-    device = next(network.parameters()).device
+    job = DreamJob(model=model_name, weights=weights, layers=tuple(layers) if layers else None, guide=guide_path,
+                   class_value=class_value, topic=topic, word=word, config=config, device=args.device,
+                   devices=devices, quality=args.quality, recipe=(
+                       ("command", "dream"), ("version", __version__), ("weights", weights or "pretrained"),
+                       ("guide", source_label(guide_path)), ("topic", topic), ("word", word), ("noise", noise)))
+    # the network and objective, checked here before any work (on the CPU when workers do the work)
+    runner = replace(job, device="cpu").setup() if args.ray else job.setup()
 
-    objective, chosen = dream_objective(network, layers, guide_path, class_value, topic, word)
-    targeted = class_value is not None or topic is not None or word is not None
-
-    for image, target in zip(images, targets):
-        source = image.source if image else None
-        start = image.rgb if image else noise_image(*noise_size, seed=config.seed)
+    if noise or (len(pairs) == 1 and not args.ray):
+        src, target = pairs[0]
         bar = LazyBar(target.name, args.quiet)
 
-        def report(step: Any, bar: LazyBar = bar, name: str = target.name) -> None:
+        def report(step: Any) -> None:
             postfix = {"objective": f"{step.objective.item():.3g}"} if step.step == step.steps else None
-            bar.step(step.octaves * step.steps, description=f"{name} octave {step.octave + 1}/{step.octaves}",
+            bar.step(step.octaves * step.steps, description=f"{target.name} octave {step.octave + 1}/{step.octaves}",
                      postfix=postfix)
 
         try:
-            result = dream(network, start, objective, config, callback=report)
+            if noise:
+                result = runner.dream(noise_image(*noise_size, seed=config.seed), report)
+                data = encode_image(result.image, output_format(target), quality=args.quality,
+                                    metadata=runner.meta(None, None, result.tile))
+            else:
+                data = runner.run(src, (source_label(src), read_image_bytes(src), output_format(target)), report)
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted before {target} was finished: nothing was written") from None
         finally:
             bar.close()
-        meta = {
-            "command": "dream",
-            "version": __version__,
-            "model": network.name,
-            "weights": network.weights,
-            "layers": [str(a) for a in chosen] if (layers or guide_path or not targeted) else [],
-            "guide": source_label(guide_path),
-            "class": class_index(class_value, network.categories) if class_value is not None else None,
-            "topic": topic,
-            "word": word,
-            "input": source_label(source),
-            "input_sha256": file_sha256(source) if source else None,
-            "noise": noise,
-            # the tile actually used, so that --from reproduces the image on any machine
-            "config": {**config.to_dict(), "tile": result.tile},
-            "device": str(device),
-        }
-        save_image(result.image, target, alpha=image.alpha if image else None, metadata=meta, quality=args.quality)
+        write_bytes(target, data)
         if not args.quiet:
             print(f"wrote {target}", file=sys.stderr)
-    return 0
+        return 0
+
+    # several images: one after another here, or spread over Ray workers; a bad one never stops the rest
+    todo, skipped = [], 0
+    for src, target in pairs:
+        if args.resume and target.is_file():
+            try:
+                data = read_image_bytes(src)
+            except InceptionismError:
+                data = None
+            if data is not None and recipe_matches(target, runner.meta(source_label(src), data)):
+                skipped += 1
+                continue
+        todo.append((src, target))
+    where = {src: target for src, target in todo}
+
+    def load(src: str) -> Any:
+        return lambda: (source_label(src), read_image_bytes(src), output_format(where[src]))
+
+    report = run_items(args, job, [(src, load(src)) for src, _ in todo],
+                       lambda key, data: write_bytes(where[key], data), what=Path(args.output).name or args.output,
+                       runner=None if args.ray else runner)
+    report.total += skipped
+    report.skipped = skipped
+    return finish_items(report, f"dream into {args.output}", args.quiet)
 
 
 # -- train-dream and topics ---------------------------------------------------
@@ -179,6 +213,9 @@ def _add_train_parser(sub: Any) -> None:
         key = name.replace("-", "_")
         p.add_argument(f"--{name}", type=kind, default=None, help=f"{text} (default {getattr(d, key)})".strip())
     p.add_argument("--resume", action="store_true", help="continue the run saved in MODEL")
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="train in N processes (DistributedDataParallel), as `torchrun --nproc-per-node N` does; "
+                        "--batch-size is the global batch")
     add_device_options(p)
     p.set_defaults(func=cmd_train_dream)
 
@@ -197,11 +234,11 @@ def _train_blocks(text: str | None) -> int | str | None:
 
 def cmd_train_dream(args: argparse.Namespace) -> int:
     from dataclasses import fields
-    from pathlib import Path
 
     from inceptionism.devices import resolve_device
-    from inceptionism.dream.train import DreamTrainConfig, train_dream
+    from inceptionism.dream.train import DreamTrainConfig, read_collection, train_dream
     from inceptionism.models import DEFAULT_MODEL, get_model_spec
+    from inceptionism.training import distributed
 
     data, target = Path(args.data), Path(args.output)
     if data.exists() and target.exists() and target.samefile(data):
@@ -212,16 +249,22 @@ def cmd_train_dream(args: argparse.Namespace) -> int:
     config = DreamTrainConfig(**values)
     backbone = args.model or DEFAULT_MODEL
     spec = get_model_spec(backbone)
-    if spec.weights_status() == "needs download":
+    dist = distributed.current()
+    if args.nproc > 1 and not dist.active:
+        read_collection(args.data, config)  # a bad collection is one line here, not one per process
+        distributed.share(config.batch_size, distributed.Dist(world_size=args.nproc))
+        return distributed.launch(args.nproc, distributed.without_option(args.argv, "--nproc"))
+    if spec.weights_status() == "needs download" and dist.main:
         log.warning("%s's ImageNet weights are not in the torch cache: they download now", backbone)
-    device = resolve_device(args.device)
-    bar = TrainBar(out.name, args.quiet)
+    device = distributed.start(dist, resolve_device(args.device))
+    bar = TrainBar(out.name, args.quiet or not dist.main)
     try:
         result = train_dream(args.data, out, config, backbone=backbone, device=device, resume=args.resume,
-                             progress=not args.quiet, callback=bar.report)
+                             progress=not args.quiet and dist.main, callback=bar.report, dist=dist)
     finally:
         bar.close()
-    if not args.quiet:
+        distributed.stop(dist)
+    if not args.quiet and dist.main:
         figure = "" if result.value is None else \
             f"; held-out {result.metric.replace('_', ' ')} {result.value:.2f} (chance {result.chance:.2f})"
         skipped = f"; {result.skipped} unreadable images skipped" if result.skipped else ""

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from typing import Callable, Iterator, Sequence
 
 from inceptionism import __version__
 from inceptionism.cli import animate, dream, info, style, web
 from inceptionism.cli.common import PROG, Parser
-from inceptionism.errors import InceptionismError
+from inceptionism.errors import InceptionismError, Interrupted
 
 
 def build_parser() -> Parser:
@@ -47,15 +48,46 @@ def _logging_to_stderr() -> Iterator[None]:
         logger.handlers[:], logger.level, logger.propagate = saved
 
 
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (a scheduler, ``kill``, a container stopping) stops a command the way Ctrl-C does."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _other_rank() -> bool:
+    """A process of a distributed run other than rank 0, which speaks for all of them."""
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) != 0
+    except ValueError:
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # for commands that start copies of themselves (--nproc)
     func: Callable[..., int] = args.func
-    with _logging_to_stderr():
+    with _logging_to_stderr(), _sigterm_as_ctrl_c():
         try:
             return func(args)
+        except Interrupted as exc:
+            if not _other_rank():
+                print(f"{PROG}: {exc}", file=sys.stderr)
+            return 130
         except InceptionismError as exc:
-            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            if not _other_rank():
+                print(f"{PROG}: error: {exc}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             print(f"{PROG}: interrupted; finished outputs are kept", file=sys.stderr)

@@ -10,10 +10,11 @@ from typing import Any
 
 from inceptionism import __version__
 from inceptionism.cli.common import (
-    UNSET, LazyBar, add_device_options, load_network, model_file_output, output_targets,
+    UNSET, LazyBar, add_cluster_options, add_device_options, finish_items, input_targets, load_network,
+    model_file_output, recipe_matches, run_items,
 )
 from inceptionism.devices import resolve_device
-from inceptionism.errors import ConfigError
+from inceptionism.errors import ConfigError, Interrupted
 from inceptionism.parsing import parse_numbers
 
 
@@ -67,6 +68,8 @@ def _add_style_parser(sub: Any) -> None:
                         "or match the style's colours to the content first")
     p.add_argument("--seed", type=int, default=None, help=f"(default {d['seed']})")
     p.add_argument("--save-every", type=int, default=0, metavar="N", help="also write the image every N steps")
+    p.add_argument("--resume", action="store_true",
+                   help="finish a run that was stopped (Ctrl-C or SIGTERM write the image so far to OUT)")
     add_device_options(p)
     p.set_defaults(func=cmd_style)
 
@@ -89,7 +92,7 @@ def build_style_config(args: argparse.Namespace) -> Any:
 
 
 def cmd_style(args: argparse.Namespace) -> int:
-    from inceptionism.io.images import check_output, load_image, save_image
+    from inceptionism.io.images import check_output, load_image, read_metadata, save_image
     from inceptionism.style import stylize_optimize
 
     out = check_output(args.output, (args.content, *args.style))
@@ -105,19 +108,39 @@ def cmd_style(args: argparse.Namespace) -> int:
     meta = {"command": "style", "version": __version__, "model": network.name, "weights": network.weights,
             "content": args.content, "styles": list(args.style), "style_weights": weights,
             "config": config.to_dict()}
+    resume = None
+    if args.resume:
+        if not out.is_file():
+            raise ConfigError(f"{out}: nothing to resume (no such image)")
+        stored = read_metadata(out)
+        state = stored.get("interrupted")
+        if not isinstance(state, dict):
+            raise ConfigError(f"{out} is finished: nothing to resume")
+        if not recipe_matches(out, meta, ignore=("version", "device", "interrupted")):
+            raise ConfigError(f"cannot resume {out}: it was made with other images or settings")
+        resume = (int(state["scale"]), int(state["step"]), load_image(out).rgb)
     bar = LazyBar(out.name, args.quiet)
-    counter = [0]
+    at: dict[str, Any] = {}
 
     def report(step: Any) -> None:
-        counter[0] += 1
-        bar.step(step.scales * step.steps, description=f"{out.name} scale {step.scale + 1}/{step.scales}",
+        at.update(scale=step.scale, scales=step.scales, step=step.step, steps=step.steps, image=step.image)
+        done = step.scale * step.steps + step.step
+        bar.step(step.scales * step.steps, done=done, description=f"{out.name} scale {step.scale + 1}/{step.scales}",
                  postfix={"loss": f"{step.loss.item():.3g}"} if step.step == step.steps else None)
-        if args.save_every and counter[0] % args.save_every == 0:
-            partial = out.with_name(f"{out.stem}_{counter[0]:05d}{out.suffix}")
-            save_image(step.image, partial, metadata={**meta, "step": counter[0]})
+        if args.save_every and done % args.save_every == 0:
+            partial = out.with_name(f"{out.stem}_{done:05d}{out.suffix}")
+            save_image(step.image, partial, metadata={**meta, "step": done})
 
     try:
-        result = stylize_optimize(network, content.rgb, styles, config, style_weights=weights, callback=report)
+        result = stylize_optimize(network, content.rgb, styles, config, style_weights=weights, callback=report,
+                                  resume=resume)
+    except KeyboardInterrupt:
+        if not at:
+            raise Interrupted("interrupted before the first step finished: nothing was written") from None
+        save_image(at["image"].detach().clone(), out, metadata={
+            **meta, "interrupted": {"scale": at["scale"], "step": at["step"]}})
+        raise Interrupted(f"interrupted at scale {at['scale'] + 1}/{at['scales']}, step {at['step']}/{at['steps']}: "
+                          f"the image so far is in {out}; add --resume to finish it") from None
     finally:
         bar.close()
     save_image(result.image, out, metadata=meta)
@@ -156,6 +179,9 @@ def _add_train_parser(sub: Any) -> None:
     p.add_argument("--skip", action=argparse.BooleanOptionalAction, default=None,
                    help=f"add the network's output to its input, starting as the identity (default {d['skip']})")
     p.add_argument("--resume", action="store_true", help="continue the run saved in MODEL")
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="train in N processes (DistributedDataParallel; gloo on the CPU, NCCL on GPUs), "
+                        "as `torchrun --nproc-per-node N` does; --batch-size is the global batch")
     p.add_argument("--model", default=None, help="loss network (default efficientnet_lite0)")
     p.add_argument("--weights", default=None, metavar="PATH", help="checkpoint for the loss network")
     add_device_options(p)
@@ -166,23 +192,32 @@ def cmd_train(args: argparse.Namespace) -> int:
     from inceptionism.io.images import load_image
     from inceptionism.style.model_file import describe_style
     from inceptionism.style.train import TrainConfig, train
+    from inceptionism.training import distributed, find_images
 
+    dist = distributed.current()
     out = model_file_output(args.output, resume=args.resume)
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
     config = TrainConfig(**values)
     images = [load_image(s) for s in args.style]
     infos = [describe_style(s, im.rgb) for s, im in zip(args.style, images)]
-    network = load_network(args)
-    bar = LazyBar(out.name, args.quiet)
+    if args.nproc > 1 and not dist.active:
+        find_images(args.data)  # a bad folder is one line here, not one per process
+        distributed.share(config.batch_size, distributed.Dist(world_size=args.nproc))
+        return distributed.launch(args.nproc, distributed.without_option(args.argv, "--nproc"))
+    device = distributed.start(dist, resolve_device(args.device))
+    network = load_network(args, device=device)
+    bar = LazyBar(out.name, args.quiet or not dist.main)
 
     def report(step: Any) -> None:
         bar.step(config.steps, done=step.step, postfix={"loss": f"{step.loss:.3g}"} if step.step % 10 == 0 else None)
 
     try:
-        train(network, [im.rgb for im in images], infos, args.data, out, config, resume=args.resume, callback=report)
+        train(network, [im.rgb for im in images], infos, args.data, out, config, resume=args.resume, callback=report,
+              dist=dist)
     finally:
         bar.close()
-    if not args.quiet:
+        distributed.stop(dist)
+    if not args.quiet and dist.main:
         print(f"wrote {out}", file=sys.stderr)
     return 0
 
@@ -191,52 +226,75 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _add_stylize_parser(sub: Any) -> None:
     p = sub.add_parser(
         "stylize",
-        help="stylise images instantly with a trained model",
-        description="Runs a train-style model on each content image at its full size (tile by tile when large).",
+        help="stylise images instantly with a trained model (the one that ships, or your own)",
+        description="Runs a train-style model on each content image at its full size (tile by tile when large). "
+                    "Without --model, the model that ships with inceptionism (`inceptionism styles` lists its styles).",
         epilog="Examples:\n"
+        "  inceptionism stylize photo.jpg --style-index 0 -o out.png\n"
         "  inceptionism stylize photo.jpg --model two.safetensors --style-index 1 -o out.png\n"
-        "  inceptionism stylize a.jpg b.jpg --model two.safetensors --mix 0.5,0.5 -o out/",
+        "  inceptionism stylize a.jpg b.jpg --mix 0.5,0.5,0 -o out/\n"
+        "  inceptionism stylize photos/ --style-index 2 -o out/ --ray",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("content", nargs="+", metavar="CONTENT", help="images (or skimage:NAME)")
-    p.add_argument("--model", required=True, metavar="MODEL", help="a .safetensors from train-style")
+    p.add_argument("content", nargs="+", metavar="CONTENT", help="images or folders of them (or skimage:NAME)")
+    p.add_argument("--model", default=None, metavar="MODEL",
+                   help="a .safetensors from train-style (default: the model that ships)")
     choice = p.add_mutually_exclusive_group(required=True)
     choice.add_argument("--style-index", type=int, default=None, metavar="I", help="one style, counted from 0")
     choice.add_argument("--mix", default=None, metavar="W1,W2,...", help="blend the styles inside the network")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file, or a folder for several inputs")
     p.add_argument("--preserve-colors", action="store_true", help="keep the content's colours (luminance only)")
     p.add_argument("--tile", type=int, default=1024, metavar="PX", help="tile side for large images (default 1024)")
+    p.add_argument("--resume", action="store_true",
+                   help="with several inputs: skip the outputs already there and made by this same recipe")
     add_device_options(p)
+    add_cluster_options(p)
     p.set_defaults(func=cmd_stylize)
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
-    from inceptionism.dream.loop import preserve_colors
-    from inceptionism.io.images import check_output, load_image, save_image
-    from inceptionism.style.model_file import load_model, stylize_image
+    from inceptionism.io.images import check_output, output_format, read_image_bytes, write_bytes
+    from inceptionism.jobs import StylizeJob
+    from inceptionism.style.model_file import read_metadata
     from inceptionism.style.network import mix_weights
+    from inceptionism.style.shipped import shipped_model_path
 
-    targets = output_targets(args.content, args.output)
-    for c, t in zip(args.content, targets):
+    pairs = input_targets(args.content, args.output)
+    for c, t in pairs:
         check_output(t, (c,))
     if args.tile < 64:
         raise ConfigError("--tile must be at least 64 px")
-    device = resolve_device(args.device)
-    net, meta = load_model(args.model, device)
-    mix = mix_weights(net.styles, index=args.style_index,
-                      mix=parse_numbers(args.mix, float, "--mix") if args.mix is not None else None)
+    model = str(Path(args.model).resolve()) if args.model else str(shipped_model_path())
+    meta = read_metadata(model)
     names = [s["name"] for s in meta["styles"]]
-    for content, target in zip(args.content, targets):
-        image = load_image(content)
-        result = stylize_image(net, image.rgb, mix, tile=args.tile)
-        if args.preserve_colors:
-            result = preserve_colors(result, image.rgb)
-        save_image(result, target, alpha=image.alpha, metadata={
-            "command": "stylize", "version": __version__, "model": str(Path(args.model).resolve()),
-            "styles": names, "mix": mix[0].tolist(), "content": content, "preserve_colors": args.preserve_colors})
+    mix = mix_weights(len(names), index=args.style_index,
+                      mix=parse_numbers(args.mix, float, "--mix") if args.mix is not None else None)[0].tolist()
+    resolve_device(args.device)  # a missing device is one line now, not one per item
+    job = StylizeJob(model=model, mix=tuple(mix), tile=args.tile, preserve_colors=args.preserve_colors,
+                     device=args.device, recipe=(("command", "stylize"), ("version", __version__), ("model", model),
+                                                 ("styles", names), ("mix", mix),
+                                                 ("preserve_colors", args.preserve_colors)))
+
+    def expected(content: str) -> dict[str, Any]:
+        return {**dict(job.recipe), "content": content}
+
+    todo = [(c, t) for c, t in pairs if not (args.resume and recipe_matches(t, expected(c)))]
+    where = dict(todo)
+
+    def load(content: str) -> Any:
+        return lambda: (content, read_image_bytes(content), output_format(where[content]))
+
+    if len(pairs) == 1 and todo and not args.ray:
+        content, target = todo[0]
+        write_bytes(target, job.setup().run(content, load(content)()))
         if not args.quiet:
             print(f"wrote {target}", file=sys.stderr)
-    return 0
+        return 0
+    report = run_items(args, job, [(c, load(c)) for c, _ in todo], lambda key, data: write_bytes(where[key], data),
+                       what=Path(args.output).name or args.output)
+    report.total += len(pairs) - len(todo)
+    report.skipped = len(pairs) - len(todo)
+    return finish_items(report, f"stylize into {args.output}", args.quiet)
 
 
 # -- export --------------------------------------------------------------------

@@ -12,11 +12,13 @@ model's minimum input size.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import logging
 import math
 import random
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -128,6 +130,11 @@ def preserve_colors(result: torch.Tensor, original: torch.Tensor) -> torch.Tenso
     return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(m), mixed).clamp(0, 1)
 
 
+def replicate(network: Network, devices: Sequence[torch.device | str]) -> list[Network]:
+    """Copies of ``network`` on ``devices`` (for :func:`dream`'s ``replicas``)."""
+    return [copy.deepcopy(network).to(device) for device in devices]
+
+
 def noise_image(width: int, height: int, *, seed: int = 0) -> torch.Tensor:
     """A grey image with a little uniform noise, the usual start of a dream from nothing."""
     if width < 1 or height < 1:
@@ -147,13 +154,14 @@ def gradient_step(
     grid_offset: tuple[int, int] = (0, 0),
     min_size: int = 1,
     autocast: torch.dtype | None = None,
+    replicas: Sequence[Callable[[torch.Tensor], dict[str, torch.Tensor]]] = (),
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One jittered, normalised ascent step; returns the new image and the objective value.
 
     ``image`` is updated in place (it is a working buffer of the loop).
     """
     grad, value = tiled_gradient(image, objective, extract, tile=tile, offset=grid_offset, shift=shift,
-                                 min_size=min_size, autocast=autocast)
+                                 min_size=min_size, autocast=autocast, replicas=replicas)
     # The notebook's normalisation, over the whole image: divide by the mean |gradient|
     # (an L1 norm reduces without an image-sized temporary).
     scale = step_size / (torch.linalg.vector_norm(grad, ord=1) / grad.numel() + 1e-8)
@@ -167,10 +175,15 @@ def dream(
     config: DreamConfig = DreamConfig(),
     *,
     callback: Callable[[DreamStep], None] | None = None,
+    replicas: Sequence[Network] = (),
 ) -> DreamResult:
     """Dream ``objective`` into ``image`` (``1,3,H,W`` in [0, 1]) with ``network``.
 
     Runs on the network's device; returns the image on the CPU at the input size.
+    ``replicas``: copies of the network on other devices (:func:`replicate`); the
+    tiles of every step are shared among all of them and their gradients summed
+    into the one image buffer, which stays on ``network``'s device. The result is
+    the single-device one. Only a tiled image has tiles to share.
     """
     if image.ndim != 4 or image.shape[:2] != (1, 3):
         raise ConfigError(f"image must be a 1,3,H,W tensor, got shape {tuple(image.shape)}")
@@ -190,7 +203,9 @@ def dream(
     used_tile = tile if tile is not None and max(largest) > tile else None
     values: list[torch.Tensor] = []
     detail = torch.zeros_like(resize(source, sizes[0]))
-    with network.extractor(objective.addresses()) as extract:
+    with contextlib.ExitStack() as stack:
+        extract = stack.enter_context(network.extractor(objective.addresses()))
+        others = [stack.enter_context(r.extractor(objective.addresses())) for r in replicas]
         for octave, size in enumerate(sizes):
             base = resize(source, size)
             detail = resize(detail, size)
@@ -202,12 +217,13 @@ def dream(
                 # with several tiles, move the grid too so that seams never stay in one place
                 grid = (rng.randrange(tile), rng.randrange(tile)) if tiled else (0, 0)
                 x, value = gradient_step(x, objective, extract, config.step_size, shift, tile=tile,
-                                         grid_offset=grid, min_size=network.min_size, autocast=autocast)
+                                         grid_offset=grid, min_size=network.min_size, autocast=autocast,
+                                         replicas=others)
                 values.append(value)
                 if callback is not None:
                     callback(DreamStep(octave, len(sizes), step + 1, config.steps, value, x))
             if octave < len(sizes) - 1:
-                detail = x.sub_(base)  # what the dream added, carried up to the next octave
+                detail = x.sub_(base)  # noqa: F841 - what the dream added, carried up to the next octave
                 del x, base
     out = resize(x, (height, width)).clamp_(0, 1)
     if config.preserve_colors:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import torch
 
@@ -66,12 +66,18 @@ def tiled_gradient(
     shift: tuple[int, int] = (0, 0),
     min_size: int = 1,
     autocast: torch.dtype | None = None,
+    replicas: Sequence[Callable[[torch.Tensor], dict[str, torch.Tensor]]] = (),
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The gradient of ``objective`` at ``x`` rolled by ``shift``, and its value, tile by tile.
 
     The gradient comes back in ``x``'s own (unrolled) coordinates. Only tiles are
     gathered across the roll's wrap-around: the rolled image is never made whole,
     so a huge image costs one image-sized buffer (the gradient) here, not three.
+
+    ``replicas``: extractors of copies of the network on other devices. The step's
+    tiles are dealt out among ``extract`` and them, each device working through its
+    share in a thread of its own; gradients are written back and values summed in
+    tile order, so the result is the one a single device gives.
     """
     height, width = x.shape[-2:]
     dy, dx = shift
@@ -81,25 +87,59 @@ def tiled_gradient(
         del rolled
         return (torch.roll(grad, shifts=(-dy, -dx), dims=(2, 3)) if (dy or dx) else grad), value
     grad = torch.empty_like(x)
-    total = torch.zeros((), device=x.device)
     area = float(height * width)
-    for y0, y1 in tile_spans(height, tile, offset[0], min_size):
-        rows = _wrapped(y0, y1, dy, height)
-        for x0, x1 in tile_spans(width, tile, offset[1], min_size):
-            cols = _wrapped(x0, x1, dx, width)
-            piece = torch.cat([torch.cat([x[:, :, r0:r1, c0:c1] for c0, c1 in cols], dim=3)
-                               for r0, r1 in rows], dim=2)
-            weight = (y1 - y0) * (x1 - x0) / area
-            g, value = _gradient(piece, objective, extract, autocast, weight)
-            top = 0
-            for r0, r1 in rows:
-                left = 0
-                for c0, c1 in cols:
-                    grad[:, :, r0:r1, c0:c1] = g[:, :, top:top + r1 - r0, left:left + c1 - c0]
-                    left += c1 - c0
-                top += r1 - r0
-            total += value
+    tiles = [(_wrapped(y0, y1, dy, height), _wrapped(x0, x1, dx, width), (y1 - y0) * (x1 - x0) / area)
+             for y0, y1 in tile_spans(height, tile, offset[0], min_size)
+             for x0, x1 in tile_spans(width, tile, offset[1], min_size)]
+
+    def cut(rows: list[tuple[int, int]], cols: list[tuple[int, int]]) -> torch.Tensor:
+        return torch.cat([torch.cat([x[:, :, r0:r1, c0:c1] for c0, c1 in cols], dim=3) for r0, r1 in rows], dim=2)
+
+    def paste(rows: list[tuple[int, int]], cols: list[tuple[int, int]], g: torch.Tensor) -> None:
+        top = 0
+        for r0, r1 in rows:
+            left = 0
+            for c0, c1 in cols:
+                grad[:, :, r0:r1, c0:c1] = g[:, :, top:top + r1 - r0, left:left + c1 - c0]
+                left += c1 - c0
+            top += r1 - r0
+
+    values: list[torch.Tensor] = []
+    if not replicas:
+        for rows, cols, weight in tiles:
+            g, value = _gradient(cut(rows, cols), objective, extract, autocast, weight)
+            paste(rows, cols, g)
+            values.append(value)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        extracts = [extract, *replicas]
+
+        def work(device_index: int) -> list[tuple[int, torch.Tensor, torch.Tensor]]:
+            run, done = extracts[device_index], []
+            device = _device_of(run, x.device)
+            for i in range(device_index, len(tiles), len(extracts)):
+                rows, cols, weight = tiles[i]
+                g, value = _gradient(cut(rows, cols).to(device), objective, run, autocast, weight)
+                done.append((i, g.to(x.device), value.to(x.device)))
+            return done
+
+        with ThreadPoolExecutor(max_workers=len(extracts)) as pool:
+            results = sorted((item for part in pool.map(work, range(len(extracts))) for item in part),
+                             key=lambda item: item[0])
+        for (i, g, value), (rows, cols, _) in zip(results, tiles):
+            paste(rows, cols, g)
+            values.append(value)
+    total = torch.zeros((), device=x.device)
+    for value in values:  # in tile order, whichever device computed which
+        total += value
     return grad, total
+
+
+def _device_of(extract: Callable[..., object], default: torch.device) -> torch.device:
+    network = getattr(extract, "network", None)
+    param = next(network.parameters(), None) if network is not None else None
+    return param.device if param is not None else default
 
 
 def _gradient(

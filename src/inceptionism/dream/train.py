@@ -41,8 +41,10 @@ from inceptionism.errors import ConfigError
 from inceptionism.models import get_model_spec
 from inceptionism.models.dream_file import CLASSES, TOPICS, Collection, load_dream_model, save_dream_model, topic_label
 from inceptionism.models.spec import ModelSpec, load_state_into
-from inceptionism.training import ImageFiles, TrainStep, find_images, fit, load_state, save_state, seed_everything
+from inceptionism.training import ImageFiles, TrainStep, distributed, find_images, fit, load_state, save_state
+from inceptionism.training import seed_everything
 from inceptionism.training.data import IMAGE_SUFFIXES, batches
+from inceptionism.training.distributed import Dist
 
 log = logging.getLogger(__name__)
 
@@ -322,11 +324,19 @@ def train_dream(
     resume: bool = False,
     progress: bool = True,
     callback: Callable[[TrainStep], None] | None = None,
+    dist: Dist | None = None,
 ) -> DreamTrainResult:
-    """Fine-tune ``backbone`` on the collection at ``data``; writes ``output`` (and its training state)."""
+    """Fine-tune ``backbone`` on the collection at ``data``; writes ``output`` (and its training state).
+
+    In a distributed run (``dist``, by default what torchrun set, with the process
+    group joined on ``device``) each process takes its share of every batch; rank 0
+    validates and writes the files.
+    """
     device = torch.device(device)
     output = Path(output)
+    dist = dist or distributed.current()
     spec = get_model_spec(backbone)
+    per_rank = distributed.share(config.batch_size, dist)
     seed_everything(config.seed)
     labelled = read_collection(data, config)
     train_idx, held_idx = split(labelled, config.val, config.seed)
@@ -369,14 +379,16 @@ def train_dream(
     mean, std = (torch.tensor(v, device=device).view(1, 3, 1, 1) for v in spec.mean_std)
     autocast = device.type == "cuda"
 
-    def forward(images: torch.Tensor) -> torch.Tensor:
+    model = distributed.wrap(net, dist, device)
+
+    def forward(images: torch.Tensor, through: nn.Module) -> torch.Tensor:
         x = ((images.to(device, non_blocking=True) - mean) / std).contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-            return net(x)
+            return through(x)
 
     def loss_of(batch: Any) -> torch.Tensor:
         images, targets = batch
-        return soft_cross_entropy(forward(images), targets.to(device))
+        return soft_cross_entropy(forward(images, model), targets.to(device))
 
     metric = "accuracy" if labelled.collection.kind == CLASSES else "topic_agreement"
     last: dict[str, float] = {}
@@ -389,7 +401,7 @@ def train_dream(
         hits, total, losses = 0, 0, []
         loader = torch.utils.data.DataLoader(held_set, batch_size=config.batch_size, num_workers=config.workers)
         for images, targets in loader:
-            logits = forward(images).float()
+            logits = forward(images, net).float()  # the module itself: only rank 0 evaluates
             targets = targets.to(device)
             losses.append(float(soft_cross_entropy(logits, targets)) * len(targets))
             hits += int((logits.argmax(1) == targets.argmax(1)).sum())
@@ -401,9 +413,11 @@ def train_dream(
 
     training = {**config.to_dict(), "backbone": spec.name, "data": os.fspath(Path(data).resolve()),
                 "images": len(labelled.images), "held_out": len(held_idx), "unfrozen_blocks": unfrozen,
-                "steps_total": steps}
+                "steps_total": steps, "processes": dist.world_size}
 
     def save(step: int) -> None:
+        if not dist.main:
+            return
         figures = {f"val_{k}": round(v, 4) for k, v in last.items()}
         save_dream_model(output, {k: v.float() for k, v in net.state_dict().items()}, backbone=spec.name,
                          collection=labelled.collection,
@@ -415,13 +429,17 @@ def train_dream(
     try:
         step = fit(optimizer=opt, loss_of=loss_of, steps=steps, start_step=start, save=save, output=os.fspath(output),
                    checkpoint_every=config.checkpoint_every or steps_per_epoch, scheduler=schedule,
-                   evaluate=evaluate, eval_every=steps_per_epoch, callback=callback,
-                   batches=batches(train_set, batch_size=config.batch_size, workers=config.workers, seed=config.seed,
-                                   start_step=start, pin_memory=device.type == "cuda"))
+                   evaluate=evaluate if dist.main else None, eval_every=steps_per_epoch,
+                   callback=callback if dist.main else None, agree=distributed.agree(dist, device),
+                   batches=batches(train_set, batch_size=per_rank, workers=config.workers, seed=config.seed,
+                                   start_step=start, rank=dist.rank, world_size=dist.world_size,
+                                   pin_memory=device.type == "cuda"))
     finally:
         net.eval()
-        skipped = train_set.skipped() + (held_set.skipped() if held_set else [])
-        if skipped:
+        bad = distributed.union_of_flags(train_set.bad, dist) if dist.active else train_set.bad
+        skipped = [train_set.files[i] for i in torch.nonzero(bad).flatten().tolist()] + \
+            (held_set.skipped() if held_set else [])
+        if skipped and dist.main:
             log.warning("skipped %d unreadable images: %s", len(skipped),
                         ", ".join(p.name for p in skipped[:5]) + (" ..." if len(skipped) > 5 else ""))
     return DreamTrainResult(step, len(labelled.images), len(held_idx), len(skipped), metric, last.get(metric),

@@ -10,6 +10,7 @@ in the destination folder is renamed over the target only once it is complete.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
@@ -147,8 +148,36 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
         raise ImageReadError(f"{text}: is a directory, not an image")
     if p.stat().st_size == 0:
         raise ImageReadError(f"{text}: the file is empty")
+    return _decode(p, text, max_pixels)
+
+
+def load_image_bytes(data: bytes, name: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """:func:`load_image` for a file's bytes (read elsewhere, e.g. by a cluster's driver); ``name`` names it."""
+    if name.startswith(SAMPLE_PREFIX):
+        return load_image(name, max_pixels=max_pixels)
+    if not data:
+        raise ImageReadError(f"{name}: the file is empty")
+    return _decode(io.BytesIO(data), name, max_pixels)
+
+
+def read_image_bytes(path: str | os.PathLike[str]) -> bytes:
+    """A file's bytes for :func:`load_image_bytes` (empty for ``skimage:NAME``, which every machine has)."""
+    text = os.fspath(path)
+    if text.startswith(SAMPLE_PREFIX):
+        return b""
     try:
-        with _pixel_limit(max_pixels), Image.open(p) as im:
+        return Path(text).read_bytes()
+    except FileNotFoundError:
+        raise ImageReadError(f"{text}: no such file") from None
+    except IsADirectoryError:
+        raise ImageReadError(f"{text}: is a directory, not an image") from None
+    except OSError as exc:
+        raise ImageReadError(f"{text}: cannot read: {exc.strerror or exc}") from None
+
+
+def _decode(source: Any, text: str, max_pixels: int) -> LoadedImage:
+    try:
+        with _pixel_limit(max_pixels), Image.open(source) as im:
             w, h = im.size
             if w * h > max_pixels:
                 raise ImageReadError(
@@ -253,6 +282,46 @@ def atomic_write(path: str | os.PathLike[str], write: Any) -> None:
             os.unlink(tmp)
 
 
+def encode_image(
+    image: torch.Tensor,
+    fmt: str,
+    *,
+    alpha: torch.Tensor | None = None,
+    metadata: dict[str, Any] | None = None,
+    quality: int = 95,
+) -> bytes:
+    """``image`` encoded as ``fmt`` (PNG, JPEG or WEBP) with ``metadata`` embedded, as bytes.
+
+    PNG keeps the recipe in a text chunk, JPEG and WebP in the EXIF description.
+    Alpha is written where the format has it (PNG, WebP).
+    """
+    pil = to_pil(image, alpha if fmt in _ALPHA_FORMATS else None)
+    from inceptionism import __version__
+
+    text = json.dumps(metadata, sort_keys=True) if metadata is not None else None
+    software = f"inceptionism {__version__}"
+    buffer = io.BytesIO()
+    if fmt == "PNG":
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Software", software)
+        if text is not None:
+            info.add_itxt(METADATA_KEY, text)
+        pil.save(buffer, "PNG", pnginfo=info)
+    else:
+        exif = Image.Exif()
+        exif[_EXIF_SOFTWARE] = software
+        if text is not None:
+            exif[_EXIF_DESCRIPTION] = f"{METADATA_KEY}:{text}"
+        pil.save(buffer, fmt, quality=quality, exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (complete, or not at all)."""
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+    return Path(path)
+
+
 def save_image(
     image: torch.Tensor,
     path: str | os.PathLike[str],
@@ -261,34 +330,9 @@ def save_image(
     metadata: dict[str, Any] | None = None,
     quality: int = 95,
 ) -> Path:
-    """Write ``image`` atomically as PNG, JPEG or WebP, with ``metadata`` embedded.
-
-    PNG keeps the recipe in a text chunk, JPEG and WebP in the EXIF description.
-    Alpha is written where the format has it (PNG, WebP).
-    """
-    fmt = output_format(path)
-    pil = to_pil(image, alpha if fmt in _ALPHA_FORMATS else None)
-    from inceptionism import __version__
-
-    text = json.dumps(metadata, sort_keys=True) if metadata is not None else None
-    software = f"inceptionism {__version__}"
-
-    def write(tmp: str) -> None:
-        if fmt == "PNG":
-            info = PngImagePlugin.PngInfo()
-            info.add_text("Software", software)
-            if text is not None:
-                info.add_itxt(METADATA_KEY, text)
-            pil.save(tmp, "PNG", pnginfo=info)
-        else:
-            exif = Image.Exif()
-            exif[_EXIF_SOFTWARE] = software
-            if text is not None:
-                exif[_EXIF_DESCRIPTION] = f"{METADATA_KEY}:{text}"
-            pil.save(tmp, fmt, quality=quality, exif=exif.tobytes())
-
-    atomic_write(path, write)
-    return Path(path)
+    """Write ``image`` atomically as PNG, JPEG or WebP (by the suffix), with ``metadata`` embedded."""
+    data = encode_image(image, output_format(path), alpha=alpha, metadata=metadata, quality=quality)
+    return write_bytes(path, data)
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -1,8 +1,19 @@
 """Loading user checkpoints safely into a registry architecture.
 
-Accepted: a state dict saved with ``torch.save`` (read with ``weights_only=True``,
-so no arbitrary object is unpickled), a ``.safetensors`` file, or a whole
-TorchScript file (its tensors are taken, its code is not run). Common wrappers
+Checkpoints come from strangers, so nothing in them is run:
+
+- ``.safetensors``: tensors and nothing else, the safe format; preferred.
+- a state dict saved with ``torch.save``: read by torch's ``weights_only``
+  unpickler, which refuses everything but tensors and plain containers. That
+  unpickler could itself be fooled into running code up to torch 2.5.1
+  (CVE-2025-32434) and corrupt memory up to 2.9 (CVE-2026-24747), so on a torch
+  older than 2.10 such files are refused, with what to do instead.
+- a whole TorchScript file: its ``data.pkl`` is read by a pickle reader of ours
+  that knows the few globals a TorchScript archive uses to store tensors and
+  builds inert stand-ins for its classes; the TorchScript loader
+  (``torch.jit.load``), which is not made for untrusted files, never sees it.
+
+A refusal names what the file tried to load. Common wrappers
 (``{"state_dict": ...}``, ``{"model": ...}``, DataParallel's ``module.`` prefix)
 are unwrapped. A classifier with another number of classes (a network fine-tuned
 on your own labels) is detected and built to match.
@@ -10,11 +21,13 @@ on your own labels) is detected and built to match.
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
-import warnings
+import re
 import zipfile
-from typing import Mapping
+from collections import OrderedDict
+from typing import Any, Mapping
 
 import torch
 from torch import nn
@@ -24,6 +37,98 @@ from inceptionism.models.efficientnet_lite0 import lite0_from_efficientnet_pytor
 from inceptionism.models.spec import ModelSpec, load_state_into
 
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "net", "weights")
+
+#: the first torch whose weights_only unpickler has the fixes for CVE-2025-32434 and CVE-2026-24747
+SAFE_PICKLE_TORCH = (2, 10)
+SAFE_FORMATS = ".safetensors (best), or a state dict saved with torch.save"
+
+
+def _torch_version() -> tuple[int, int]:
+    m = re.match(r"(\d+)\.(\d+)", torch.__version__)
+    return (int(m[1]), int(m[2])) if m else (0, 0)
+
+
+def _refused(path: str, what: str) -> ModelError:
+    return ModelError(f"{path}: refused: loading it would call {what}, and a file of weights needs nothing but "
+                      f"tensors; ask for it as .safetensors (or convert it on a machine you trust)")
+
+
+# -- TorchScript archives, read without the TorchScript loader ------------------------
+class _ScriptObject:
+    """Stands for an instance of a TorchScript class: keeps its attributes, runs nothing."""
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+
+class _StorageType:
+    def __init__(self, dtype: torch.dtype):
+        self.dtype = dtype
+
+
+def _rebuild_tensor(storage: torch.Tensor, offset: int, size: Any, stride: Any, *_: Any) -> torch.Tensor:
+    return torch.as_strided(storage, tuple(size), tuple(stride), offset).clone()
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+_SCRIPT_GLOBALS: dict[tuple[str, str], Any] = {
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+    ("collections", "OrderedDict"): OrderedDict,
+    **{("torch.jit._pickle", f"build_{k}list"): _same for k in ("int", "double", "bool", "tensor", "generic")},
+}
+
+
+class _ScriptUnpickler(pickle.Unpickler):
+    def __init__(self, data: bytes, archive: zipfile.ZipFile, prefix: str):
+        super().__init__(io.BytesIO(data))
+        self.archive, self.prefix = archive, prefix
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module.startswith("__torch__."):
+            return _ScriptObject
+        if module == "torch" and name.endswith("Storage") and isinstance(getattr(torch, name, None), type):
+            dtype = getattr(getattr(torch, name), "dtype", None)
+            if isinstance(dtype, torch.dtype):
+                return _StorageType(dtype)
+        if (module, name) in _SCRIPT_GLOBALS:
+            return _SCRIPT_GLOBALS[(module, name)]
+        raise pickle.UnpicklingError(f"GLOBAL {module}.{name}")
+
+    def persistent_load(self, pid: Any) -> torch.Tensor:
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage" and isinstance(pid[1], _StorageType)):
+            raise pickle.UnpicklingError("an unknown persistent reference")
+        data = self.archive.read(f"{self.prefix}/data/{pid[2]}")
+        return torch.frombuffer(bytearray(data), dtype=pid[1].dtype) if data else torch.empty(0, dtype=pid[1].dtype)
+
+
+def _script_tensors(obj: Any, prefix: str, out: dict[str, torch.Tensor]) -> None:
+    if isinstance(obj, _ScriptObject) and isinstance(getattr(obj, "state", None), Mapping):
+        for key, value in obj.state.items():
+            _script_tensors(value, f"{prefix}{key}.", out)
+    elif isinstance(obj, torch.Tensor):
+        out[prefix[:-1]] = obj
+
+
+def read_torchscript(path: str) -> dict[str, torch.Tensor]:
+    """The parameters and buffers of a TorchScript archive, by name; its code is never loaded."""
+    with zipfile.ZipFile(path) as archive:
+        names = [n for n in archive.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
+        if not names:
+            raise ModelError(f"{path}: a zip file, but not a TorchScript archive (no data.pkl)")
+        prefix = names[0].rsplit("/", 1)[0]
+        try:
+            root = _ScriptUnpickler(archive.read(names[0]), archive, prefix).load()
+        except pickle.UnpicklingError as exc:
+            what = str(exc).removeprefix("GLOBAL ")
+            raise _refused(path, what) from None
+        except (EOFError, ValueError, TypeError, RuntimeError, KeyError, IndexError) as exc:
+            raise ModelError(f"{path}: a damaged TorchScript archive ({type(exc).__name__}: {exc})") from None
+    tensors: dict[str, torch.Tensor] = {}
+    _script_tensors(root, "", tensors)
+    return tensors
 
 
 def _is_torchscript(path: str) -> bool:
@@ -44,16 +149,19 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
             obj: object = load_file(text, device="cpu")
         elif _is_torchscript(text):
-            with warnings.catch_warnings():  # "torch.jit.load is deprecated": still the way to read one
-                warnings.simplefilter("ignore", FutureWarning)
-                obj = torch.jit.load(text, map_location="cpu").state_dict()
+            obj = read_torchscript(text)
         else:
+            if _torch_version() < SAFE_PICKLE_TORCH:
+                raise ModelError(
+                    f"{text}: refused: torch {torch.__version__} cannot read pickled checkpoints from others safely "
+                    f"(CVE-2025-32434, CVE-2026-24747, fixed in torch 2.10): upgrade torch, or use a .safetensors file")
             obj = torch.load(text, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise ModelError(
-            f"{text}: refused to load: it holds Python objects beyond tensors "
-            f"(save model.state_dict() instead): {str(exc).splitlines()[0]}"
-        ) from exc
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if found:
+            raise _refused(text, found[1]) from None
+        raise ModelError(f"{text}: refused: it holds Python objects beyond tensors; "
+                         f"use {SAFE_FORMATS}") from None
     except (RuntimeError, OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise ModelError(f"{text}: not a readable checkpoint: {str(exc).splitlines()[0]}") from exc
     for _ in range(2):

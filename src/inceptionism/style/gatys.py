@@ -201,8 +201,13 @@ def stylize_optimize(
     *,
     style_weights: Sequence[float] | None = None,
     callback: Callable[[StyleStep], None] | None = None,
+    resume: tuple[int, int, torch.Tensor] | None = None,
 ) -> StyleResult:
-    """Optimise an image with ``content``'s layout in the (blended) style of ``styles``."""
+    """Optimise an image with ``content``'s layout in the (blended) style of ``styles``.
+
+    ``resume``: (scale, steps done at that scale, image) of a run that stopped, to
+    go on from there (the optimiser's moments start afresh).
+    """
     if not styles:
         raise ConfigError("at least one style image is needed")
     weights = list(style_weights) if style_weights is not None else [1.0] * len(styles)
@@ -225,6 +230,12 @@ def stylize_optimize(
     losses: list[torch.Tensor] = []
     image: torch.Tensor | None = None
     for index, size in enumerate(sizes):
+        done = 0
+        if resume is not None:
+            if index < resume[0]:
+                continue
+            if index == resume[0]:
+                image, done = resume[2].to(device=device, dtype=dtype), resume[1]
         target = resize(content, size)
         style_side = max(network.min_size, round(max(size) * config.style_scale))
         scaled_styles = [_resize_long(s, style_side) for s in styles]
@@ -235,7 +246,7 @@ def stylize_optimize(
                     torch.rand(target.shape, generator=generator).to(target)
             else:
                 image = resize(image, size)
-            image = _optimise(image.detach(), loss_fn, config, index, len(sizes), losses, callback)
+            image = _optimise(image.detach(), loss_fn, config, index, len(sizes), losses, callback, done)
         finally:
             loss_fn.close()
     assert image is not None
@@ -251,14 +262,14 @@ def _resize_long(image: torch.Tensor, side: int) -> torch.Tensor:
 
 
 def _optimise(image: torch.Tensor, loss_fn: StyleLoss, config: StyleConfig, scale: int, scales: int,
-              losses: list[torch.Tensor], callback: Callable[[StyleStep], None] | None) -> torch.Tensor:
+              losses: list[torch.Tensor], callback: Callable[[StyleStep], None] | None, done: int = 0) -> torch.Tensor:
     image = image.contiguous().requires_grad_(True)
     # the loss network runs channels_last, so the gradient comes back in that layout; L-BFGS
     # flattens it with .view(), which needs the image's own (contiguous) layout
     image.register_hook(lambda g: g.contiguous())
     if config.optimizer == "adam":
         opt: torch.optim.Optimizer = torch.optim.Adam([image], lr=config.lr)
-        for step in range(config.steps):
+        for step in range(done, config.steps):
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(image)
             loss.backward()
@@ -270,7 +281,7 @@ def _optimise(image: torch.Tensor, loss_fn: StyleLoss, config: StyleConfig, scal
                 callback(StyleStep(scale, scales, step + 1, config.steps, loss.detach(), image.detach()))
     else:
         opt = torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=50, line_search_fn="strong_wolfe")
-        for step in range(config.steps):
+        for step in range(done, config.steps):
             def closure() -> torch.Tensor:
                 opt.zero_grad(set_to_none=True)
                 loss = loss_fn(image)

@@ -28,8 +28,10 @@ from inceptionism.models.network import Network
 from inceptionism.style.gatys import gram, total_variation
 from inceptionism.style.model_file import StyleInfo, load_model, save_model
 from inceptionism.style.network import StyleNetwork
-from inceptionism.training import ImageFiles, TrainStep, find_images, fit, load_state, save_state, seed_everything
+from inceptionism.training import ImageFiles, TrainStep, distributed, find_images, fit, load_state, save_state
+from inceptionism.training import seed_everything
 from inceptionism.training.data import batches
+from inceptionism.training.distributed import Dist
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +142,10 @@ class TrainLoss:
         """The weighted content, style and smoothness terms of ``output`` (``target``: content features)."""
         feats = self.extractor(output)
         c = self.config
-        content_loss = sum(F.mse_loss(feats[a].float(), target[a]) / (target[a].pow(2).mean() + 1e-12)
+        # per image, then averaged: each image's content is measured against its own features' power, and the
+        # loss is a mean over images, so that several processes' batches add up to one (DistributedDataParallel)
+        content_loss = sum(((feats[a].float() - target[a]).pow(2).flatten(1).mean(1)
+                            / (target[a].pow(2).flatten(1).mean(1) + 1e-12)).mean()
                            for a in self.content_layers)
         style_loss = 0.0
         for a in self.style_layers:
@@ -196,12 +201,20 @@ def train(
     content_layers: Sequence[str] | None = None,
     style_layers: Sequence[str] | None = None,
     callback: Callable[[TrainStep], None] | None = None,
+    dist: Dist | None = None,
 ) -> StyleNetwork:
-    """Train a network on ``styles`` over the images under ``data``; writes ``output`` (and its state)."""
+    """Train a network on ``styles`` over the images under ``data``; writes ``output`` (and its state).
+
+    In a distributed run (``dist``, by default what torchrun set; the process group
+    joined by :func:`inceptionism.training.distributed.start` on the loss network's
+    device) each process takes its share of every batch, and rank 0 writes the files.
+    """
     if not styles:
         raise ConfigError("at least one style image is needed")
     output = Path(output)
+    dist = dist or distributed.current()
     device = next(network.parameters()).device
+    per_rank = distributed.share(config.batch_size, dist)
     seed_everything(config.seed)
     net = StyleNetwork(len(styles), config.width, skip=config.skip).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
@@ -221,28 +234,36 @@ def train(
     loss_fn = TrainLoss(network, style_targets(styles, config, device), config,
                         content_layers or network.spec.content_layers or network.spec.default_layers,
                         style_layers or network.spec.style_layers or network.spec.default_layers)
-    training = {**config.to_dict(), "loss_model": network.name, "data": os.fspath(data)}
-    rng = torch.Generator().manual_seed(config.seed + start)
+    training = {**config.to_dict(), "loss_model": network.name, "data": os.fspath(data),
+                "processes": dist.world_size}
+    # each process draws the styles of its own share of the batch
+    rng = torch.Generator().manual_seed(config.seed + start + 1_000_003 * dist.rank)
+    model = distributed.wrap(net, dist, device)
 
     def loss_of(batch: torch.Tensor) -> torch.Tensor:
         batch = batch.to(device)
         index = torch.randint(len(styles), (batch.shape[0],), generator=rng).to(device)
-        return loss_fn(net(batch, F.one_hot(index, len(styles)).float()), batch, index)
+        return loss_fn(model(batch, F.one_hot(index, len(styles)).float()), batch, index)
 
     def save(step: int) -> None:
-        save_model(output, net, style_infos, {**training, "step": step})
-        save_state(output, opt, step, check, schedule)
+        if dist.main:
+            save_model(output, net, style_infos, {**training, "step": step})
+            save_state(output, opt, step, check, schedule)
 
     net.train()
     try:
         fit(optimizer=opt, loss_of=loss_of, steps=config.steps, start_step=start, save=save, output=os.fspath(output),
-            checkpoint_every=config.checkpoint_every, callback=callback, scheduler=schedule,
-            batches=batches(dataset, batch_size=config.batch_size, workers=config.workers, seed=config.seed,
-                            start_step=start, drop_last=len(dataset) >= config.batch_size))
+            checkpoint_every=config.checkpoint_every, callback=callback if dist.main else None, scheduler=schedule,
+            agree=distributed.agree(dist, device),
+            batches=batches(dataset, batch_size=per_rank, workers=config.workers, seed=config.seed,
+                            start_step=start, rank=dist.rank, world_size=dist.world_size,
+                            pin_memory=device.type == "cuda"))
     finally:
         net.eval()
-        skipped = dataset.skipped()
-        if skipped:
+        skipped = [dataset.files[i] for i in
+                   torch.nonzero(distributed.union_of_flags(dataset.bad, dist)).flatten().tolist()] \
+            if dist.active else dataset.skipped()
+        if skipped and dist.main:
             log.warning("skipped %d unreadable training images: %s", len(skipped),
                         ", ".join(p.name for p in skipped[:5]) + (" ..." if len(skipped) > 5 else ""))
     return net

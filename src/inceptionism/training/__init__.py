@@ -7,11 +7,12 @@ reads the optimiser's state beside a model file for ``--resume``, and
 graceful stop on Ctrl-C or SIGTERM.
 """
 
+from inceptionism.training import distributed
 from inceptionism.training.data import IMAGE_SUFFIXES, ImageFiles, find_images, seed_everything
 from inceptionism.training.loop import TrainingInterrupted, TrainStep, fit
 from inceptionism.training.state import load_state, save_state, state_path
 
 __all__ = [
-    "IMAGE_SUFFIXES", "ImageFiles", "TrainStep", "TrainingInterrupted", "find_images", "fit", "load_state",
+    "IMAGE_SUFFIXES", "ImageFiles", "TrainStep", "TrainingInterrupted", "distributed", "find_images", "fit", "load_state",
     "save_state", "seed_everything", "state_path",
 ]

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import torch
 
-from inceptionism.errors import InceptionismError
+from inceptionism.errors import InceptionismError, Interrupted
 
 
 @dataclass
@@ -42,7 +42,7 @@ class TrainStep:
     samples_per_s: float = 0.0
 
 
-class TrainingInterrupted(InceptionismError):
+class TrainingInterrupted(Interrupted):
     """Training stopped by Ctrl-C or SIGTERM; the state at ``step`` is saved in ``path``."""
 
     def __init__(self, step: int, path: str, saved_now: bool):
@@ -106,13 +106,18 @@ def fit(
     eval_every: int = 0,
     callback: Callable[[TrainStep], None] | None = None,
     backward: Callable[[torch.Tensor], None] | None = None,
+    agree: Callable[[bool, bool], tuple[bool, bool]] | None = None,
 ) -> int:
     """Train from ``start_step`` to ``steps``; returns the last step (always saved).
 
     ``loss_of(batch)`` is the forward pass; the loop does the backward pass
     (``backward(loss)`` when given, e.g. for gradient scaling), the optimiser and
     schedule steps. ``save(step)`` writes the model and its training state.
+    ``agree(stop, bad)`` tells every process of a distributed run whether any of
+    them is stopping or saw a loss that is not finite (see :mod:`.distributed`),
+    so that all stop at the same step.
     """
+    agree = agree or (lambda stop_now, bad: (stop_now, bad))
     step = start_step
     saved = start_step
     stop = _StopRequest()
@@ -123,15 +128,16 @@ def fit(
         try:
             iterator = iter(batches)
             while step < steps:
-                if stop.requested:
-                    break
                 batch = next(iterator)
                 started = time.perf_counter()
                 optimizer.zero_grad(set_to_none=True)
                 loss = loss_of(batch)
-                if not torch.isfinite(loss.detach()).all():
-                    raise InceptionismError(f"the loss became {loss.item()} at step {step + 1}: "
+                stopping, bad = agree(stop.requested, not bool(torch.isfinite(loss.detach()).all()))
+                if bad:
+                    raise InceptionismError(f"the loss stopped being a finite number at step {step + 1}: "
                                             "lower --lr or resume from the last checkpoint")
+                if stopping:
+                    break  # before the update: the state saved is the last step really finished
                 (backward or torch.Tensor.backward)(loss)
                 optimizer.step()
                 if scheduler is not None:
@@ -149,7 +155,7 @@ def fit(
                     saved = step
         except KeyboardInterrupt:  # a second Ctrl-C: the step in progress is lost, the last checkpoint kept
             raise TrainingInterrupted(saved, output, saved_now=False) from None
-        if stop.requested and step < steps:
+        if step < steps:  # stopped early (by a signal here, or in another process)
             if step > saved:
                 save(step)
             raise TrainingInterrupted(step, output, saved_now=True)

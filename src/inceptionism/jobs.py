@@ -1,0 +1,249 @@
+"""Work that runs the same in this process or on a cluster worker: set up once, then item after item.
+
+A job is a small picklable description (model, objective, settings); ``setup()``
+loads the network once and returns a runner whose ``run(key, payload)`` does one
+item and returns what the driver writes (encoded image bytes) or assembles (a
+sweep's cell). The command line runs items through the runner itself, or hands
+the job to :mod:`inceptionism.cluster` to run on Ray actors: the same code, so
+the same bytes, whichever runs it. Workers read nothing from the driver's disk:
+input images and user checkpoints travel as bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def _with_file(data: bytes | None, path: str | None, suffix: str) -> str | None:
+    """``path`` where it exists here, else ``data`` written to a temporary file (a worker on another machine)."""
+    if path is None or path == "random":
+        return path
+    if data is None or os.path.isfile(path):
+        return path
+    fd, tmp = tempfile.mkstemp(suffix=suffix, prefix="inceptionism-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return tmp
+
+
+def _file_bytes(path: str | None) -> bytes | None:
+    if path is None or path == "random" or path.startswith("skimage:") or not os.path.isfile(path):
+        return None
+    with open(path, "rb") as f:
+        return f.read()
+
+
+# -- dream -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DreamJob:
+    """Dream many images with one network and objective."""
+
+    model: str | None
+    weights: str | None
+    layers: tuple[str, ...] | None
+    guide: str | None
+    class_value: str | None
+    topic: str | None
+    word: str | None
+    config: Any  # DreamConfig
+    device: str = "auto"
+    quality: int = 95
+    #: fields every output's recipe carries besides the per-image ones
+    recipe: tuple[tuple[str, Any], ...] = ()
+    weights_data: bytes | None = None
+    guide_data: bytes | None = None
+    #: more devices whose network copies share each step's tiles (``--devices``); the first is ``device``
+    devices: tuple[str, ...] = ()
+
+    def portable(self) -> "DreamJob":
+        """The job with its files' bytes inside, for workers that do not share this disk."""
+        return replace(self, weights_data=_file_bytes(self.weights), guide_data=_file_bytes(self.guide))
+
+    def setup(self) -> "DreamRunner":
+        return DreamRunner(self)
+
+
+class DreamRunner:
+    def __init__(self, job: DreamJob):
+        from inceptionism.devices import resolve_device, resolve_devices
+        from inceptionism.dream.loop import replicate
+        from inceptionism.io.images import load_image, load_image_bytes
+        from inceptionism.models import get_model
+        from inceptionism.objectives import build_objective
+
+        self.job = job
+        devices = resolve_devices(",".join(job.devices)) if job.devices else []
+        self.device = devices[0] if devices else resolve_device(job.device)
+        weights = _with_file(job.weights_data, job.weights, ".safetensors" if (job.weights or "").endswith(
+            ".safetensors") else ".pt")
+        self.network = get_model(job.model, weights=weights, device=self.device, progress=False)
+        self.replicas = replicate(self.network, devices[1:])
+        guide = None
+        if job.guide:
+            guide = (load_image_bytes(job.guide_data, job.guide) if job.guide_data is not None
+                     else load_image(job.guide)).rgb
+        self.guide = guide
+        self.objective, self.chosen = build_objective(self.network, job.layers, guide=guide,
+                                                      class_value=job.class_value, topic=job.topic, word=job.word)
+        self.objective.prepare(self.network)
+
+    def dream(self, start: torch.Tensor, callback: Any = None) -> Any:
+        from inceptionism.dream import dream
+
+        return dream(self.network, start, self.objective, self.job.config, callback=callback, replicas=self.replicas)
+
+    def meta(self, label: str | None, data: bytes | None, tile: Any = None) -> dict[str, Any]:
+        """The recipe an output records (the same here and on any worker)."""
+        from inceptionism.objectives import class_index
+
+        job = self.job
+        targeted = job.class_value is not None or job.topic is not None or job.word is not None
+        return {
+            **dict(job.recipe),
+            "model": self.network.name,
+            "layers": [str(a) for a in self.chosen] if (job.layers or job.guide or not targeted) else [],
+            "class": class_index(job.class_value, self.network.categories) if job.class_value is not None else None,
+            "input": label,
+            "input_sha256": hashlib.sha256(data).hexdigest() if data else None,
+            # the tile actually used, so that --from reproduces the image on any machine
+            "config": {**job.config.to_dict(), "tile": tile},
+            "device": str(self.device),
+        }
+
+    def run(self, key: str, payload: tuple[str, bytes, str], callback: Any = None) -> bytes:
+        """Dream one image; ``payload`` is (its label in the recipe, its bytes, the output format)."""
+        from inceptionism.io.images import encode_image, load_image_bytes
+
+        label, data, fmt = payload
+        image = load_image_bytes(data, key)
+        result = self.dream(image.rgb, callback)
+        return encode_image(result.image, fmt, alpha=image.alpha, metadata=self.meta(label, data, result.tile),
+                            quality=self.job.quality)
+
+
+# -- stylize -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class StylizeJob:
+    """Stylise many images with one train-style model and one mix."""
+
+    model: str
+    mix: tuple[float, ...]
+    tile: int = 1024
+    preserve_colors: bool = False
+    device: str = "auto"
+    recipe: tuple[tuple[str, Any], ...] = ()
+    model_data: bytes | None = None
+
+    def portable(self) -> "StylizeJob":
+        return replace(self, model_data=_file_bytes(self.model))
+
+    def setup(self) -> "StylizeRunner":
+        return StylizeRunner(self)
+
+
+class StylizeRunner:
+    def __init__(self, job: StylizeJob):
+        from inceptionism.devices import resolve_device
+        from inceptionism.style.model_file import load_model
+
+        self.job = job
+        self.device = resolve_device(job.device)
+        self.net, self.meta = load_model(_with_file(job.model_data, job.model, ".safetensors"), self.device)
+        self.mix = torch.tensor([job.mix], dtype=torch.float32)
+
+    def run(self, key: str, payload: tuple[str, bytes, str]) -> bytes:
+        from inceptionism.dream.loop import preserve_colors
+        from inceptionism.io.images import encode_image, load_image_bytes
+        from inceptionism.style.model_file import stylize_image
+
+        label, data, fmt = payload
+        image = load_image_bytes(data, key)
+        result = stylize_image(self.net, image.rgb, self.mix, tile=self.job.tile)
+        if self.job.preserve_colors:
+            result = preserve_colors(result, image.rgb)
+        meta = {**dict(self.job.recipe), "content": label}
+        return encode_image(result, fmt, alpha=image.alpha, metadata=meta)
+
+
+# -- sweep -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SweepJob:
+    """The cells of a sweep: one input, one network, a config per cell."""
+
+    dream: DreamJob
+    input: str
+    input_data: bytes
+
+    def portable(self) -> "SweepJob":
+        return replace(self, dream=self.dream.portable())
+
+    def setup(self) -> "SweepRunner":
+        return SweepRunner(self)
+
+
+class SweepRunner:
+    def __init__(self, job: SweepJob):
+        from inceptionism.io.images import load_image_bytes
+
+        self.job = job
+        self.runner = job.dream.setup()
+        self.image = load_image_bytes(job.input_data, job.input).rgb
+        self.objectives: dict[str, Any] = {}
+
+    def run(self, key: str, payload: dict[str, Any]) -> np.ndarray:
+        """One cell: ``payload`` holds its layer (``A+B`` for several), steps, step size and octaves."""
+        from inceptionism.dream import DreamConfig, dream
+        from inceptionism.io.images import to_pil
+        from inceptionism.objectives import build_objective
+
+        layer = payload["layer"]
+        if layer not in self.objectives:
+            job = self.job.dream
+            self.objectives[layer], _ = build_objective(
+                self.runner.network, layer.split("+"), guide=self.runner.guide, class_value=job.class_value,
+                topic=job.topic, word=job.word)
+        config = DreamConfig(steps=payload["steps"], step_size=payload["step_size"], octaves=payload["octaves"])
+        result = dream(self.runner.network, self.image, self.objectives[layer], config)
+        return np.asarray(to_pil(result.image))
+
+
+# -- video frames --------------------------------------------------------------------
+@dataclass(frozen=True)
+class FrameJob:
+    """Frames of a video dreamed one by one (no --blend/--flow: every frame stands alone)."""
+
+    dream: DreamJob
+    recipe: tuple[tuple[str, Any], ...]
+
+    def portable(self) -> "FrameJob":
+        return replace(self, dream=self.dream.portable())
+
+    def setup(self) -> "FrameRunner":
+        return FrameRunner(self)
+
+
+def frame_tensor(frame: np.ndarray) -> torch.Tensor:
+    """An ``H,W,3`` uint8 video frame as a ``1,3,H,W`` float image."""
+    return torch.from_numpy(np.ascontiguousarray(frame, dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
+
+
+class FrameRunner:
+    def __init__(self, job: FrameJob):
+        self.job = job
+        self.runner = job.dream.setup()
+
+    def run(self, key: str, payload: tuple[int, np.ndarray]) -> bytes:
+        """Frame ``number``, dreamed, as the PNG the frame store keeps (its recipe and number inside)."""
+        from inceptionism.io.images import encode_image
+
+        number, frame = payload
+        result = self.runner.dream(frame_tensor(frame))
+        return encode_image(result.image, "PNG", metadata={**dict(self.job.recipe), "frame": number})
+

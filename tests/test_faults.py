@@ -1,0 +1,188 @@
+"""Faults: a full disk while writing, and SIGTERM behaving like Ctrl-C (kept work, one line, resumable)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inceptionism.cli import main
+from inceptionism.io.images import read_metadata
+
+FAST = ["--steps", "2", "--octaves", "1", "-q"]
+
+
+@pytest.fixture
+def photos(tmp_path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray((rng.random((48, 64, 3)) * 255).astype(np.uint8)).save(folder / f"p{i}.png")
+    return folder
+
+
+class FullDisk:
+    """Let ``room`` files be written, then fail the next writes half-way with ENOSPC."""
+
+    def __init__(self, monkeypatch, room: int):
+        self.room, self.calls = room, 0
+        original = Path.write_bytes
+
+        def write_bytes(path: Path, data: bytes) -> int:
+            if ".part" in path.name:  # our atomic writes' temporary files
+                self.calls += 1
+                if self.calls > self.room:
+                    with open(path, "wb") as f:
+                        f.write(data[: len(data) // 2])
+                    raise OSError(errno.ENOSPC, "No space left on device")
+            return original(path, data)
+
+        monkeypatch.setattr(Path, "write_bytes", write_bytes)
+
+
+def _no_partials(folder: Path) -> None:
+    assert not [p for p in folder.rglob("*") if ".part" in p.name], "a temporary file was left behind"
+    for p in folder.rglob("*.png"):
+        with Image.open(p) as im:
+            im.load()  # every file there is whole
+
+
+def test_a_full_disk_while_dreaming_many_images(photos, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    with monkeypatch.context() as m:
+        FullDisk(m, room=2)
+        assert main(["dream", str(photos), "-o", str(out), *FAST]) == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "No space left on device" in lines[0] and "2 of 4 images are written" in lines[0]
+    assert "--resume" in lines[0]
+    assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png"]
+    _no_partials(out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    # room again: --resume does the rest, and leaves the finished ones as they were
+    assert main(["dream", str(photos), "-o", str(out), "--resume", *FAST[:-1]]) == 0
+    assert "2 written, 2 already done (--resume) of 4" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name in before} == before
+    assert len(list(out.iterdir())) == 4
+
+
+def test_a_full_disk_while_writing_frames(tmp_path, capsys, monkeypatch):
+    base = ["animate", "--noise", "48x40", "--frames", "5", "--every", "1", "-q", "-o", str(tmp_path / "zoom.gif")]
+    with monkeypatch.context() as m:
+        FullDisk(m, room=3)  # three frames fit
+        assert main(base) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "No space left on device" in err and "--resume" in err
+    frames = tmp_path / "zoom.gif_frames"
+    kept = sorted(p.name for p in frames.glob("frame_*.png"))
+    assert kept == ["frame_00001.png", "frame_00002.png", "frame_00003.png"] and not (tmp_path / "zoom.gif").exists()
+    _no_partials(frames)
+    assert main([*base, "--resume"]) == 0
+    with Image.open(tmp_path / "zoom.gif") as gif:
+        assert gif.n_frames == 5
+
+
+def _start(args: list[str], cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "inceptionism", *args], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+def _wait_for(condition, proc: subprocess.Popen, timeout: float = 240) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline and not condition():
+        if proc.poll() is not None:
+            raise AssertionError(f"ended early: {proc.stderr.read()}")
+        time.sleep(0.05)
+    assert condition(), "the run never got that far"
+
+
+def _terminate(proc: subprocess.Popen) -> str:
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    lines = [line for line in err.splitlines() if line.strip() and "%|" not in line]
+    assert len(lines) == 1 and lines[0].startswith("inceptionism: interrupted"), err
+    return lines[0]
+
+
+def test_sigterm_stops_dream_animate_and_video_keeping_finished_work(photos, tmp_path):
+    from inceptionism.io.video import write_video
+
+    out = tmp_path / "dreams"
+    proc = _start(["dream", str(photos), "-o", str(out), "--steps", "40", "--octaves", "1", "-q"], tmp_path)
+    _wait_for(lambda: out.is_dir() and any(out.glob("*.png")), proc)
+    line = _terminate(proc)
+    assert "of 4 images are written" in line and "--resume" in line
+    _no_partials(out)
+
+    frames = tmp_path / "frames"
+    proc = _start(["animate", "--noise", "48x40", "--frames", "200", "--every", "3", "-q", "-o", str(frames)], tmp_path)
+    _wait_for(lambda: (frames / "frame_00002.png").exists(), proc)
+    line = _terminate(proc)
+    assert "frames are kept in" in line and "--resume" in line
+    _no_partials(frames)
+
+    clip = tmp_path / "clip.mp4"
+    rng = np.random.default_rng(0)
+    write_video([(rng.random((32, 48, 3)) * 255).astype(np.uint8) for _ in range(60)], clip, 10)
+    vframes = tmp_path / "vframes"
+    proc = _start(["video", str(clip), "-o", str(vframes), "--steps", "5", "--octaves", "1", "-q"], tmp_path)
+    _wait_for(lambda: (vframes / "frame_00002.png").exists(), proc)
+    line = _terminate(proc)
+    assert "frames are kept in" in line and "--resume" in line
+
+
+def test_sigterm_stops_style_with_the_image_so_far_and_resume_finishes_it(tmp_path):
+    from inceptionism.io.images import save_image, load_image
+
+    content, style = tmp_path / "c.png", tmp_path / "s.png"
+    save_image(load_image("skimage:chelsea").rgb, content)
+    save_image(load_image("skimage:coffee").rgb, style)
+    out = tmp_path / "out.png"
+    args = ["style", str(content), "--style", str(style), "-o", str(out), "--size", "96", "--scales", "1",
+            "--steps", "4000", "--save-every", "5", "-q"]
+    proc = _start(args, tmp_path)
+    _wait_for(lambda: (tmp_path / "out_00005.png").exists(), proc)
+    line = _terminate(proc)
+    assert "the image so far is in" in line and "--resume" in line
+    state = read_metadata(out)["interrupted"]
+    assert state["scale"] == 0 and state["step"] >= 5
+    # --resume goes on from there: its next snapshot is past the step where it stopped
+    following = tmp_path / f"out_{(state['step'] // 5 + 1) * 5:05d}.png"
+    proc = _start([*args, "--resume"], tmp_path)
+    _wait_for(following.exists, proc)
+    _terminate(proc)
+    assert read_metadata(out)["interrupted"]["step"] > state["step"]
+
+
+def test_sigterm_stops_training_at_a_checkpoint_that_resumes(tmp_path):
+    from inceptionism.io.images import save_image, load_image
+    from inceptionism.style.model_file import read_metadata as model_metadata
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray((rng.random((40, 40, 3)) * 255).astype(np.uint8)).save(data / f"{i}.png")
+    save_image(load_image("skimage:coffee").rgb, tmp_path / "s.png")
+    model = tmp_path / "m.safetensors"
+    args = ["train-style", "--style", str(tmp_path / "s.png"), "--data", str(data), "-o", str(model),
+            "--image-size", "32", "--batch-size", "2", "--width", "8", "--workers", "0", "--steps", "100000",
+            "--checkpoint-every", "3", "-q"]
+    proc = _start(args, tmp_path)
+    _wait_for(model.exists, proc)
+    line = _terminate(proc)
+    assert "the model and its training state are saved in" in line and "--resume" in line
+    step = model_metadata(model)["training"]["step"]
+    assert step >= 3
+    assert main([*args[:-5], "--steps", str(step + 2), "--checkpoint-every", "0", "--resume", "-q"]) == 0
+    assert model_metadata(model)["training"]["step"] == step + 2
