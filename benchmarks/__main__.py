@@ -11,7 +11,7 @@ import platform
 
 import torch
 
-from benchmarks import dream_speed, memory, style_speed
+from benchmarks import dream_speed, memory, style_speed, train_dream_speed
 
 
 def main() -> None:
@@ -58,10 +58,17 @@ def main() -> None:
     print(f"optimisation at 384 px: {style_speed.optimisation_its(384, device):.1f} iterations/s", flush=True)
     print(f"training (batch 4 x 256 px, 2 styles): {style_speed.training_steps_per_s(device):.2f} steps/s", flush=True)
 
+    print("\n## train-dream (efficientnet_lite0, default fine-tuned blocks, 224 px, batches of 32)")
+    step_rate = train_dream_speed.step_images_per_s(device)
+    loop_rate = train_dream_speed.loop_images_per_s(device)
+    print(f"training step alone: {step_rate:.1f} images/s", flush=True)
+    print(f"with JPEGs read by 2 data workers: {loop_rate:.1f} images/s", flush=True)
+
     print()
     print(f"speedup_vs_plain: {results[('efficientnet_lite0', 1024)][0].speedup:.2f}")
     print(f"speedup_vs_plain_vgg16: {results[('vgg16', 1024)][0].speedup:.2f}")
     print(f"matmul_fraction: {results[('vgg16', 1024)][1]:.2f}")
+    print(f"train_dream_images_per_s: {loop_rate:.1f}")
 
 
 if __name__ == "__main__":

@@ -95,8 +95,77 @@ def _device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _to_array(image: torch.Tensor) -> np.ndarray:
-    return (image[0].detach().float().cpu().clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+class JobFiles:
+    """The files a server hands out: one folder per job under one root, older ones pruned.
+
+    Every image the page shows or offers is a file written here, atomically, and
+    unique (its metadata names its job): Gradio then copies it into its cache
+    under a name of its own content, with a rename. Handing Gradio arrays instead
+    makes it rewrite a same-content cache file in place, which a download of an
+    identical earlier result can catch half-written (seen under load: "Too
+    little data for declared Content-Length").
+    """
+
+    def __init__(self, keep_s: float = 3600.0):
+        self.root = Path(tempfile.mkdtemp(prefix="inceptionism-web-"))
+        self.keep_s = keep_s
+
+    def new_job(self) -> tuple[str, Path]:
+        import shutil
+        import time
+
+        now = time.time()
+        for old in self.root.iterdir():
+            try:
+                if now - old.stat().st_mtime > self.keep_s:
+                    shutil.rmtree(old, ignore_errors=True)
+            except OSError:
+                continue
+        job = uuid.uuid4().hex
+        folder = self.root / job
+        folder.mkdir()
+        return job, folder
+
+
+def upload(gr: Any, **kwargs: Any) -> Any:
+    """An image upload whose file reaches our loader undecoded.
+
+    Gradio's Image component opens every upload with PIL before the handler runs,
+    so a file that is not an image, or a decompression bomb, fails there with
+    Gradio's own message; ours (:func:`load_upload`) applies the byte and pixel
+    caps and says what is wrong in one line.
+    """
+    component = gr.Image(type="filepath", sources=["upload"], **kwargs)
+
+    def preprocess(payload: Any) -> str | None:
+        return None if payload is None or payload.path is None else str(payload.path)
+
+    component.preprocess = preprocess
+    return component
+
+
+def load_upload(path: str, limits: "WebLimits", what: str = "") -> Any:
+    """An uploaded image through our loader; its error message names the file, not the server's temporary path."""
+    try:
+        return load_image(path, max_pixels=limits.max_pixels)
+    except InceptionismError as exc:
+        text = str(exc).replace(path, Path(path).name)
+        raise InceptionismError(f"{what}{text}") from None
+
+
+PREVIEW_SIDE = 512  # previews are shown, not kept: no need to send more pixels than a page shows
+
+
+def _preview(image: torch.Tensor, folder: Path, job: str, step: int) -> str:
+    """A small PNG of ``image`` for the page (unique to its job and step)."""
+    h, w = image.shape[-2:]
+    scale = min(1.0, PREVIEW_SIDE / max(h, w))
+    if scale < 1.0:
+        image = torch.nn.functional.interpolate(image.float(), size=(max(1, round(h * scale)), max(1, round(w * scale))),
+                                                mode="area")
+    path = folder / f"preview-{step:06d}.png"
+    save_image(image, path, metadata={"job": job, "step": step})
+    return str(path)
 
 
 def layer_choices(model: str) -> list[str]:
@@ -156,7 +225,7 @@ def _objective(network: Any, layers: list[str], channel: float | None, guide: st
     chosen = layers or list(network.spec.default_layers)
     ch = None if channel is None or channel < 0 else int(channel)
     addresses = [LayerAddress(layer, ch if i == 0 else None) for i, layer in enumerate(chosen)]
-    g = load_image(guide, max_pixels=limits.max_pixels).rgb if guide else None
+    g = load_upload(guide, limits, "guide image ").rgb if guide else None
     topic = _topic_number(target) if target else None
     class_value = target if target and topic is None else None
     objective, _ = build_objective(network, addresses if (layers or not (target or word)) else None, guide=g,
@@ -205,6 +274,7 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
     device = _device()
     cancel_flags: dict[str, threading.Event] = {}
     choices = model_choices(tuple(dream_models))
+    files = JobFiles()
 
     def network_for(label: str) -> Any:
         choice = choices.get(label)
@@ -227,7 +297,7 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
             else:
                 if not image:
                     raise gr.Error("upload an image, or tick 'start from noise'")
-                loaded = load_image(image, max_pixels=limits.max_pixels)
+                loaded = load_upload(image, limits)
                 start, source = loaded.rgb, loaded
             network = network_for(model)
             objective = _objective(network, layers, channel, guide, limits, target, word)
@@ -235,13 +305,14 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
             raise gr.Error(str(exc)) from exc
         cancel = threading.Event()
         cancel_flags[session] = cancel
+        job, folder = files.new_job()
         total = config.octaves * config.steps
 
         def work(report: Any) -> Any:
             def callback(step: DreamStep) -> None:
                 done = step.octave * step.steps + step.step
                 if done % PREVIEW_EVERY == 0 or done == total:
-                    report((done, _to_array(step.image)))
+                    report((done, _preview(step.image, folder, job, done)))
                 elif cancel.is_set():
                     raise Cancelled
 
@@ -252,13 +323,13 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
                 done, preview = value
                 yield preview, None, f"step {done} of {total}"
             elif kind == "done":
-                out = Path(tempfile.mkdtemp(prefix="inceptionism-")) / "dream.png"
-                meta = {"command": "dream", "version": __version__, "model": network.name, "weights": network.weights,
+                out = folder / "dream.png"
+                meta = {"command": "dream", "job": job, "version": __version__, "model": network.name, "weights": network.weights,
                         "layers": list(layers or network.spec.default_layers), "channel": channel,
                         "target": target or None, "word": word or None,
                         "guide": guide, "noise": noise_size if noise else None, "config": config.to_dict()}
                 save_image(value.image, out, alpha=source.alpha if source else None, metadata=meta)
-                yield _to_array(value.image), str(out), f"done: {total} steps"
+                yield str(out), str(out), f"done: {total} steps"
             elif kind == "cancelled":
                 yield gr.skip(), None, "cancelled"
             else:
@@ -271,28 +342,30 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
         return "cancelling..."
 
     def style_job(content: str | None, style_a: str | None, style_b: str | None, blend: float, style_weight: float,
-                  size: float, steps: float) -> Iterator[tuple[Any, Any, str]]:
+                  size: float, steps: float, session: str) -> Iterator[tuple[Any, Any, str]]:
         from inceptionism.style import StyleConfig, stylize_optimize
 
         if not content or not style_a:
             raise gr.Error("upload a content image and at least one style image")
         try:
-            c = load_image(content, max_pixels=limits.max_pixels).rgb
-            styles = [load_image(style_a, max_pixels=limits.max_pixels).rgb]
+            c = load_upload(content, limits).rgb
+            styles = [load_upload(style_a, limits).rgb]
             weights = [1.0]
             if style_b:
-                styles.append(load_image(style_b, max_pixels=limits.max_pixels).rgb)
+                styles.append(load_upload(style_b, limits).rgb)
                 weights = [1.0 - float(blend), float(blend)]
             config = StyleConfig(size=int(size), steps=min(int(steps), limits.max_steps), style_weight=float(style_weight))
-            network = _network(DEFAULT_MODEL, device)
+            network = _network(DEFAULT_MODEL, None, device)
         except InceptionismError as exc:
             raise gr.Error(str(exc)) from exc
         cancel = threading.Event()
+        cancel_flags[session] = cancel
+        job, folder = files.new_job()
 
         def work(report: Any) -> Any:
             def callback(step: Any) -> None:
                 if step.step % 10 == 0:
-                    report((step, _to_array(step.image)))
+                    report((step, _preview(step.image, folder, job, step.scale * step.steps + step.step)))
                 elif cancel.is_set():
                     raise Cancelled
 
@@ -303,12 +376,14 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
                 step, preview = value
                 yield preview, None, f"scale {step.scale + 1}/{step.scales}, step {step.step}/{step.steps}"
             elif kind == "done":
-                out = Path(tempfile.mkdtemp(prefix="inceptionism-")) / "style.png"
-                save_image(value.image, out, metadata={"command": "style", "version": __version__,
+                out = folder / "style.png"
+                save_image(value.image, out, metadata={"command": "style", "version": __version__, "job": job,
                                                        "config": config.to_dict(), "style_weights": weights})
-                yield _to_array(value.image), str(out), "done"
+                yield str(out), str(out), f"done: {config.steps} steps per scale"
+            elif kind == "cancelled":
+                yield gr.skip(), None, "cancelled"
             else:
-                raise gr.Error(str(value or "cancelled"))
+                raise gr.Error(value)
 
     with gr.Blocks(title="inceptionism", analytics_enabled=False) as app:
         session = gr.State(lambda: uuid.uuid4().hex)  # one per browser tab: whose job Cancel stops
@@ -316,7 +391,7 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
         with gr.Tab("Dream"):
             with gr.Row():
                 with gr.Column():
-                    image = gr.Image(label="Input image", type="filepath", sources=["upload"], elem_id="dream-input")
+                    image = upload(gr, label="Input image", elem_id="dream-input")
                     with gr.Row():
                         noise = gr.Checkbox(label="start from noise", value=False, elem_id="dream-noise")
                         noise_size = gr.Textbox(label="noise size (WxH)", value="512x384")
@@ -332,7 +407,7 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
                                       visible=bool(first.weights) and _has_topics(network_for(first.label)),
                                       elem_id="dream-word")
                     channel = gr.Number(label="Channel of the first layer (-1: all)", value=-1, precision=0)
-                    guide = gr.Image(label="Guide image (optional)", type="filepath", sources=["upload"])
+                    guide = upload(gr, label="Guide image (optional)")
                     with gr.Row():
                         octaves = gr.Slider(1, 8, value=DreamConfig().octaves, step=1, label="Octaves", elem_id="dream-octaves")
                         steps = gr.Slider(1, limits.max_steps, value=DreamConfig().steps, step=1, label="Steps per octave",
@@ -367,58 +442,97 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
             stop.click(cancel_job, session, status, cancels=[event], queue=False)
             show_cli.click(functools.partial(command_line, choices=choices), inputs, cli, queue=False)
         with gr.Tab("Style"):
+            gr.Markdown("Optimisation (Gatys et al.): any painting, a few seconds to minutes.")
             with gr.Row():
                 with gr.Column():
-                    content = gr.Image(label="Content", type="filepath", sources=["upload"])
-                    style_a = gr.Image(label="Style", type="filepath", sources=["upload"])
-                    style_b = gr.Image(label="Second style (optional)", type="filepath", sources=["upload"])
-                    blend = gr.Slider(0, 1, value=0.5, label="Share of the second style")
+                    content = upload(gr, label="Content", elem_id="style-content")
+                    style_a = upload(gr, label="Style", elem_id="style-a")
+                    style_b = upload(gr, label="Second style (optional)", elem_id="style-b")
+                    blend = gr.Slider(0, 1, value=0.5, label="Share of the second style", elem_id="style-blend")
                     style_weight = gr.Slider(0.1, 5, value=1.0, label="Style weight")
-                    size = gr.Slider(128, 1024, value=384, step=32, label="Size (long side)")
-                    style_steps = gr.Slider(10, limits.max_steps, value=150, step=10, label="Steps per scale")
-                    style_run = gr.Button("Stylise", variant="primary")
-                    style_stop = gr.Button("Cancel")
+                    size = gr.Slider(64, 1024, value=384, step=32, label="Size (long side)", elem_id="style-size")
+                    style_steps = gr.Slider(10, limits.max_steps, value=150, step=10, label="Steps per scale",
+                                            elem_id="style-steps")
+                    with gr.Row():
+                        style_run = gr.Button("Stylise", variant="primary", elem_id="style-run")
+                        style_stop = gr.Button("Cancel", elem_id="style-cancel")
                 with gr.Column():
-                    style_out = gr.Image(label="Result", type="numpy", interactive=False, format="png")
-                    style_status = gr.Textbox(label="Progress", interactive=False)
-                    style_file = gr.File(label="Download")
-            style_event = style_run.click(style_job, [content, style_a, style_b, blend, style_weight, size, style_steps],
-                                          [style_out, style_file, style_status], concurrency_limit=1,
-                                          concurrency_id="work")
-            style_stop.click(lambda: "cancelling...", None, style_status, cancels=[style_event], queue=False)
-            if style_model:
-                _instant_style(gr, style_model, device, limits)
+                    style_out = gr.Image(label="Result", type="numpy", interactive=False, format="png",
+                                         elem_id="style-output")
+                    style_status = gr.Textbox(label="Progress", interactive=False, elem_id="style-status")
+                    style_file = gr.File(label="Download (PNG with its recipe)", elem_id="style-download")
+            style_event = style_run.click(style_job, [content, style_a, style_b, blend, style_weight, size, style_steps,
+                                                      session], [style_out, style_file, style_status],
+                                          concurrency_limit=1, concurrency_id="work")
+            style_stop.click(cancel_job, session, style_status, cancels=[style_event], queue=False)
+            instant = style_model or _shipped()
+            if instant:
+                _instant_style(gr, instant, device, limits, files)
     app.queue(default_concurrency_limit=1, max_size=limits.queue_size)
     return app
 
 
-def _instant_style(gr: Any, model_path: str, device: str, limits: WebLimits) -> None:
+def _shipped() -> str | None:
+    from inceptionism.errors import ModelError
+    from inceptionism.style.shipped import shipped_model_path
+
+    try:
+        return str(shipped_model_path())
+    except ModelError:
+        return None
+
+
+def _thumbnail(style: dict[str, Any]) -> np.ndarray:
+    import base64
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(base64.b64decode(style["thumbnail"]))) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def _instant_style(gr: Any, model_path: str, device: str, limits: WebLimits, files: JobFiles) -> None:
     from inceptionism.style.model_file import load_model, stylize_image
 
     net, meta = load_model(model_path, device)
     names = [s["name"] for s in meta["styles"]]
-    gr.Markdown(f"### Instant stylisation with `{Path(model_path).name}`: {', '.join(names)}")
+    gr.Markdown(f"### Instant stylisation: one network, {len(names)} styles (`{Path(model_path).name}`)\n"
+                "Move the sliders to mix the styles inside the network.")
     with gr.Row():
         with gr.Column():
-            photo = gr.Image(label="Content", type="filepath", sources=["upload"])
-            sliders = [gr.Slider(0, 1, value=1.0 if i == 0 else 0.0, label=name) for i, name in enumerate(names)]
-            go = gr.Button("Stylise instantly", variant="primary")
+            photo = upload(gr, label="Content", elem_id="instant-content")
+            sliders = []
+            for i, style in enumerate(meta["styles"]):
+                with gr.Row():
+                    gr.Image(_thumbnail(style), label=style["name"], interactive=False, height=72, width=72,
+                             buttons=[], container=False, elem_id=f"instant-thumb-{i}")
+                    sliders.append(gr.Slider(0, 1, value=1.0 if i == 0 else 0.0, label=style["name"],
+                                             elem_id=f"instant-mix-{i}"))
+            go = gr.Button("Stylise instantly", variant="primary", elem_id="instant-run")
         with gr.Column():
-            result = gr.Image(label="Result", type="numpy", interactive=False, format="png")
+            result = gr.Image(label="Result", type="numpy", interactive=False, format="png", elem_id="instant-output")
+            download = gr.File(label="Download (PNG with its recipe)", elem_id="instant-download")
 
-    def run(path: str | None, *weights: float) -> np.ndarray:
+    def run(path: str | None, *weights: float) -> tuple[str, str]:
         if not path:
             raise gr.Error("upload a content image")
         if sum(weights) <= 0:
             raise gr.Error("give at least one style a weight above 0")
         try:
-            image = load_image(path, max_pixels=limits.max_pixels).rgb
+            image = load_upload(path, limits)
         except InceptionismError as exc:
             raise gr.Error(str(exc)) from exc
         mix = torch.tensor([weights], dtype=torch.float32) / sum(weights)
-        return _to_array(stylize_image(net, image, mix))
+        styled = stylize_image(net, image.rgb, mix)
+        job, folder = files.new_job()
+        out = folder / "stylized.png"
+        save_image(styled, out, alpha=image.alpha, metadata={
+            "command": "stylize", "version": __version__, "model": Path(model_path).name, "styles": names,
+            "mix": mix[0].tolist(), "job": job})
+        return str(out), str(out)
 
-    go.click(run, [photo, *sliders], result, concurrency_limit=1, concurrency_id="work")
+    go.click(run, [photo, *sliders], [result, download], concurrency_limit=1, concurrency_id="work")
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, *, style_model: str | None = None,

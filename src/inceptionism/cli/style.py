@@ -28,7 +28,33 @@ def add_parsers(sub: Any) -> None:
     _add_style_parser(sub)
     _add_train_parser(sub)
     _add_stylize_parser(sub)
+    _add_styles_parser(sub)
     _add_export_parser(sub)
+
+
+# -- styles --------------------------------------------------------------------
+def _add_styles_parser(sub: Any) -> None:
+    p = sub.add_parser("styles", help="list the styles of the model that ships (or of --model)",
+                       description="The styles `stylize` knows without --model (the model that ships with "
+                                   "inceptionism), or those of a train-style model.")
+    p.add_argument("--model", default=None, metavar="MODEL", help="a .safetensors from train-style")
+    p.set_defaults(func=cmd_styles)
+
+
+def cmd_styles(args: argparse.Namespace) -> int:
+    from inceptionism.style.model_file import read_metadata
+    from inceptionism.style.shipped import shipped_model_path
+
+    model = Path(args.model) if args.model else shipped_model_path()
+    meta = read_metadata(model)
+    training = meta["training"]
+    source = "ships with inceptionism" if not args.model else str(model)
+    print(f"{len(meta['styles'])} styles ({source}; trained {training.get('step')} steps)")
+    for i, style in enumerate(meta["styles"]):
+        print(f"  --style-index {i}  {style['name']}")
+    print(f"mix them: inceptionism stylize photo.jpg --mix {','.join(['1'] + ['0'] * (len(meta['styles']) - 1))} "
+          "-o out.png")
+    return 0
 
 
 def _add_style_parser(sub: Any) -> None:
