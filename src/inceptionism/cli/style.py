@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -325,17 +326,24 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
 # -- export --------------------------------------------------------------------
 def _add_export_parser(sub: Any) -> None:
-    p = sub.add_parser("export", help="export a style model to ONNX, checked with onnxruntime")
+    p = sub.add_parser("export", help="export a style model to ONNX (checked with onnxruntime) or to a "
+                       "half-precision .safetensors (half the size; what ships)")
     p.add_argument("model", metavar="MODEL", help="a .safetensors from train-style")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.onnx|OUT.safetensors")
     p.set_defaults(func=cmd_export)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from inceptionism.style.export import export_onnx
+    from inceptionism.style.export import export_half, export_onnx
 
+    if args.output.endswith(".safetensors"):
+        check = export_half(args.model, args.output)
+        sizes = ", ".join(f"{w}x{h}" for h, w in check.sizes)
+        print(f"wrote {args.output} in half precision ({os.path.getsize(args.output) / 2**20:.1f} MB); "
+              f"its pixels are within {check.max_abs_error:.1e} of the float32 model's at {sizes}")
+        return 0
     if not args.output.endswith(".onnx"):
-        raise ConfigError(f"{args.output}: the output must end in .onnx")
+        raise ConfigError(f"{args.output}: the output must end in .onnx or .safetensors")
     check = export_onnx(args.model, args.output)
     sizes = ", ".join(f"{w}x{h}" for h, w in check.sizes)
     print(f"wrote {args.output}; onnxruntime matches PyTorch within {check.max_abs_error:.1e} at {sizes}")
