@@ -26,6 +26,20 @@ class ExportCheck:
     sizes: tuple[tuple[int, int], ...]
 
 
+#: (height, width) of the random images an export is checked on: odd and even, not square
+PROBE_SIZES = ((96, 128), (203, 150))
+
+
+def _probes(styles: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Seeded random images at :data:`PROBE_SIZES`, each with a random mix of ``styles`` styles."""
+    out = []
+    for i, (h, w) in enumerate(PROBE_SIZES):
+        x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(i + 1))
+        m = torch.rand(1, styles, generator=torch.Generator().manual_seed(i + 7))
+        out.append((x, m / m.sum()))
+    return out
+
+
 def export_onnx(model_path: str | os.PathLike[str], onnx_path: str | os.PathLike[str], *,
                 tolerance: float = 1e-3) -> ExportCheck:
     """Write ``onnx_path`` and check it with onnxruntime at two sizes against PyTorch."""
@@ -47,11 +61,8 @@ def export_onnx(model_path: str | os.PathLike[str], onnx_path: str | os.PathLike
 
     atomic_write(onnx_path, write)
     session = onnxruntime.InferenceSession(os.fspath(onnx_path), providers=["CPUExecutionProvider"])
-    worst, sizes = 0.0, ((96, 128), (203, 150))
-    for i, (h, w) in enumerate(sizes):
-        x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(i + 1))
-        m = torch.rand(1, net.styles, generator=torch.Generator().manual_seed(i + 7))
-        m = m / m.sum()
+    worst = 0.0
+    for x, m in _probes(net.styles):
         with torch.no_grad():
             want = net(x, m).numpy()
         got = session.run(["stylized"], {"image": x.numpy(), "mix": m.numpy()})[0]
@@ -59,7 +70,7 @@ def export_onnx(model_path: str | os.PathLike[str], onnx_path: str | os.PathLike
     if worst > tolerance:
         os.unlink(onnx_path)
         raise OutputError(f"{os.fspath(onnx_path)}: the ONNX model differs from PyTorch by {worst:.2g}; not written")
-    return ExportCheck(worst, sizes)
+    return ExportCheck(worst, PROBE_SIZES)
 
 
 def export_half(model_path: str | os.PathLike[str], out_path: str | os.PathLike[str], *,
@@ -83,14 +94,11 @@ def export_half(model_path: str | os.PathLike[str], out_path: str | os.PathLike[
     tensors = {k: (v.half() if v.is_floating_point() else v) for k, v in load_file(os.fspath(model_path)).items()}
     atomic_write(out_path, lambda tmp: save_file(tensors, tmp, metadata=with_meta))
     half, _ = load_model(out_path)
-    worst, sizes = 0.0, ((96, 128), (203, 150))
-    for i, (h, w) in enumerate(sizes):
-        x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(i + 1))
-        m = torch.rand(1, net.styles, generator=torch.Generator().manual_seed(i + 7))
-        m = m / m.sum()
+    worst = 0.0
+    for x, m in _probes(net.styles):
         with torch.no_grad():
             worst = max(worst, float((half(x, m) - net(x, m)).abs().max()))
     if worst > tolerance:
         os.unlink(out_path)
         raise OutputError(f"{os.fspath(out_path)}: in half precision the model moves pixels by {worst:.2g}; not written")
-    return ExportCheck(worst, sizes)
+    return ExportCheck(worst, PROBE_SIZES)
