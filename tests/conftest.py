@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,22 @@ def shared_image():
 def _two_threads():
     torch.set_num_threads(min(2, torch.get_num_threads()))
     yield
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("INCEPTIONISM_SKIP_BROWSER") == "1":
+            pytest.skip("INCEPTIONISM_SKIP_BROWSER=1: no browser on this machine")
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (see the README's test set-up)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()

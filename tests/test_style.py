@@ -192,3 +192,41 @@ def test_style_train_stylize_info_export_commands(capsys, styles, data_folder, t
         assert message in err and len(err.strip().splitlines()) == 1, err
     with pytest.raises(ModelError):
         load_model(tmp_path / "missing.safetensors")
+
+
+def test_half_precision_export_is_half_the_size_and_stylises_alike(capsys, styles, tmp_path):
+    from inceptionism.style.model_file import save_model
+
+    torch.manual_seed(0)
+    full = tmp_path / "m.safetensors"
+    save_model(full, StyleNetwork(2, 8), _infos(styles), {"step": 0})
+    assert main(["export", str(full), "-o", str(tmp_path / "h.safetensors")]) == 0
+    assert "half precision" in capsys.readouterr().out
+    assert (tmp_path / "h.safetensors").stat().st_size < 0.6 * full.stat().st_size
+    net, meta = load_model(tmp_path / "h.safetensors")
+    assert next(net.parameters()).dtype == torch.float32 and len(meta["styles"]) == 2
+    x, mix = torch.rand(1, 3, 40, 50), mix_weights(2, index=1)
+    assert (net(x, mix) - load_model(full)[0](x, mix)).abs().max() < 2 / 255
+    assert main(["export", str(full), "-o", str(full)]) == 1  # never over its source
+    assert "overwrite" in capsys.readouterr().err
+
+
+def test_the_shipped_model_stylises_with_no_model_option(capsys, tmp_path):
+    from inceptionism.style.shipped import shipped_model_path
+
+    meta = load_model(shipped_model_path())[1]
+    assert len(meta["styles"]) >= 3
+    assert main(["styles"]) == 0
+    listing = capsys.readouterr().out
+    assert all(s["name"] in listing for s in meta["styles"])
+    content = tmp_path / "c.png"
+    save_image(small("skimage:chelsea", (60, 90)), content)
+    outs = []
+    for index in (0, 1):
+        out = tmp_path / f"s{index}.png"
+        assert main(["stylize", str(content), "--style-index", str(index), "-o", str(out), "-q"]) == 0
+        outs.append(np.asarray(Image.open(out).convert("RGB"), dtype=float))
+    before = np.asarray(Image.open(content).convert("RGB"), dtype=float)
+    assert outs[0].shape == before.shape
+    # a painting's look, not the photo; and each style its own
+    assert np.abs(outs[0] - before).mean() > 15 and np.abs(outs[0] - outs[1]).mean() > 10

@@ -1,7 +1,7 @@
 """The browser UI, end to end in headless Chromium (Debian's package, driven by Playwright).
 
-This test does not skip quietly: without /usr/bin/chromium it fails, unless
-INCEPTIONISM_SKIP_BROWSER=1 says on purpose that this machine has no browser.
+The ``browser`` fixture (conftest) does not skip quietly: without /usr/bin/chromium it fails,
+unless INCEPTIONISM_SKIP_BROWSER=1 says on purpose that this machine has no browser.
 Set INCEPTIONISM_SCREENSHOTS=DIR to keep the screenshots it takes.
 """
 
@@ -20,9 +20,6 @@ from PIL import Image
 
 from inceptionism.io.images import load_image, save_image
 
-CHROMIUM = "/usr/bin/chromium"
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -37,22 +34,6 @@ def server():
     app = serve("127.0.0.1", port, limits=WebLimits(max_upload_bytes=5 * 2**20), block=False)
     yield f"http://127.0.0.1:{port}"
     app.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("INCEPTIONISM_SKIP_BROWSER") == "1":
-            pytest.skip("INCEPTIONISM_SKIP_BROWSER=1: no browser on this machine")
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (see the README's test set-up)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
 
 
 def _shot(page, name: str, tmp_path: Path) -> None:
@@ -134,3 +115,80 @@ def test_limits_refuse_big_images(tmp_path):
     Image.new("RGB", (300, 300)).save(big)
     with pytest.raises(ImageReadError, match="over the limit"):
         load_image(big, max_pixels=200 * 200)
+
+
+def _download(page, server: str, elem_id: str) -> Image.Image:
+    link = page.locator(f"#{elem_id} a").first
+    link.wait_for(timeout=60_000)
+    href = link.get_attribute("href")
+    response = page.request.get(href if href.startswith("http") else server + href)
+    assert response.ok
+    return Image.open(io.BytesIO(response.body()))
+
+
+def _wait_status(page, elem_id: str, prefix: str, timeout_ms: int) -> None:
+    page.wait_for_function(f"() => document.querySelector('#{elem_id} textarea').value.startsWith('{prefix}')",
+                           timeout=timeout_ms)
+
+
+def test_style_tab_in_the_browser(server, browser, tmp_path):
+    """Optimisation with two styles (previews, download, Cancel), then the shipped network's instant mix."""
+    import json
+
+    def picture(name: str, size: tuple[int, int]) -> Path:
+        path = tmp_path / f"{name.split(':')[-1]}.png"
+        save_image(torch.nn.functional.interpolate(load_image(name).rgb, size=size, mode="area"), path)
+        return path
+
+    content = picture("skimage:chelsea", (120, 180))
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.goto(server)
+    page.get_by_role("tab", name="Style").click()
+    page.locator("#style-content input[type=file]").set_input_files(str(content))
+    page.locator("#style-a input[type=file]").set_input_files(str(picture("skimage:coffee", (128, 128))))
+    page.locator("#style-b input[type=file]").set_input_files(str(picture("skimage:rocket", (128, 128))))
+    for elem in ("style-content", "style-a", "style-b"):
+        page.locator(f"#{elem} img").first.wait_for(timeout=30_000)
+    _set_number(page, "style-size", 128)
+    _set_number(page, "style-steps", 20)
+    page.locator("#style-run").click()
+    _wait_status(page, "style-status", "scale", 120_000)  # live progress, with a preview
+    page.locator("#style-output img").first.wait_for(timeout=60_000)
+    _shot(page, "web-style-running.png", tmp_path)
+    _wait_status(page, "style-status", "done", 300_000)
+    result = _download(page, server, "style-download")
+    assert max(result.size) == 128
+    assert json.loads(result.info["inceptionism"])["style_weights"] == [0.5, 0.5]
+    before = np.asarray(Image.open(content).convert("RGB").resize(result.size), dtype=float)
+    assert np.abs(np.asarray(result.convert("RGB"), dtype=float) - before).mean() > 5
+    _shot(page, "web-style-done.png", tmp_path)
+    # Cancel stops a long run, and the queue takes the next job
+    _set_number(page, "style-size", 384)
+    _set_number(page, "style-steps", 500)
+    page.locator("#style-run").click()
+    _wait_status(page, "style-status", "scale", 120_000)
+    page.locator("#style-cancel").click()
+    _wait_status(page, "style-status", "cancelled", 60_000)  # the run stopped, not only asked to
+
+    # instant stylisation with the network that ships (in the queue after the cancelled run):
+    # thumbnails, mix sliders, download
+    page.locator("#instant-thumb-0 img").first.wait_for(timeout=30_000)
+    page.locator("#instant-content input[type=file]").set_input_files(str(content))
+    page.locator("#instant-content img").first.wait_for(timeout=30_000)
+    page.locator("#instant-run").click()
+    first = _download(page, server, "instant-download")
+    meta = json.loads(first.info["inceptionism"])
+    assert meta["mix"][0] == 1.0 and first.size == (180, 120)
+    _set_number(page, "instant-mix-0", 0)
+    _set_number(page, "instant-mix-1", 1)
+    page.locator("#instant-run").click()
+    href = page.locator("#instant-download a").first.get_attribute("href")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#instant-download a')].some(a => a.getAttribute('href') !== %s)"
+        % json.dumps(href), timeout=60_000)
+    second = _download(page, server, "instant-download")
+    assert json.loads(second.info["inceptionism"])["mix"][:2] == [0.0, 1.0]
+    a, b = (np.asarray(im.convert("RGB"), dtype=float) for im in (first, second))
+    assert np.abs(a - b).mean() > 10  # another style, another picture
+    _shot(page, "web-instant.png", tmp_path)
+    page.close()
