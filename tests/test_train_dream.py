@@ -102,6 +102,8 @@ def test_training_on_captions_lowers_the_loss_and_beats_chance(captions_model):
     assert np.mean(losses[-3:]) < 0.5 * np.mean(losses[:2])
     assert result.metric == "topic_agreement" and result.held_out == 6
     assert result.value >= 0.8 and result.value > result.chance + 0.3, (result.value, result.chance)
+    print(f"captions: loss {np.mean(losses[:2]):.3f} -> {np.mean(losses[-3:]):.3f}; held-out topic agreement "
+          f"{result.value:.2f} (chance {result.chance:.2f})")
     meta = read_dream_metadata(out)
     assert meta["backbone"] == "efficientnet_lite0" and meta["labels"]["kind"] == "topics"
     assert meta["training"]["step"] == 15 and meta["training"]["val_topic_agreement"] == pytest.approx(result.value, abs=1e-3)
@@ -122,6 +124,7 @@ def test_word_and_topic_dreams_raise_their_topic(captions_model, capsys, tmp_pat
             before = net(load_image(start).rgb).softmax(1)[0, topic[kind]].item()
             after = net(load_image(target).rgb).softmax(1)[0, topic[kind]].item()
         assert before < 0.2 and after > 0.5, (kind, before, after)
+        print(f"--word {kind}: its topic's probability {before:.3f} -> {after:.3f}")
     target = tmp_path / "topic.png"
     assert main(["dream", str(start), "-o", str(target), "--weights", str(out), "--topic", str(topic["dots"]),
                  "--steps", "20", "-q"]) == 0
@@ -129,6 +132,7 @@ def test_word_and_topic_dreams_raise_their_topic(captions_model, capsys, tmp_pat
         before = net(load_image(start).rgb).softmax(1)[0, topic["dots"]].item()
         after = net(load_image(target).rgb).softmax(1)[0, topic["dots"]].item()
     assert after > 0.25 and after > 10 * before, (before, after)
+    print(f"--topic {topic['dots']}: its probability {before:.3f} -> {after:.3f}")
     capsys.readouterr()
     # the recipe names the model file, so --from repeats it
     assert main(["info", str(target)]) == 0
@@ -181,6 +185,7 @@ def test_folders_give_classes_that_dreams_can_raise(tmp_path, capsys):
     meta = read_dream_metadata(out)
     assert meta["labels"] == {"kind": "classes", "names": ["dots", "moss", "stripes"], "top_words": []}
     assert meta["training"]["val_accuracy"] >= 0.8  # chance: 1/3
+    print(f"folders: held-out accuracy {meta['training']['val_accuracy']:.2f} (chance 0.33)")
     net = get_model(weights=str(out))
     assert net.categories == ("dots", "moss", "stripes")
     start, target = root / "moss" / "moss2.png", tmp_path / "dotty.png"
@@ -189,6 +194,7 @@ def test_folders_give_classes_that_dreams_can_raise(tmp_path, capsys):
         before = net(load_image(start).rgb)[0, 0].item()
         after = net(load_image(target).rgb)[0, 0].item()
     assert after > before + 5  # the "dots" logit
+    print(f"--class dots: its logit {before:.2f} -> {after:.2f}")
     capsys.readouterr()
     assert main(["topics", str(out)]) == 1 and "class folders" in capsys.readouterr().err
 

@@ -150,3 +150,19 @@ def test_binding_beyond_localhost_needs_auth(capsys, monkeypatch):
     assert len(err.strip().splitlines()) == 1 and "--auth" in err and "--no-auth" in err
     assert main(["web", "--host", "0.0.0.0", "--auth", "nopassword"]) == 1
     assert "USER:PASSWORD" in capsys.readouterr().err
+
+
+def test_bad_uploads_are_explained_in_the_page(server, browser, tmp_path):
+    """The same five uploads through the real page: each ends in one readable line on screen, no traceback."""
+    for case, (path, message) in bad_uploads(tmp_path).items():
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server)
+        page.locator("#dream-input input[type=file]").set_input_files(str(path))
+        if case != "over the byte cap":  # that one the page itself refuses, before any upload
+            page.locator("#dream-input img").first.wait_for(state="attached", timeout=30_000)
+        page.locator("#dream-run").click()
+        toast = page.locator(".toast-body", has_text=message if case != "over the byte cap" else "maximum allowed size")
+        toast.first.wait_for(timeout=60_000)
+        text = " ".join(page.locator(".toast-body").all_inner_texts())
+        assert path.name in text and "Traceback" not in text, (case, text)
+        page.close()
