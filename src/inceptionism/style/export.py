@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 from dataclasses import dataclass
 
@@ -77,28 +76,29 @@ def export_half(model_path: str | os.PathLike[str], out_path: str | os.PathLike[
                 tolerance: float = 2.0 / 255) -> ExportCheck:
     """Write a float16 copy of a style model (half the bytes: what ships), checked against the float32 one.
 
-    The network computes in float32 either way (the tensors are widened on load);
-    the check stylises two random images with a random mix through both and
-    refuses the copy if any pixel moves by more than ``tolerance`` (0-1 scale).
+    The network computes in float32 either way (the tensors are widened on load).
+    Before anything is written, two random images with a random mix go through
+    the float32 network and through one holding the rounded tensors; if any pixel
+    moves by more than ``tolerance`` (0-1 scale), nothing is written.
     """
-    from safetensors.torch import load_file, save_file
+    import copy
 
-    from inceptionism.style.model_file import read_metadata
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
 
     if os.path.abspath(model_path) == os.path.abspath(out_path):
         raise OutputError(f"{os.fspath(out_path)}: the half-precision copy would overwrite its source")
-    net, _ = load_model(model_path)
-    meta = read_metadata(model_path)
-    with_meta = {"format": meta["format"], "version": meta["version"] or "",
-                 **{k: json.dumps(meta[k]) for k in ("architecture", "styles", "training")}}
+    net, _ = load_model(model_path)  # also checks that the file is one of ours
+    with safe_open(os.fspath(model_path), framework="pt") as f:
+        metadata = f.metadata()
     tensors = {k: (v.half() if v.is_floating_point() else v) for k, v in load_file(os.fspath(model_path)).items()}
-    atomic_write(out_path, lambda tmp: save_file(tensors, tmp, metadata=with_meta))
-    half, _ = load_model(out_path)
+    half = copy.deepcopy(net)
+    half.load_state_dict(tensors)
     worst = 0.0
     for x, m in _probes(net.styles):
         with torch.no_grad():
             worst = max(worst, float((half(x, m) - net(x, m)).abs().max()))
     if worst > tolerance:
-        os.unlink(out_path)
         raise OutputError(f"{os.fspath(out_path)}: in half precision the model moves pixels by {worst:.2g}; not written")
+    atomic_write(out_path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
     return ExportCheck(worst, PROBE_SIZES)
