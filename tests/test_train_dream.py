@@ -124,8 +124,6 @@ def test_word_and_topic_dreams_raise_their_topic(captions_model, capsys, tmp_pat
             before = net(load_image(start).rgb).softmax(1)[0, topic[kind]].item()
             after = net(load_image(target).rgb).softmax(1)[0, topic[kind]].item()
         assert before < 0.2 and after > 0.5, (kind, before, after)
-        with capsys.disabled():  # the figure, for -s runs
-            print(f"--word {kind}: its topic's probability {before:.3f} -> {after:.3f}")
     target = tmp_path / "topic.png"
     assert main(["dream", str(start), "-o", str(target), "--weights", str(out), "--topic", str(topic["dots"]),
                  "--steps", "20", "-q"]) == 0
@@ -133,8 +131,6 @@ def test_word_and_topic_dreams_raise_their_topic(captions_model, capsys, tmp_pat
         before = net(load_image(start).rgb).softmax(1)[0, topic["dots"]].item()
         after = net(load_image(target).rgb).softmax(1)[0, topic["dots"]].item()
     assert after > 0.25 and after > 10 * before, (before, after)
-    with capsys.disabled():  # the figure, for -s runs
-        print(f"--topic {topic['dots']}: its probability {before:.3f} -> {after:.3f}")
     capsys.readouterr()
     # the recipe names the model file, so --from repeats it
     assert main(["info", str(target)]) == 0
@@ -187,8 +183,6 @@ def test_folders_give_classes_that_dreams_can_raise(tmp_path, capsys):
     meta = read_dream_metadata(out)
     assert meta["labels"] == {"kind": "classes", "names": ["dots", "moss", "stripes"], "top_words": []}
     assert meta["training"]["val_accuracy"] >= 0.8  # chance: 1/3
-    with capsys.disabled():  # the figure, for -s runs
-        print(f"folders: held-out accuracy {meta['training']['val_accuracy']:.2f} (chance 0.33)")
     net = get_model(weights=str(out))
     assert net.categories == ("dots", "moss", "stripes")
     start, target = root / "moss" / "moss2.png", tmp_path / "dotty.png"
@@ -197,8 +191,6 @@ def test_folders_give_classes_that_dreams_can_raise(tmp_path, capsys):
         before = net(load_image(start).rgb)[0, 0].item()
         after = net(load_image(target).rgb)[0, 0].item()
     assert after > before + 5  # the "dots" logit
-    with capsys.disabled():  # the figure, for -s runs
-        print(f"--class dots: its logit {before:.2f} -> {after:.2f}")
     capsys.readouterr()
     assert main(["topics", str(out)]) == 1 and "class folders" in capsys.readouterr().err
 
