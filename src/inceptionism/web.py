@@ -20,7 +20,7 @@ import shlex
 import tempfile
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -233,8 +233,17 @@ def _objective(network: Any, layers: list[str], channel: float | None, guide: st
     return objective
 
 
-def _run_in_thread(work: Any, cancel: threading.Event) -> Iterator[tuple[str, Any]]:
+@dataclass(frozen=True)
+class _Running:
+    """A browser tab's running job: ``cancel`` asks it to stop, ``stopped`` says its work thread has ended."""
+
+    cancel: threading.Event = field(default_factory=threading.Event)
+    stopped: threading.Event = field(default_factory=threading.Event)
+
+
+def _run_in_thread(work: Any, running: _Running) -> Iterator[tuple[str, Any]]:
     """Run ``work(report)`` in a thread; yield ("preview", x) while it reports, then ("done", result)."""
+    cancel = running.cancel
     messages: queue.Queue[tuple[str, Any]] = queue.Queue()
 
     def report(item: Any) -> None:
@@ -251,6 +260,8 @@ def _run_in_thread(work: Any, cancel: threading.Event) -> Iterator[tuple[str, An
             messages.put(("error", str(exc)))
         except Exception as exc:  # noqa: BLE001 - shown to the user instead of killing the worker
             messages.put(("error", f"{type(exc).__name__}: {exc}"))
+        finally:
+            running.stopped.set()
 
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
@@ -272,7 +283,7 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
     import gradio as gr
 
     device = _device()
-    cancel_flags: dict[str, threading.Event] = {}
+    cancel_flags: dict[str, _Running] = {}
     choices = model_choices(tuple(dream_models))
     files = JobFiles()
 
@@ -303,8 +314,8 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
             objective = _objective(network, layers, channel, guide, limits, target, word)
         except InceptionismError as exc:
             raise gr.Error(str(exc)) from exc
-        cancel = threading.Event()
-        cancel_flags[session] = cancel
+        running = _Running()
+        cancel_flags[session] = running
         job, folder = files.new_job()
         total = config.octaves * config.steps
 
@@ -313,12 +324,12 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
                 done = step.octave * step.steps + step.step
                 if done % PREVIEW_EVERY == 0 or done == total:
                     report((done, _preview(step.image, folder, job, done)))
-                elif cancel.is_set():
+                elif running.cancel.is_set():
                     raise Cancelled
 
             return dream(network, start, objective, config, callback=callback)
 
-        for kind, value in _run_in_thread(work, cancel):
+        for kind, value in _run_in_thread(work, running):
             if kind == "preview":
                 done, preview = value
                 yield preview, None, f"step {done} of {total}"
@@ -336,10 +347,12 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
                 raise gr.Error(value)
 
     def cancel_job(session: str) -> str:
-        flag = cancel_flags.pop(session, None)
-        if flag is not None:
-            flag.set()
-        return "cancelling..."
+        running = cancel_flags.pop(session, None)
+        if running is None:  # nothing had started: Gradio takes a queued job out of the queue itself
+            return "cancelled"
+        running.cancel.set()
+        # the work stops at its next step; say so once it has (Gradio may end the job's own stream first)
+        return "cancelled" if running.stopped.wait(timeout=30) else "cancelling..."
 
     def style_job(content: str | None, style_a: str | None, style_b: str | None, blend: float, style_weight: float,
                   size: float, steps: float, session: str) -> Iterator[tuple[Any, Any, str]]:
@@ -358,20 +371,20 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
             network = _network(DEFAULT_MODEL, None, device)
         except InceptionismError as exc:
             raise gr.Error(str(exc)) from exc
-        cancel = threading.Event()
-        cancel_flags[session] = cancel
+        running = _Running()
+        cancel_flags[session] = running
         job, folder = files.new_job()
 
         def work(report: Any) -> Any:
             def callback(step: Any) -> None:
                 if step.step % 10 == 0:
                     report((step, _preview(step.image, folder, job, step.scale * step.steps + step.step)))
-                elif cancel.is_set():
+                elif running.cancel.is_set():
                     raise Cancelled
 
             return stylize_optimize(network, c, styles, config, style_weights=weights, callback=callback)
 
-        for kind, value in _run_in_thread(work, cancel):
+        for kind, value in _run_in_thread(work, running):
             if kind == "preview":
                 step, preview = value
                 yield preview, None, f"scale {step.scale + 1}/{step.scales}, step {step.step}/{step.steps}"
