@@ -324,13 +324,13 @@ def run_items(args: argparse.Namespace, job: Any, items: list[tuple[str, Callabl
                 write(key, value)
             except OutputError as exc:  # a full disk: the rest would fail too
                 raise OutputError(f"{exc}; {report.done} of {report.total} {unit}s are written"
-                                  f"{resume_hint}") from None
+                                  + (f"; make room and {resume}" if resume else "")) from None
             report.done += 1
         else:
             report.failed.append((key, value))
         bar.update(1)
 
-    resume_hint = "; make room and add --resume to go on" if hasattr(args, "resume") else ""
+    resume = "add --resume to go on" if hasattr(args, "resume") else ""
     try:
         if getattr(args, "ray", None):
             from inceptionism import cluster
@@ -355,7 +355,7 @@ def run_items(args: argparse.Namespace, job: Any, items: list[tuple[str, Callabl
                     on_result("ok", key, value)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted: {report.done} of {report.total} {unit}s are written"
-                          + (resume_hint.replace("make room and ", "") if resume_hint else "")) from None
+                          + (f"; {resume}" if resume else "")) from None
     finally:
         bar.close()
     return report

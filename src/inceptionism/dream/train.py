@@ -42,8 +42,8 @@ from inceptionism.models import get_model_spec
 from inceptionism.models.dream_file import CLASSES, TOPICS, Collection, load_dream_model, save_dream_model, topic_label
 from inceptionism.models.spec import ModelSpec, load_state_into
 from inceptionism.training import ImageFiles, TrainStep, distributed, find_images, fit, load_state, save_state
-from inceptionism.training import seed_everything
-from inceptionism.training.data import IMAGE_SUFFIXES, batches
+from inceptionism.training import seed_everything, warmup_cosine
+from inceptionism.training.data import IMAGE_SUFFIXES, batches, warn_skipped
 from inceptionism.training.distributed import Dist
 
 log = logging.getLogger(__name__)
@@ -358,9 +358,7 @@ def train_dream(
     if block_params:
         groups.append({"params": block_params, "lr": config.lr / 10})
     opt = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
-    warmup = max(1, min(100, steps // 20))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(1, steps)))))
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(steps, max_warmup=100))
     check = {"fingerprint": labelled.fingerprint, "seed": config.seed, "val": config.val,
              "backbone": spec.name, "labels": labelled.collection.kind}
     start = 0
@@ -436,11 +434,8 @@ def train_dream(
                                    pin_memory=device.type == "cuda"))
     finally:
         net.eval()
-        bad = distributed.union_of_flags(train_set.bad, dist) if dist.active else train_set.bad
-        skipped = [train_set.files[i] for i in torch.nonzero(bad).flatten().tolist()] + \
-            (held_set.skipped() if held_set else [])
-        if skipped and dist.main:
-            log.warning("skipped %d unreadable images: %s", len(skipped),
-                        ", ".join(p.name for p in skipped[:5]) + (" ..." if len(skipped) > 5 else ""))
+        skipped = distributed.skipped_files(train_set, dist) + (held_set.skipped() if held_set else [])
+        if dist.main:
+            warn_skipped(skipped, "images")
     return DreamTrainResult(step, len(labelled.images), len(held_idx), len(skipped), metric, last.get(metric),
                             chance_level(labelled.targets, train_idx, held_idx) if held_idx else None)

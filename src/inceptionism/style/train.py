@@ -29,8 +29,8 @@ from inceptionism.style.gatys import gram, total_variation
 from inceptionism.style.model_file import StyleInfo, load_model, save_model
 from inceptionism.style.network import StyleNetwork
 from inceptionism.training import ImageFiles, TrainStep, distributed, find_images, fit, load_state, save_state
-from inceptionism.training import seed_everything
-from inceptionism.training.data import batches
+from inceptionism.training import seed_everything, warmup_cosine
+from inceptionism.training.data import batches, warn_skipped
 from inceptionism.training.distributed import Dist
 
 log = logging.getLogger(__name__)
@@ -180,13 +180,7 @@ def lr_schedule(config: TrainConfig) -> Callable[[int], float]:
     """The learning rate's factor at each step."""
     if config.schedule == "constant":
         return lambda step: 1.0
-    warmup = max(1, min(200, config.steps // 20))
-
-    def cosine(step: int) -> float:
-        progress = min(1.0, step / max(1, config.steps))
-        return min(1.0, (step + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-    return cosine
+    return warmup_cosine(config.steps, max_warmup=200, floor=0.1)
 
 
 def train(
@@ -260,10 +254,7 @@ def train(
                             pin_memory=device.type == "cuda"))
     finally:
         net.eval()
-        skipped = [dataset.files[i] for i in
-                   torch.nonzero(distributed.union_of_flags(dataset.bad, dist)).flatten().tolist()] \
-            if dist.active else dataset.skipped()
-        if skipped and dist.main:
-            log.warning("skipped %d unreadable training images: %s", len(skipped),
-                        ", ".join(p.name for p in skipped[:5]) + (" ..." if len(skipped) > 5 else ""))
+        skipped = distributed.skipped_files(dataset, dist)
+        if dist.main:
+            warn_skipped(skipped, "training images")
     return net

@@ -9,10 +9,10 @@ graceful stop on Ctrl-C or SIGTERM.
 
 from inceptionism.training import distributed
 from inceptionism.training.data import IMAGE_SUFFIXES, ImageFiles, find_images, seed_everything
-from inceptionism.training.loop import TrainingInterrupted, TrainStep, fit
+from inceptionism.training.loop import TrainingInterrupted, TrainStep, fit, warmup_cosine
 from inceptionism.training.state import load_state, save_state, state_path
 
 __all__ = [
     "IMAGE_SUFFIXES", "ImageFiles", "TrainStep", "TrainingInterrupted", "distributed", "find_images", "fit", "load_state",
-    "save_state", "seed_everything", "state_path",
+    "save_state", "seed_everything", "state_path", "warmup_cosine",
 ]

@@ -106,6 +106,13 @@ class ImageFiles(torch.utils.data.Dataset):
         return [self.files[i] for i in torch.nonzero(self.bad).flatten().tolist()]
 
 
+def warn_skipped(paths: list[Path], what: str) -> None:
+    """One warning line for the unreadable files a training run skipped (the first five named)."""
+    if paths:
+        log.warning("skipped %d unreadable %s: %s", len(paths), what,
+                    ", ".join(p.name for p in paths[:5]) + (" ..." if len(paths) > 5 else ""))
+
+
 class EpochBatches(torch.utils.data.Sampler):
     """Batches of indices, epoch after epoch, without end: each epoch a fresh seeded permutation.
 

@@ -23,7 +23,8 @@ import os
 import sys
 import uuid
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -131,6 +132,12 @@ def union_of_flags(flags: torch.Tensor, dist: Dist) -> torch.Tensor:
     merged = flags.to(torch.int32).clone()
     td.all_reduce(merged, op=td.ReduceOp.MAX)
     return merged.to(flags.dtype)
+
+
+def skipped_files(data: Any, dist: Dist) -> list[Path]:
+    """The files of ``data`` (an :class:`~inceptionism.training.data.ImageFiles`) that any rank found
+    unreadable; every rank must call it (a collective when several processes train)."""
+    return [data.files[i] for i in torch.nonzero(union_of_flags(data.bad, dist)).flatten().tolist()]
 
 
 def launch(nproc: int, argv: Sequence[str]) -> int:

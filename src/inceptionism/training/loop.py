@@ -27,6 +27,18 @@ import torch
 from inceptionism.errors import InceptionismError, Interrupted
 
 
+
+def warmup_cosine(steps: int, *, max_warmup: int, floor: float = 0.0) -> Callable[[int], float]:
+    """A learning-rate factor per step: linear warm-up over a twentieth of ``steps`` (at most ``max_warmup``),
+    then a cosine from 1 down to ``floor`` at ``steps`` (for ``torch.optim.lr_scheduler.LambdaLR``)."""
+    warmup = max(1, min(max_warmup, steps // 20))
+
+    def factor(step: int) -> float:
+        progress = min(1.0, step / max(1, steps))
+        return min(1.0, (step + 1) / warmup) * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    return factor
+
 @dataclass
 class TrainStep:
     """What the loop reports after each step."""
