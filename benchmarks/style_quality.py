@@ -112,12 +112,12 @@ def main() -> None:
     loss_net = get_model(training.get("loss_model", "efficientnet_lite0"), device=device)
     candidates = [Path(s) for s in args.style] + sorted(Path(args.styles_dir).glob("*"))
     styles = find_styles(meta, candidates)
-    loss_fn = TrainLoss(loss_net, style_targets(styles, config, device), config,
-                        loss_net.spec.content_layers, loss_net.spec.style_layers)
+    loss_fn = TrainLoss(loss_net, style_targets(styles, config, device), config, *config.loss_layers(loss_net))
     names = [s["name"] for s in meta["styles"]]
     lr = StyleConfig().lr
     contents = [c for c in (args.content or DEFAULT_CONTENT) if c.startswith("skimage:") or Path(c).is_file()]
     print(f"# style quality of {args.model}: {len(names)} styles, trained {training.get('step')} steps; "
+          f"loss layers: content {','.join(loss_fn.content_layers)}, style {','.join(loss_fn.style_layers)}; "
           f"{len(contents)} held-out images at {args.size} px; optimisation: Adam lr {lr}, from the content")
     shown = [k for k in CHECKPOINTS if k <= args.iterations]
     print("losses: c content, s style, t total (with the training weights; total = c + s + smoothness)")

@@ -105,6 +105,9 @@ def test_resume_continues_the_step_count_and_optimiser(lite0, styles, data_folde
     assert any(k.endswith(".exp_avg") for k in state) and float(state["0.step"]) == 5
     with pytest.raises(ConfigError, match="other style"):
         train(lite0, styles[::-1], _infos(styles[::-1]), data_folder, out, TrainConfig(steps=6, **TINY), resume=True)
+    with pytest.raises(ConfigError, match="another loss.*content blocks.2; style bn1,blocks.1,blocks.2,blocks.3"):
+        train(lite0, styles, _infos(styles), data_folder, out, TrainConfig(steps=6, style_layers=("bn1",), **TINY),
+              resume=True)
 
 
 def test_the_loader_reads_folders_recursively_and_skips_broken_files(data_folder, caplog):
@@ -173,6 +176,18 @@ def test_style_train_stylize_info_export_commands(capsys, styles, data_folder, t
                  str(data_folder), "-o", str(model), "--steps", "2", "--image-size", "32", "--batch-size", "2",
                  "--width", "8", "--workers", "0", "-q"])
     assert code == 0
+    training = read_metadata(model)["training"]
+    assert training["style_layers"] == ["bn1", "blocks.1", "blocks.2", "blocks.3"] and training["clip_grad"] == 10.0
+    # the loss layers and clipping are part of the recipe, recorded for the benchmark to rebuild the same loss
+    layers_model = tmp_path / "l.safetensors"
+    code = main(["train-style", "--style", str(tmp_path / "s0.png"), "--data", str(data_folder), "-o", str(layers_model),
+                 "--steps", "1", "--image-size", "32", "--batch-size", "2", "--width", "8", "--workers", "0",
+                 "--style-layers", "bn1, blocks.1", "--clip-grad", "0", "-q"])
+    assert code == 0
+    training = read_metadata(layers_model)["training"]
+    assert training["style_layers"] == ["bn1", "blocks.1"] and training["content_layers"] == ["blocks.2"]
+    assert training["clip_grad"] is None
+    assert TrainConfig.from_dict(training).style_layers == ("bn1", "blocks.1")
     code = main(["stylize", str(content), "--model", str(model), "--mix", "1,1", "-o", str(tmp_path / "st.png"), "-q"])
     assert code == 0 and Image.open(tmp_path / "st.png").size == (60, 40)
     capsys.readouterr()
@@ -186,6 +201,10 @@ def test_style_train_stylize_info_export_commands(capsys, styles, data_folder, t
         (["style", str(content), "--style", str(content), "--style-weights", "1,2", "-o", str(tmp_path / "x.png")], "2 values for 1"),
         (["train-style", "--style", str(content), "--data", str(tmp_path / "nope"), "-o", str(tmp_path / "n.safetensors")], "no such folder"),
         (["train-style", "--style", str(content), "--data", str(data_folder), "-o", str(model)], "--resume"),
+        (["train-style", "--style", str(content), "--data", str(data_folder), "-o", str(tmp_path / "n.safetensors"),
+          "--style-layers", "blocks.99"], "unknown layer"),
+        (["train-style", "--style", str(content), "--data", str(data_folder), "-o", str(tmp_path / "n.safetensors"),
+          "--clip-grad", "-1"], "clip_grad must be positive"),
     ]:
         assert main(argv) == 1
         err = capsys.readouterr().err

@@ -125,3 +125,19 @@ def test_a_diverging_loss_stops_with_a_clear_error(tmp_path):
     with pytest.raises(InceptionismError, match="lower --lr"):
         fit(optimizer=opt, loss_of=lambda b: loss_of(b) * float("nan"), batches=data(), steps=3,
             save=lambda s: None, output="m")
+
+
+def test_clip_grad_bounds_each_update_by_the_norm(tmp_path):
+    model, _, _, data, loss_of = _problem()
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)  # the update is the (clipped) gradient itself
+    moves = []
+
+    def callback(s):
+        now = torch.cat([p.detach().flatten() for p in model.parameters()])
+        moves.append((now - before[0]).norm().item())
+        before[0] = now
+
+    before = [torch.cat([p.detach().flatten() for p in model.parameters()])]
+    fit(optimizer=opt, loss_of=lambda b: 100 * loss_of(b), batches=data(), steps=4, save=lambda s: None,
+        output="m", callback=callback, clip_grad=0.25)
+    assert len(moves) == 4 and max(moves) == pytest.approx(0.25, rel=1e-4)  # the gradients here are far above it

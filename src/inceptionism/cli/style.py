@@ -203,6 +203,13 @@ def _add_train_parser(sub: Any) -> None:
                                                     "aspect kept")):
         key = name.replace("-", "_")
         p.add_argument(f"--{name}", type=kind, default=None, help=f"{text} (default {d[key]})".strip())
+    p.add_argument("--clip-grad", type=float, default=None, metavar="NORM",
+                   help=f"scale the gradients down to this norm when above it; 0: never (default {d['clip_grad']})")
+    p.add_argument("--content-layers", default=None, metavar="L1,L2",
+                   help="layers of the loss network for the content (default: the loss network's own)")
+    p.add_argument("--style-layers", default=None, metavar="L1,L2,...",
+                   help="layers of the loss network for the style (default: the loss network's own; "
+                        "`inceptionism layers MODEL` lists them)")
     p.add_argument("--skip", action=argparse.BooleanOptionalAction, default=None,
                    help=f"add the network's output to its input, starting as the identity (default {d['skip']})")
     p.add_argument("--resume", action="store_true", help="continue the run saved in MODEL")
@@ -224,6 +231,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     dist = distributed.current()
     out = model_file_output(args.output, resume=args.resume)
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
+    for name in ("content_layers", "style_layers"):
+        if name in values:
+            values[name] = tuple(a.strip() for a in values[name].split(",") if a.strip())
+    if values.get("clip_grad") == 0:
+        values["clip_grad"] = None
     config = TrainConfig(**values)
     images = [load_image(s) for s in args.style]
     infos = [describe_style(s, im.rgb) for s, im in zip(args.style, images)]

@@ -60,6 +60,11 @@ class TrainConfig:
     schedule: str = "constant"
     #: long side of the style images, relative to image_size, aspect kept (None: squeezed to a square, as before)
     style_scale: float | None = None
+    #: layers of the loss network for the content and the style terms (None: the loss network's own)
+    content_layers: tuple[str, ...] | None = None
+    style_layers: tuple[str, ...] | None = None
+    #: gradients whose norm is above this are scaled down to it before each step (None: never)
+    clip_grad: float | None = 10.0
 
     def __post_init__(self) -> None:
         for name in ("image_size", "batch_size", "steps", "width"):
@@ -75,9 +80,25 @@ class TrainConfig:
             raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if self.style_scale is not None and not (self.style_scale > 0 and math.isfinite(self.style_scale)):
             raise ConfigError(f"style_scale must be positive, got {self.style_scale}")
+        if self.clip_grad is not None and not (self.clip_grad > 0 and math.isfinite(self.clip_grad)):
+            raise ConfigError(f"clip_grad must be positive, got {self.clip_grad}")
+        for name in ("content_layers", "style_layers"):
+            layers = getattr(self, name)
+            if layers is not None:
+                if isinstance(layers, str) or not layers or not all(isinstance(a, str) and a for a in layers):
+                    raise ConfigError(f"{name} must be a non-empty list of layer names, got {layers!r}")
+                object.__setattr__(self, name, tuple(layers))  # a list from JSON metadata is the same recipe
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def loss_layers(self, network: Network) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The content and style layers of the loss on ``network`` (checked): the config's, else the network's own."""
+        content = self.content_layers or network.spec.content_layers or network.spec.default_layers
+        style = self.style_layers or network.spec.style_layers or network.spec.default_layers
+        for address in (*content, *style):
+            network.resolve(address)
+        return tuple(content), tuple(style)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
@@ -87,7 +108,8 @@ class TrainConfig:
         setting existed, not today's default.
         """
         names = {f.name for f in fields(cls)}
-        legacy = {"skip": False, "schedule": "constant", "style_scale": None}
+        legacy = {"skip": False, "schedule": "constant", "style_scale": None, "content_layers": None,
+                  "style_layers": None, "clip_grad": None}
         return cls(**{**legacy, **{k: v for k, v in values.items() if k in names}})
 
 
@@ -192,8 +214,6 @@ def train(
     config: TrainConfig = TrainConfig(),
     *,
     resume: bool = False,
-    content_layers: Sequence[str] | None = None,
-    style_layers: Sequence[str] | None = None,
     callback: Callable[[TrainStep], None] | None = None,
     dist: Dist | None = None,
 ) -> StyleNetwork:
@@ -213,7 +233,9 @@ def train(
     net = StyleNetwork(len(styles), config.width, skip=config.skip).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, lr_schedule(config))
-    check = {"styles": ",".join(s.sha256 for s in style_infos)}
+    content_layers, style_layers = config.loss_layers(network)
+    layers = f"{network.name}: content {','.join(content_layers)}; style {','.join(style_layers)}"
+    check = {"styles": ",".join(s.sha256 for s in style_infos), "loss": layers}
     start = 0
     if resume:
         loaded, _ = load_model(output)
@@ -222,13 +244,14 @@ def train(
         state = load_state(output, opt, schedule)
         if state.meta.get("styles") != check["styles"]:
             raise ConfigError(f"cannot resume {output}: it was trained on other style images")
+        if state.meta.get("loss", layers) != layers:  # (checkpoints from before the layers were recorded pass)
+            raise ConfigError(f"cannot resume {output}: it was trained with another loss ({state.meta['loss']})")
         start = state.step
         log.info("resuming %s at step %d", output, start)
     dataset = ContentCrops(data, config.image_size, config.seed)
-    loss_fn = TrainLoss(network, style_targets(styles, config, device), config,
-                        content_layers or network.spec.content_layers or network.spec.default_layers,
-                        style_layers or network.spec.style_layers or network.spec.default_layers)
-    training = {**config.to_dict(), "loss_model": network.name, "data": os.fspath(data),
+    loss_fn = TrainLoss(network, style_targets(styles, config, device), config, content_layers, style_layers)
+    training = {**config.to_dict(), "content_layers": list(content_layers), "style_layers": list(style_layers),
+                "loss_model": network.name, "data": os.fspath(data),
                 "processes": dist.world_size}
     # each process draws the styles of its own share of the batch
     rng = torch.Generator().manual_seed(config.seed + start + 1_000_003 * dist.rank)
@@ -248,6 +271,7 @@ def train(
     try:
         fit(optimizer=opt, loss_of=loss_of, steps=config.steps, start_step=start, save=save, output=os.fspath(output),
             checkpoint_every=config.checkpoint_every, callback=callback if dist.main else None, scheduler=schedule,
+            clip_grad=config.clip_grad,
             agree=distributed.agree(dist, device),
             batches=batches(dataset, batch_size=per_rank, workers=config.workers, seed=config.seed,
                             start_step=start, rank=dist.rank, world_size=dist.world_size,

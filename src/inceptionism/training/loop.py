@@ -119,6 +119,7 @@ def fit(
     callback: Callable[[TrainStep], None] | None = None,
     backward: Callable[[torch.Tensor], None] | None = None,
     agree: Callable[[bool, bool], tuple[bool, bool]] | None = None,
+    clip_grad: float | None = None,
 ) -> int:
     """Train from ``start_step`` to ``steps``; returns the last step (always saved).
 
@@ -127,8 +128,12 @@ def fit(
     schedule steps. ``save(step)`` writes the model and its training state.
     ``agree(stop, bad)`` tells every process of a distributed run whether any of
     them is stopping or saw a loss that is not finite (see :mod:`.distributed`),
-    so that all stop at the same step.
+    so that all stop at the same step. ``clip_grad``: the gradients of all the
+    optimiser's parameters are scaled down to this total norm when above it (after
+    the backward pass, so after DistributedDataParallel has averaged them; not for
+    a ``backward`` that scales the loss).
     """
+    params = [p for group in optimizer.param_groups for p in group["params"]] if clip_grad else []
     agree = agree or (lambda stop_now, bad: (stop_now, bad))
     step = start_step
     saved = start_step
@@ -151,6 +156,8 @@ def fit(
                 if stopping:
                     break  # before the update: the state saved is the last step really finished
                 (backward or torch.Tensor.backward)(loss)
+                if clip_grad:
+                    torch.nn.utils.clip_grad_norm_(params, clip_grad)
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
