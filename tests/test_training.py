@@ -141,3 +141,22 @@ def test_clip_grad_bounds_each_update_by_the_norm(tmp_path):
     fit(optimizer=opt, loss_of=lambda b: 100 * loss_of(b), batches=data(), steps=4, save=lambda s: None,
         output="m", callback=callback, clip_grad=0.25)
     assert len(moves) == 4 and max(moves) == pytest.approx(0.25, rel=1e-4)  # the gradients here are far above it
+
+
+def test_resume_trains_at_the_learning_rate_asked_now(tmp_path):
+    model, opt, sched, data, loss_of = _problem()  # lr 0.3, factor 0.95 ** step
+    out = tmp_path / "m.safetensors"
+    fit(optimizer=opt, loss_of=loss_of, batches=data(), steps=4, save=lambda s: save_state(out, opt, s, None, sched),
+        output=str(out), scheduler=sched)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.3 * 0.95**4)
+    _, same_opt, same_sched, *_ = _problem()
+    load_state(out, same_opt, same_sched)
+    assert same_opt.param_groups[0]["lr"] == pytest.approx(0.3 * 0.95**4)  # the same options: exactly where it was
+    lower = torch.nn.Linear(3, 1)
+    lower_opt = torch.optim.Adam(lower.parameters(), lr=0.03)  # resumed with a tenth of the rate
+    lower_sched = torch.optim.lr_scheduler.LambdaLR(lower_opt, lambda s: 0.95**s)
+    load_state(out, lower_opt, lower_sched)
+    assert lower_opt.param_groups[0]["lr"] == pytest.approx(0.03 * 0.95**4) and lower_sched.base_lrs == [0.03]
+    lower_sched.step()
+    assert lower_opt.param_groups[0]["lr"] == pytest.approx(0.03 * 0.95**5)
+    assert torch.equal(lower_opt.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])

@@ -152,7 +152,7 @@ def fit(
                 stopping, bad = agree(stop.requested, not bool(torch.isfinite(loss.detach()).all()))
                 if bad:
                     raise InceptionismError(f"the loss stopped being a finite number at step {step + 1}: "
-                                            "lower --lr or resume from the last checkpoint")
+                                            "resume from the last checkpoint with a lower --lr")
                 if stopping:
                     break  # before the update: the state saved is the last step really finished
                 (backward or torch.Tensor.backward)(loss)

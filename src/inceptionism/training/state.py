@@ -11,6 +11,7 @@ one checkpoint ahead of its state at worst, never a broken file.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ import torch
 
 from inceptionism.errors import ModelError
 from inceptionism.io.images import atomic_write
+
+log = logging.getLogger(__name__)
 
 
 def state_path(model_path: str | os.PathLike[str]) -> Path:
@@ -56,7 +59,13 @@ def save_state(model_path: str | os.PathLike[str], optimizer: torch.optim.Optimi
 
 def load_state(model_path: str | os.PathLike[str], optimizer: torch.optim.Optimizer,
                scheduler: Any = None) -> TrainingState:
-    """Put the optimiser (and schedule) back as :func:`save_state` left them; returns the step and meta."""
+    """Put the optimiser (and schedule) back as :func:`save_state` left them; returns the step and meta.
+
+    The learning rates the optimiser was built with now stay the base rates: with a
+    ``LambdaLR`` schedule the rate resumes at that base times the schedule's factor
+    at the saved step, so a run resumed with a lower ``--lr`` (after a diverging
+    loss, say) really trains at the lower rate; the Adam moments are kept.
+    """
     from safetensors import safe_open
 
     path = state_path(model_path)
@@ -72,6 +81,7 @@ def load_state(model_path: str | os.PathLike[str], optimizer: torch.optim.Optimi
             {k: v for k, v in header.items() if k not in ("step", "scheduler")}
     except Exception as exc:  # noqa: BLE001 - safetensors and json raise their own types
         raise ModelError(f"cannot resume: {path} is damaged: {str(exc).splitlines()[0] if str(exc) else exc!r}") from exc
+    asked = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
     state = optimizer.state_dict()
     for key, value in tensors.items():
         index, name = key.split(".", 1)
@@ -82,4 +92,17 @@ def load_state(model_path: str | os.PathLike[str], optimizer: torch.optim.Optimi
     optimizer.load_state_dict(state)
     if scheduler is not None and "scheduler" in header:
         scheduler.load_state_dict(json.loads(header["scheduler"]))
+    lambdas = getattr(scheduler, "lr_lambdas", None)
+    if scheduler is None or lambdas is not None:
+        saved_base = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
+        if saved_base != asked:
+            log.info("resuming with learning rates %s (the run had %s)", asked, saved_base)
+        if lambdas is not None:
+            scheduler.base_lrs = list(asked)
+        for i, group in enumerate(optimizer.param_groups):
+            if lambdas is not None:
+                group["initial_lr"] = asked[i]
+                group["lr"] = asked[i] * lambdas[i](scheduler.last_epoch)
+            else:
+                group["lr"] = asked[i]
     return TrainingState(step, meta)
