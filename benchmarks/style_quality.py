@@ -20,6 +20,7 @@ files and the images of ``--styles-dir``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import itertools
 import statistics
@@ -97,6 +98,9 @@ def main() -> None:
                         help="held-out content images (default: tubingen.jpg, skimage:astronaut, skimage:coffee)")
     parser.add_argument("--size", type=int, default=256, help="long side of the content (default 256)")
     parser.add_argument("--iterations", type=int, default=300, help="optimisation iterations (default 300)")
+    parser.add_argument("--style-layers", default=None, metavar="L1,L2,...",
+                        help="score with these style layers instead of the model's own (to compare models trained "
+                             "with different losses on one scale)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -109,6 +113,8 @@ def main() -> None:
     net, meta = load_model(args.model, device)
     training = meta["training"]
     config = TrainConfig.from_dict(training)
+    if args.style_layers:
+        config = dataclasses.replace(config, style_layers=tuple(a.strip() for a in args.style_layers.split(",")))
     loss_net = get_model(training.get("loss_model", "efficientnet_lite0"), device=device)
     candidates = [Path(s) for s in args.style] + sorted(Path(args.styles_dir).glob("*"))
     styles = find_styles(meta, candidates)

@@ -213,6 +213,32 @@ def test_style_train_stylize_info_export_commands(capsys, styles, data_folder, t
         load_model(tmp_path / "missing.safetensors")
 
 
+def test_the_quality_benchmark_scores_a_model_against_optimisation(styles, data_folder, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    for i, s in enumerate(styles):
+        save_image(s, tmp_path / f"s{i}.png")
+    model = tmp_path / "m.safetensors"
+    assert main(["train-style", "--style", str(tmp_path / "s0.png"), "--style", str(tmp_path / "s1.png"), "--data",
+                 str(data_folder), "-o", str(model), "--steps", "1", "--image-size", "32", "--batch-size", "2",
+                 "--width", "8", "--workers", "0", "--style-layers", "bn1,blocks.1", "-q"]) == 0
+    root = Path(__file__).resolve().parents[1]
+    run = [sys.executable, "-m", "benchmarks.style_quality", "--model", str(model), "--styles-dir", str(tmp_path),
+           "--content", "skimage:chelsea", "--size", "48", "--iterations", "4"]
+    out = subprocess.run(run, cwd=root, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "style bn1,blocks.1;" in out.stdout  # the loss the model was trained with, from its metadata
+    rows = [line for line in out.stdout.splitlines() if line.startswith("chelsea")]
+    assert len(rows) == 2 and "fast_vs_opt_iterations: " in out.stdout and "style_separation_ratio: " in out.stdout
+    # a network trained one step is no better than one iteration of optimisation, and its styles barely differ
+    assert "fast_vs_opt_iterations: 1\n" in out.stdout
+    assert float(out.stdout.split("style_separation_ratio: ")[1]) < 0.2
+    other = subprocess.run(run + ["--style-layers", "bn1"], cwd=root, capture_output=True, text=True, timeout=300)
+    assert other.returncode == 0 and "style bn1;" in other.stdout, other.stderr
+
+
 def test_half_precision_export_is_half_the_size_and_stylises_alike(capsys, styles, tmp_path):
     from inceptionism.style.model_file import save_model
 
