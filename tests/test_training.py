@@ -127,6 +127,33 @@ def test_a_diverging_loss_stops_with_a_clear_error(tmp_path):
             save=lambda s: None, output="m")
 
 
+@pytest.mark.parametrize("clip", [None, 10.0])
+def test_a_step_whose_gradient_is_not_finite_is_skipped_not_applied(clip, caplog):
+    from inceptionism.errors import InceptionismError
+
+    model, opt, sched, data, loss_of = _problem()
+    calls, weights = [0], []
+
+    def overflowing(batch, bad=lambda call: call == 2):
+        calls[0] += 1
+        w = model.weight
+        spike = torch.sqrt(((w - w.detach()) ** 2).sum())  # 0, with a NaN gradient (d sqrt at 0 times 0)
+        return loss_of(batch) + (spike if bad(calls[0]) else 0.0)
+
+    def callback(s):
+        weights.append(model.weight.detach().clone())
+
+    fit(optimizer=opt, loss_of=overflowing, batches=data(), steps=4, save=lambda s: None, output="m",
+        callback=callback, clip_grad=clip, scheduler=sched)
+    assert all(torch.isfinite(w).all() for w in weights)
+    assert torch.equal(weights[0], weights[1]) and not torch.equal(weights[1], weights[2])  # step 2 left them
+    assert "step 2: the gradient is not a finite number" in caplog.text
+    with pytest.raises(InceptionismError, match="5 steps in a row.*lower --lr"):  # always: it stops
+        fit(optimizer=opt, loss_of=lambda b: overflowing(b, bad=lambda call: True), batches=data(), steps=20,
+            save=lambda s: None, output="m", clip_grad=clip)
+    assert torch.isfinite(model.weight).all()
+
+
 def test_clip_grad_bounds_each_update_by_the_norm(tmp_path):
     model, _, _, data, loss_of = _problem()
     opt = torch.optim.SGD(model.parameters(), lr=1.0)  # the update is the (clipped) gradient itself

@@ -15,6 +15,7 @@ half, so a saved state is always one that training really reached.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import signal
 import threading
@@ -25,6 +26,11 @@ from typing import Any, Callable, Iterable, Iterator
 import torch
 
 from inceptionism.errors import InceptionismError, Interrupted
+
+log = logging.getLogger(__name__)
+
+#: steps in a row whose gradient is not finite before training stops (each one's update is skipped)
+MAX_BAD_GRADIENTS = 5
 
 
 
@@ -131,9 +137,13 @@ def fit(
     so that all stop at the same step. ``clip_grad``: the gradients of all the
     optimiser's parameters are scaled down to this total norm when above it (after
     the backward pass, so after DistributedDataParallel has averaged them; not for
-    a ``backward`` that scales the loss).
+    a ``backward`` that scales the loss). A step whose gradient is not finite
+    (inf or NaN in any parameter's) is counted but its update is skipped, as a
+    gradient scaler does: one overflow does not turn every weight into NaN;
+    :data:`MAX_BAD_GRADIENTS` in a row stop the training.
     """
-    params = [p for group in optimizer.param_groups for p in group["params"]] if clip_grad else []
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    bad_in_a_row = 0
     agree = agree or (lambda stop_now, bad: (stop_now, bad))
     step = start_step
     saved = start_step
@@ -156,9 +166,17 @@ def fit(
                 if stopping:
                     break  # before the update: the state saved is the last step really finished
                 (backward or torch.Tensor.backward)(loss)
-                if clip_grad:
-                    torch.nn.utils.clip_grad_norm_(params, clip_grad)
-                optimizer.step()
+                norm = _gradient_norm(params, clip_grad)
+                if math.isfinite(norm):
+                    bad_in_a_row = 0
+                    optimizer.step()
+                else:
+                    bad_in_a_row += 1
+                    log.warning("step %d: the gradient is not a finite number; its update is skipped", step + 1)
+                    if bad_in_a_row >= MAX_BAD_GRADIENTS:
+                        raise InceptionismError(f"the gradient stopped being a finite number at step {step + 1} "
+                                                f"({bad_in_a_row} steps in a row): resume from the last checkpoint "
+                                                "with a lower --lr")
                 if scheduler is not None:
                     scheduler.step()
                 step += 1
@@ -180,3 +198,13 @@ def fit(
             raise TrainingInterrupted(step, output, saved_now=True)
     save(step)
     return step
+
+
+def _gradient_norm(params: list[torch.Tensor], clip: float | None) -> float:
+    """The total norm of the parameters' gradients, after scaling them down to ``clip`` when above it."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return 0.0
+    if clip:
+        return float(torch.nn.utils.clip_grad_norm_(params, clip))  # (an infinite norm makes the gradients NaN)
+    return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.detach().float()) for g in grads])))
