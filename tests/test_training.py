@@ -187,3 +187,20 @@ def test_resume_trains_at_the_learning_rate_asked_now(tmp_path):
     lower_sched.step()
     assert lower_opt.param_groups[0]["lr"] == pytest.approx(0.03 * 0.95**5)
     assert torch.equal(lower_opt.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])
+
+
+@pytest.mark.parametrize("bar_class", ["LazyBar", "TrainBar"])
+def test_a_resumed_runs_bar_starts_at_its_step_and_times_only_new_steps(bar_class):
+    from types import SimpleNamespace
+
+    from inceptionism.cli import common
+
+    bar = getattr(common, bar_class)("m.safetensors", quiet=False)
+    for step in (1201, 1202):
+        if bar_class == "LazyBar":
+            bar.step(3600, done=step)
+        else:
+            bar.report(SimpleNamespace(step=step, steps=3600, loss=1.0, metrics={}))
+    # the 1,200 steps of the earlier run are the bar's start, not 1,200 steps done in the first second
+    assert (bar.bar.initial, bar.bar.n, bar.bar.total) == (1200, 1202, 3600)
+    bar.close()

@@ -80,8 +80,8 @@ class LazyBar:
     def step(self, total: int, *, done: int = 1, description: str | None = None, postfix: dict | None = None) -> None:
         """Count one step of ``total``; ``done`` is the step's number (a resumed run starts past 1)."""
         if self.bar is None:
-            self.bar = progress_bar(total, self.name, self.quiet)
-            self.bar.update(done - 1)
+            # the steps done before (a resumed run) are where the bar starts, not progress: rate and ETA stay right
+            self.bar = progress_bar(total, self.name, self.quiet, initial=done - 1)
         if description:
             self.bar.set_description(description)
         if postfix:
