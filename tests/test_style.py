@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 import torch
@@ -118,6 +120,33 @@ def test_the_loader_reads_folders_recursively_and_skips_broken_files(data_folder
     broken = next(i for i, p in enumerate(dataset.files) if p.name == "broken.jpg")
     item = dataset[broken]
     assert item.shape == (3, 32, 32) and "skipping unreadable training image" in caplog.text
+
+
+def test_flat_crops_are_drawn_again_because_their_gradient_overflows(tmp_path, monkeypatch):
+    from inceptionism.style.train import ContentCrops
+
+    # through every instance norm a flat picture's gradient is multiplied by 1/sqrt(eps) (a trained network: NaN)
+    net = StyleNetwork(2, 8)
+
+    def largest_gradient(image):
+        net.zero_grad()
+        (net(image, mix_weights(2, index=0)) * torch.linspace(0, 1, 32)).sum().backward()
+        return max(float(p.grad.abs().max()) for p in net.parameters())
+
+    assert largest_gradient(torch.full((1, 3, 32, 32), 0.5)) > 1e10 * largest_gradient(torch.rand(1, 3, 32, 32))
+    page = np.full((96, 96, 3), 255, np.uint8)
+    page[:40, :40] = np.random.default_rng(0).integers(0, 256, (40, 40, 3))  # a white page, texture in a corner
+    Image.fromarray(page).save(tmp_path / "page.png")
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(tmp_path / "blank.png")
+    dataset = ContentCrops(tmp_path, 32)
+    page_index = [p.name for p in dataset.files].index("page.png")
+    crops = [dataset.sample(page_index, Image.open(tmp_path / "page.png"), random.Random(seed)) for seed in range(60)]
+    assert min(float(c.std()) for c in crops) >= ContentCrops.FLAT_STD
+    blank = dataset.sample(0, Image.open(tmp_path / "blank.png"), random.Random(0))  # flat all over: still a crop
+    assert blank.shape == (3, 32, 32) and float(blank.std()) == 0.0
+    monkeypatch.setattr(ContentCrops, "FLAT_TRIES", 1)  # (as before: this page gives flat crops)
+    assert any(float(dataset.sample(page_index, Image.open(tmp_path / "page.png"), random.Random(seed)).std())
+               < ContentCrops.FLAT_STD for seed in range(60))
 
 
 def test_a_one_hot_mix_is_that_style_and_mixes_differ(tmp_path):

@@ -121,14 +121,27 @@ class ContentCrops(ImageFiles):
         self.root = Path(root)
         self.size = size
 
+    #: crops whose pixels' standard deviation (0-1) is below this are drawn again, up to FLAT_TRIES times
+    FLAT_STD = 0.01
+    FLAT_TRIES = 8
+
     def sample(self, index: int, image: Image.Image, rng: random.Random) -> torch.Tensor:
+        # A flat crop (a white page, a clear sky) teaches no style, and through the network's instance norms,
+        # each of which divides by its input's spread, its gradient overflows: a blank crop made a training
+        # run's gradient NaN. Such crops are drawn again; an image that is flat all over stays flat.
+        for _ in range(self.FLAT_TRIES):
+            arr = self._crop(image, rng)
+            if float(arr.std()) >= self.FLAT_STD:
+                break
+        return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
+
+    def _crop(self, image: Image.Image, rng: random.Random) -> np.ndarray:
         w, h = image.size
         side = min(w, h)
         crop = rng.randint(max(1, side // 2), side)  # random scale: a half to all of the short side
         x, y = rng.randint(0, w - crop), rng.randint(0, h - crop)
         image = image.resize((self.size, self.size), Image.BILINEAR, box=(x, y, x + crop, y + crop))
-        arr = np.asarray(image, dtype=np.float32) / 255.0
-        return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
+        return np.asarray(image, dtype=np.float32) / 255.0
 
 
 @dataclass
