@@ -91,9 +91,10 @@ def test_a_full_disk_while_writing_frames(tmp_path, capsys, monkeypatch):
         assert gif.n_frames == 5
 
 
-def _start(args: list[str], cwd: Path) -> subprocess.Popen:
+def _start(args: list[str], cwd: Path, *, group: bool = False) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "inceptionism", *args], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+                            start_new_session=group)
 
 
 def _wait_for(condition, proc: subprocess.Popen, timeout: float = 240) -> None:
@@ -105,8 +106,11 @@ def _wait_for(condition, proc: subprocess.Popen, timeout: float = 240) -> None:
     assert condition(), "the run never got that far"
 
 
-def _terminate(proc: subprocess.Popen) -> str:
-    proc.send_signal(signal.SIGTERM)
+def _terminate(proc: subprocess.Popen, signum: int = signal.SIGTERM, *, group: bool = False) -> str:
+    if group:  # the process and its children (data workers) alike, as a terminal or a batch system does
+        os.killpg(proc.pid, signum)
+    else:
+        proc.send_signal(signum)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     lines = [line for line in err.splitlines() if line.strip() and "%|" not in line]
@@ -162,6 +166,28 @@ def test_sigterm_stops_style_with_the_image_so_far_and_resume_finishes_it(tmp_pa
     _wait_for(following.exists, proc)
     _terminate(proc)
     assert read_metadata(out)["interrupted"]["step"] > state["step"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_the_whole_group_stops_training_with_data_workers_at_a_checkpoint(tmp_path, signum):
+    from inceptionism.io.images import save_image, load_image
+    from inceptionism.style.model_file import read_metadata as model_metadata
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray((rng.random((40, 40, 3)) * 255).astype(np.uint8)).save(data / f"{i}.png")
+    save_image(load_image("skimage:coffee").rgb, tmp_path / "s.png")
+    model = tmp_path / "m.safetensors"
+    proc = _start(["train-style", "--style", str(tmp_path / "s.png"), "--data", str(data), "-o", str(model),
+                   "--image-size", "32", "--batch-size", "2", "--width", "8", "--workers", "2", "--steps", "100000",
+                   "--checkpoint-every", "3", "-q"], tmp_path, group=True)
+    _wait_for(model.exists, proc)
+    time.sleep(0.5)  # well inside a step
+    line = _terminate(proc, signum, group=True)  # the workers get it too: they used to die, and the run with them
+    assert "the model and its training state are saved in" in line and "--resume" in line
+    assert model_metadata(model)["training"]["step"] >= 3
 
 
 def test_sigterm_stops_training_at_a_checkpoint_that_resumes(tmp_path):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import signal
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -48,7 +49,15 @@ def seed_everything(seed: int) -> None:
 
 
 def seed_worker(worker_id: int) -> None:
-    """``worker_init_fn``: each data worker's NumPy and Python generators follow its torch seed."""
+    """``worker_init_fn``: each data worker's NumPy and Python generators follow its torch seed.
+
+    Ctrl-C and SIGTERM reach a worker too when the whole process group gets them (a
+    terminal, ``kill -- -PGID``, a batch system cancelling a job); a worker that died
+    of them made the main process fail with a traceback instead of finishing its
+    step and saving. The workers ignore both: the main process stops them.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)
