@@ -168,10 +168,9 @@ def test_sigterm_stops_style_with_the_image_so_far_and_resume_finishes_it(tmp_pa
     assert read_metadata(out)["interrupted"]["step"] > state["step"]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_to_the_whole_group_stops_training_with_data_workers_at_a_checkpoint(tmp_path, signum):
+def _train_style_args(tmp_path: Path, workers: int) -> tuple[list[str], Path]:
+    """A tiny endless train-style run (random 40x40 pictures, one style) and the model it writes."""
     from inceptionism.io.images import save_image, load_image
-    from inceptionism.style.model_file import read_metadata as model_metadata
 
     data = tmp_path / "data"
     data.mkdir()
@@ -180,9 +179,17 @@ def test_a_signal_to_the_whole_group_stops_training_with_data_workers_at_a_check
         Image.fromarray((rng.random((40, 40, 3)) * 255).astype(np.uint8)).save(data / f"{i}.png")
     save_image(load_image("skimage:coffee").rgb, tmp_path / "s.png")
     model = tmp_path / "m.safetensors"
-    proc = _start(["train-style", "--style", str(tmp_path / "s.png"), "--data", str(data), "-o", str(model),
-                   "--image-size", "32", "--batch-size", "2", "--width", "8", "--workers", "2", "--steps", "100000",
-                   "--checkpoint-every", "3", "-q"], tmp_path, group=True)
+    return ["train-style", "--style", str(tmp_path / "s.png"), "--data", str(data), "-o", str(model),
+            "--image-size", "32", "--batch-size", "2", "--width", "8", "--workers", str(workers), "--steps", "100000",
+            "--checkpoint-every", "3", "-q"], model
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_the_whole_group_stops_training_with_data_workers_at_a_checkpoint(tmp_path, signum):
+    from inceptionism.style.model_file import read_metadata as model_metadata
+
+    args, model = _train_style_args(tmp_path, workers=2)
+    proc = _start(args, tmp_path, group=True)
     _wait_for(model.exists, proc)
     time.sleep(0.5)  # well inside a step
     line = _terminate(proc, signum, group=True)  # the workers get it too: they used to die, and the run with them
@@ -191,19 +198,9 @@ def test_a_signal_to_the_whole_group_stops_training_with_data_workers_at_a_check
 
 
 def test_sigterm_stops_training_at_a_checkpoint_that_resumes(tmp_path):
-    from inceptionism.io.images import save_image, load_image
     from inceptionism.style.model_file import read_metadata as model_metadata
 
-    data = tmp_path / "data"
-    data.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(4):
-        Image.fromarray((rng.random((40, 40, 3)) * 255).astype(np.uint8)).save(data / f"{i}.png")
-    save_image(load_image("skimage:coffee").rgb, tmp_path / "s.png")
-    model = tmp_path / "m.safetensors"
-    args = ["train-style", "--style", str(tmp_path / "s.png"), "--data", str(data), "-o", str(model),
-            "--image-size", "32", "--batch-size", "2", "--width", "8", "--workers", "0", "--steps", "100000",
-            "--checkpoint-every", "3", "-q"]
+    args, model = _train_style_args(tmp_path, workers=0)
     proc = _start(args, tmp_path)
     _wait_for(model.exists, proc)
     line = _terminate(proc)
