@@ -116,14 +116,14 @@ class TrainConfig:
 class ContentCrops(ImageFiles):
     """Every image under a folder, recursively, as random square crops; unreadable files are skipped."""
 
+    #: crops whose pixels' standard deviation (0-1) is below this are drawn again, up to FLAT_TRIES times
+    FLAT_STD = 0.01
+    FLAT_TRIES = 8
+
     def __init__(self, root: str | os.PathLike[str], size: int, seed: int = 0):
         super().__init__(find_images(root), name=os.fspath(root), seed=seed)
         self.root = Path(root)
         self.size = size
-
-    #: crops whose pixels' standard deviation (0-1) is below this are drawn again, up to FLAT_TRIES times
-    FLAT_STD = 0.01
-    FLAT_TRIES = 8
 
     def sample(self, index: int, image: Image.Image, rng: random.Random) -> torch.Tensor:
         # A flat crop (a white page, a clear sky) teaches no style, and through the network's instance norms,

@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 MAX_BAD_GRADIENTS = 5
 
 
-
 def warmup_cosine(steps: int, *, max_warmup: int, floor: float = 0.0) -> Callable[[int], float]:
     """A learning-rate factor per step: linear warm-up over a twentieth of ``steps`` (at most ``max_warmup``),
     then a cosine from 1 down to ``floor`` at ``steps`` (for ``torch.optim.lr_scheduler.LambdaLR``)."""
@@ -207,4 +206,4 @@ def _gradient_norm(params: list[torch.Tensor], clip: float | None) -> float:
         return 0.0
     if clip:
         return float(torch.nn.utils.clip_grad_norm_(params, clip))  # (an infinite norm makes the gradients NaN)
-    return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.detach().float()) for g in grads])))
+    return float(torch.nn.utils.get_total_norm(grads))  # (batched per device and dtype, as clipping does)
