@@ -136,17 +136,16 @@ def test_flat_crops_are_drawn_again_because_their_gradient_overflows(tmp_path, m
     assert largest_gradient(torch.full((1, 3, 32, 32), 0.5)) > 1e10 * largest_gradient(torch.rand(1, 3, 32, 32))
     page = np.full((96, 96, 3), 255, np.uint8)
     page[:40, :40] = np.random.default_rng(0).integers(0, 256, (40, 40, 3))  # a white page, texture in a corner
-    Image.fromarray(page).save(tmp_path / "page.png")
-    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(tmp_path / "blank.png")
-    dataset = ContentCrops(tmp_path, 32)
-    page_index = [p.name for p in dataset.files].index("page.png")
-    crops = [dataset.sample(page_index, Image.open(tmp_path / "page.png"), random.Random(seed)) for seed in range(60)]
+    page = Image.fromarray(page)
+    page.save(tmp_path / "page.png")
+    blank = Image.fromarray(np.full((64, 64, 3), 90, np.uint8))
+    dataset = ContentCrops(tmp_path, 32)  # (sample() takes the decoded picture)
+    crops = [dataset.sample(0, page, random.Random(seed)) for seed in range(60)]
     assert min(float(c.std()) for c in crops) >= ContentCrops.FLAT_STD
-    blank = dataset.sample(0, Image.open(tmp_path / "blank.png"), random.Random(0))  # flat all over: still a crop
-    assert blank.shape == (3, 32, 32) and float(blank.std()) == 0.0
+    flat = dataset.sample(0, blank, random.Random(0))  # flat all over: still a crop
+    assert flat.shape == (3, 32, 32) and float(flat.std()) == 0.0
     monkeypatch.setattr(ContentCrops, "FLAT_TRIES", 1)  # (as before: this page gives flat crops)
-    assert any(float(dataset.sample(page_index, Image.open(tmp_path / "page.png"), random.Random(seed)).std())
-               < ContentCrops.FLAT_STD for seed in range(60))
+    assert any(float(dataset.sample(0, page, random.Random(seed)).std()) < ContentCrops.FLAT_STD for seed in range(60))
 
 
 def test_a_one_hot_mix_is_that_style_and_mixes_differ(tmp_path):
