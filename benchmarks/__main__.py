@@ -12,6 +12,7 @@ import platform
 import torch
 
 from benchmarks import dream_speed, memory, style_speed, train_dream_speed
+from inceptionism.precision import autocast_dtype, cpu_has_bf16, resolve_precision
 
 
 def main() -> None:
@@ -26,15 +27,20 @@ def main() -> None:
     print(f"# inceptionism benchmarks on {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine()}), "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
 
-    rates = dream_speed.matmul_flops_per_s(device)
+    auto_dtype = autocast_dtype("auto", device)
+    rates = dream_speed.matmul_flops_per_s(device, dtype=auto_dtype or torch.float32)
     matmul = max(rates.values())
-    kind = "bf16" if device.type == "cuda" else "fp32"
+    kind = "bf16" if auto_dtype is not None else "fp32"
     each = ", ".join(f"{lib} {rate / 1e9:.1f}" for lib, rate in rates.items())
     print(f"matmul throughput ({kind}): {matmul / 1e9:.1f} GFLOP/s, the best of: {each}\n")
 
-    print("## dream step (ms), ours vs a plain port (full forward with hooks, fp32, NCHW)")
-    print(f"{'model':<20}{'layer':<14}{'size':>6}{'plain ms':>11}{'ours ms':>10}{'speedup':>9}"
-          f"{'GFLOP':>8}{'matmul frac':>13}")
+    auto = resolve_precision("auto", device)
+    print(f"--precision auto means {auto} here" + ("" if device.type != "cpu" else
+          f" (CPU bfloat16 instructions: {'yes' if cpu_has_bf16() else 'no'})"))
+    print("\n## dream step (ms), ours (float32, and at --precision auto) vs a plain port (full forward with hooks, "
+          "fp32, NCHW)")
+    print(f"{'model':<20}{'layer':<14}{'size':>6}{'plain ms':>10}{'ours fp32':>11}{'ours auto':>11}"
+          f"{'x plain':>9}{'x fp32':>8}{'GFLOP':>8}{'matmul frac':>13}")
     results = {}
     for name in ("efficientnet_lite0", "googlenet", "vgg16"):
         layer = dream_speed.default_layer(name)
@@ -42,8 +48,8 @@ def main() -> None:
             t = dream_speed.compare(name, layer, size, device, reps)
             frac = t.ours_flops / (t.ours_ms / 1000) / matmul
             results[(name, size)] = (t, frac)
-            print(f"{name:<20}{layer:<14}{size:>6}{t.plain_ms:>11.1f}{t.ours_ms:>10.1f}{t.speedup:>9.2f}"
-                  f"{t.ours_flops / 1e9:>8.1f}{frac:>13.2f}", flush=True)
+            print(f"{name:<20}{layer:<14}{size:>6}{t.plain_ms:>10.1f}{t.fp32_ms:>11.1f}{t.ours_ms:>11.1f}"
+                  f"{t.speedup:>9.2f}{t.fp32_ms / t.ours_ms:>8.2f}{t.ours_flops / 1e9:>8.1f}{frac:>13.2f}", flush=True)
 
     print("\n## peak memory of one tiled dream step (tile 512), efficientnet_lite0")
     sizes = (512, 1024, 2048) if args.quick else (512, 1024, 2048, 4096)
@@ -51,25 +57,40 @@ def main() -> None:
         peak = memory.peak_memory(size, 512, device.type)
         print(f"{size:>5}x{size:<5} {peak / 2**20:>8.0f} MiB", flush=True)
 
-    print("\n## style transfer")
-    for size in (512, 1024) if args.quick else (512, 1024, 2048):
-        ms = style_speed.stylize_ms(size, device)
-        print(f"stylize {size}x{size}: {ms:8.1f} ms  ({size * size / 1e6 / (ms / 1000):.2f} megapixels/s)", flush=True)
-    print(f"optimisation at 384 px: {style_speed.optimisation_its(384, device):.1f} iterations/s", flush=True)
-    print(f"training (batch 4 x 256 px, 2 styles): {style_speed.training_steps_per_s(device):.2f} steps/s", flush=True)
+    print(f"\n## style transfer (float32, then --precision auto = {auto})")
+    stylize = {}
+    for size in ((768, 1024), (1024, 1024)) if args.quick else ((768, 1024), (1024, 1024), (2048, 2048)):
+        ms = {p: style_speed.stylize_ms(size, device, precision=p) for p in ("fp32", "auto")}
+        stylize[size] = ms
+        mp = size[0] * size[1] / 1e6
+        print(f"stylize {size[1]}x{size[0]}: fp32 {ms['fp32']:8.1f} ms, auto {ms['auto']:8.1f} ms "
+              f"({mp / (ms['auto'] / 1000):.2f} megapixels/s, x{ms['fp32'] / ms['auto']:.2f})", flush=True)
+    its = {p: style_speed.optimisation_its(384, device, precision=p) for p in ("fp32", "auto")}
+    print(f"optimisation at 384 px: fp32 {its['fp32']:.1f}, auto {its['auto']:.1f} iterations/s "
+          f"(x{its['auto'] / its['fp32']:.2f})", flush=True)
+    train = {p: style_speed.training_steps_per_s(device, precision=p) for p in ("fp32", "auto")}
+    print(f"train-style (batch 4 x 256 px, 2 styles): fp32 {train['fp32']:.2f}, auto {train['auto']:.2f} steps/s "
+          f"(x{train['auto'] / train['fp32']:.2f})", flush=True)
 
     print("\n## train-dream (efficientnet_lite0, default fine-tuned blocks, 224 px, batches of 32)")
-    step_rate = train_dream_speed.step_images_per_s(device)
-    loop_rate = train_dream_speed.loop_images_per_s(device)
-    print(f"training step alone: {step_rate:.1f} images/s", flush=True)
-    print(f"with JPEGs read by 2 data workers: {loop_rate:.1f} images/s", flush=True)
+    step_rate = {p: train_dream_speed.step_images_per_s(device, precision=p) for p in ("fp32", "auto")}
+    loop_rate = train_dream_speed.loop_images_per_s(device, precision="auto")
+    print(f"training step alone: fp32 {step_rate['fp32']:.1f}, auto {step_rate['auto']:.1f} images/s "
+          f"(x{step_rate['auto'] / step_rate['fp32']:.2f})", flush=True)
+    print(f"with JPEGs read by 2 data workers (auto): {loop_rate:.1f} images/s", flush=True)
 
     print()
+    print(f"precision_auto: {auto}")
     print(f"speedup_vs_plain: {results[('efficientnet_lite0', 1024)][0].speedup:.2f}")
     print(f"speedup_vs_plain_vgg16: {results[('vgg16', 1024)][0].speedup:.2f}")
+    print(f"speedup_vs_plain_vgg16_512: {results[('vgg16', 512)][0].speedup:.2f}")
+    print(f"speedup_vs_plain_googlenet: {results[('googlenet', 1024)][0].speedup:.2f}")
     print(f"matmul_fraction: {results[('vgg16', 1024)][1]:.2f}")
+    print(f"stylize_1024x768_ms: {stylize[(768, 1024)]['auto']:.0f}")
+    print(f"gatys_384_its_vs_fp32: {its['auto'] / its['fp32']:.2f}")
+    print(f"train_style_steps_vs_fp32: {train['auto'] / train['fp32']:.2f}")
+    print(f"train_dream_step_vs_fp32: {step_rate['auto'] / step_rate['fp32']:.2f}")
     print(f"train_dream_images_per_s: {loop_rate:.1f}")
-
 
 if __name__ == "__main__":
     main()

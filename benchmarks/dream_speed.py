@@ -22,6 +22,7 @@ from torch import nn
 from inceptionism.dream.loop import gradient_step
 from inceptionism.models import get_model, get_model_spec
 from inceptionism.objectives import from_addresses
+from inceptionism.precision import autocast_dtype
 
 
 class PlainDream:
@@ -52,14 +53,14 @@ class PlainDream:
 
 
 class OursDream:
-    """One step of inceptionism's loop on its optimised network."""
+    """One step of inceptionism's loop on its optimised network, at a precision ("auto", "bf16", "fp32")."""
 
-    def __init__(self, name: str, layer: str, device: torch.device):
+    def __init__(self, name: str, layer: str, device: torch.device, precision: str = "auto"):
         self.net = get_model(name, weights="random", device=device)
         self.objective = from_addresses([layer])
         self.objective.prepare(self.net)
         self.extractor = self.net.extractor(self.objective.addresses()).__enter__()
-        self.autocast = torch.bfloat16 if device.type == "cuda" else None
+        self.autocast = autocast_dtype(precision, device, self.net.spec)
 
     def step(self, x: torch.Tensor, step_size: float = 0.01) -> torch.Tensor:
         out, _ = gradient_step(x, self.objective, self.extractor, step_size, (3, 5), autocast=self.autocast)
@@ -76,12 +77,17 @@ class Timing:
     model: str
     size: int
     plain_ms: float
-    ours_ms: float
+    fp32_ms: float  # ours in float32
+    ours_ms: float  # ours at --precision auto
     ours_flops: float
 
     @property
     def speedup(self) -> float:
         return self.plain_ms / self.ours_ms
+
+    @property
+    def speedup_fp32(self) -> float:
+        return self.plain_ms / self.fp32_ms
 
 
 def time_step(step: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, device: torch.device) -> float:
@@ -115,7 +121,8 @@ def step_flops(ours: OursDream, x: torch.Tensor) -> float:
 def _worker(conn, impl: str, name: str, layer: str, size: int, device: str) -> None:
     """One implementation in a process of its own: answers 'time' and 'flops' until 'stop'."""
     dev = torch.device(device)
-    runner = (OursDream if impl == "ours" else PlainDream)(name, layer, dev)
+    runner = PlainDream(name, layer, dev) if impl == "plain" else \
+        OursDream(name, layer, dev, "fp32" if impl == "fp32" else "auto")
     x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(dev)
     time_step(runner.step, x, dev)  # warm-up (allocator, oneDNN/cuDNN kernel choice)
     conn.send("ready")
@@ -130,11 +137,11 @@ def _worker(conn, impl: str, name: str, layer: str, size: int, device: str) -> N
 
 
 def compare(name: str, layer: str, size: int, device: torch.device, reps: int) -> Timing:
-    """Median step times of the plain port and ours, each in its own worker process."""
+    """Median step times of the plain port, ours in float32 and ours at auto precision, each in its own process."""
     ctx = multiprocessing.get_context("spawn")
     workers = {}
     try:
-        for key in ("plain", "ours"):  # one at a time: each warms up alone
+        for key in ("plain", "fp32", "ours"):  # one at a time: each warms up alone
             parent, child = ctx.Pipe()
             proc = ctx.Process(target=_worker, args=(child, key, name, layer, size, str(device)), daemon=True)
             proc.start()
@@ -156,7 +163,7 @@ def compare(name: str, layer: str, size: int, device: torch.device, reps: int) -
                 pass
             proc.join(timeout=30)
     median = {key: statistics.median(v) for key, v in times.items()}
-    return Timing(name, size, median["plain"], median["ours"], flops)
+    return Timing(name, size, median["plain"], median["fp32"], median["ours"], flops)
 
 
 def _best_rate(run: Callable[[], object], flops: float, device: torch.device, reps: int) -> float:
@@ -171,8 +178,9 @@ def _best_rate(run: Callable[[], object], flops: float, device: torch.device, re
     return best
 
 
-def matmul_flops_per_s(device: torch.device, sizes: tuple[int, ...] = (1024, 2048), reps: int = 8) -> dict[str, float]:
-    """Peak measured matmul throughput by library: fp32 on the CPU, bf16 on a GPU.
+def matmul_flops_per_s(device: torch.device, sizes: tuple[int, ...] = (1024, 2048), reps: int = 8,
+                       dtype: torch.dtype = torch.float32) -> dict[str, float]:
+    """Peak measured matmul throughput by library, in ``dtype`` (what the dream steps compute in).
 
     The best over a few sizes and repetitions: on a shared machine a single timing
     is often far below what the hardware does. On the CPU both of torch's GEMMs are
@@ -180,7 +188,6 @@ def matmul_flops_per_s(device: torch.device, sizes: tuple[int, ...] = (1024, 204
     product): MKL takes a slow path on AMD processors, so ``torch.mm`` alone can
     understate what the machine does by a fifth or more. The fraction uses the best.
     """
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     rates = {"torch.mm": 0.0}
     for n in sizes:
         a = torch.rand(n, n, device=device, dtype=dtype)
@@ -189,8 +196,8 @@ def matmul_flops_per_s(device: torch.device, sizes: tuple[int, ...] = (1024, 204
     if device.type == "cpu":
         rates["oneDNN 1x1 conv"] = 0.0
         for n in sizes:
-            x = torch.rand(1, n, 32, 32).contiguous(memory_format=torch.channels_last)
-            w = torch.rand(n, n, 1, 1).contiguous(memory_format=torch.channels_last)
+            x = torch.rand(1, n, 32, 32, dtype=dtype).contiguous(memory_format=torch.channels_last)
+            w = torch.rand(n, n, 1, 1, dtype=dtype).contiguous(memory_format=torch.channels_last)
             rate = _best_rate(lambda: torch.nn.functional.conv2d(x, w), 2 * n * n * 32 * 32, device, reps)
             rates["oneDNN 1x1 conv"] = max(rates["oneDNN 1x1 conv"], rate)
     return rates

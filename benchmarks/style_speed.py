@@ -11,6 +11,7 @@ import time
 import torch
 
 from inceptionism.models import get_model
+from inceptionism.precision import autocast, autocast_dtype
 from inceptionism.style import StyleConfig, stylize_optimize
 from inceptionism.style.model_file import stylize_image
 from inceptionism.style.network import StyleNetwork, mix_weights
@@ -22,36 +23,39 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def stylize_ms(size: int, device: torch.device, reps: int = 3) -> float:
-    """Milliseconds to stylise one ``size`` x ``size`` image (tiled above 1024)."""
+def stylize_ms(size: int | tuple[int, int], device: torch.device, reps: int = 3, precision: str = "fp32") -> float:
+    """Milliseconds to stylise one ``size`` x ``size`` (or (height, width)) image (tiled above 1024)."""
     net = StyleNetwork(2).eval().requires_grad_(False).to(device)
-    x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+    h, w = (size, size) if isinstance(size, int) else size
+    x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0)).to(device)
     mix = mix_weights(2, index=0, device=device)
-    stylize_image(net, x, mix)
+    compute = autocast_dtype(precision, device)
+    stylize_image(net, x, mix, autocast=compute)
     best = float("inf")
     for _ in range(reps):
         _sync(device)
         t = time.perf_counter()
-        stylize_image(net, x, mix)
+        stylize_image(net, x, mix, autocast=compute)
         _sync(device)
         best = min(best, time.perf_counter() - t)
     return best * 1000
 
 
-def optimisation_its(size: int, device: torch.device, steps: int = 30) -> float:
+def optimisation_its(size: int, device: torch.device, steps: int = 30, precision: str = "fp32") -> float:
     """Gatys optimisation iterations per second at ``size`` (one scale, Adam)."""
     net = get_model(device=device)
     content = torch.rand(1, 3, size * 3 // 4, size, generator=torch.Generator().manual_seed(0))
     style = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1))
-    stylize_optimize(net, content, [style], StyleConfig(size=size, steps=3, scales=1))  # warm-up
+    stylize_optimize(net, content, [style], StyleConfig(size=size, steps=3, scales=1, precision=precision))  # warm-up
     _sync(device)
     t = time.perf_counter()
-    stylize_optimize(net, content, [style], StyleConfig(size=size, steps=steps, scales=1))
+    stylize_optimize(net, content, [style], StyleConfig(size=size, steps=steps, scales=1, precision=precision))
     _sync(device)
     return steps / (time.perf_counter() - t)
 
 
-def training_steps_per_s(device: torch.device, image_size: int = 256, batch: int = 4, steps: int = 5) -> float:
+def training_steps_per_s(device: torch.device, image_size: int = 256, batch: int = 4, steps: int = 5,
+                         precision: str = "fp32") -> float:
     """Training steps per second (batch of ``batch`` crops of ``image_size``), data loading excluded."""
     loss_net = get_model(device=device)
     config = TrainConfig(image_size=image_size, batch_size=batch)
@@ -63,9 +67,13 @@ def training_steps_per_s(device: torch.device, image_size: int = 256, batch: int
     index = torch.arange(batch, device=device) % 2
     mix = torch.nn.functional.one_hot(index, 2).float()
 
-    def step() -> None:
+    compute = autocast_dtype(precision, device, loss_net.spec)
+
+    def step() -> None:  # as train-style does it: autocast forward, float32 loss and weights
         opt.zero_grad(set_to_none=True)
-        loss_fn(net(x, mix), x, index).backward()
+        with autocast(compute, device):
+            loss = loss_fn(net(x, mix).float(), x, index).float()
+        loss.backward()
         opt.step()
 
     step()

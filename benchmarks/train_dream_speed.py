@@ -18,10 +18,11 @@ from PIL import Image
 
 from inceptionism.dream.train import LabelledImages, build_network, freeze, soft_cross_entropy
 from inceptionism.models import get_model_spec
+from inceptionism.precision import autocast, autocast_dtype
 from inceptionism.training.data import batches
 
 
-def _setup(device: torch.device, classes: int = 10):
+def _setup(device: torch.device, classes: int = 10, precision: str = "fp32"):
     spec = get_model_spec("efficientnet_lite0")
     net = build_network(spec, classes, progress=False)
     blocks, head, _ = freeze(spec, net, None)
@@ -31,11 +32,12 @@ def _setup(device: torch.device, classes: int = 10):
             m.eval()
     opt = torch.optim.AdamW([{"params": head}, {"params": blocks, "lr": 1e-4}], lr=1e-3)
     mean, std = (torch.tensor(v, device=device).view(1, 3, 1, 1) for v in spec.mean_std)
+    compute = autocast_dtype(precision, device, spec)
 
     def step(images: torch.Tensor, targets: torch.Tensor) -> None:
         x = ((images.to(device) - mean) / std).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            logits = net(x)
+        with autocast(compute, device):
+            logits = net(x).float()
         opt.zero_grad(set_to_none=True)
         soft_cross_entropy(logits, targets.to(device)).backward()
         opt.step()
@@ -48,8 +50,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def step_images_per_s(device: torch.device, size: int = 224, batch: int = 32, steps: int = 3) -> float:
-    step = _setup(device)
+def step_images_per_s(device: torch.device, size: int = 224, batch: int = 32, steps: int = 3,
+                      precision: str = "fp32") -> float:
+    step = _setup(device, precision=precision)
     x = torch.rand(batch, 3, size, size)
     y = torch.nn.functional.one_hot(torch.arange(batch) % 10, 10).float()
     step(x, y)
@@ -61,8 +64,9 @@ def step_images_per_s(device: torch.device, size: int = 224, batch: int = 32, st
     return batch * steps / (time.perf_counter() - started)
 
 
-def loop_images_per_s(device: torch.device, size: int = 224, batch: int = 32, steps: int = 3, workers: int = 2) -> float:
-    step = _setup(device)
+def loop_images_per_s(device: torch.device, size: int = 224, batch: int = 32, steps: int = 3, workers: int = 2,
+                      precision: str = "fp32") -> float:
+    step = _setup(device, precision=precision)
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as folder:
         files = []

@@ -361,3 +361,18 @@ def test_the_optimised_network_has_the_same_input_gradient(lite0, size):
         grads.append(leaf.grad)
     assert torch.allclose(grads[0], grads[1], rtol=1e-3, atol=1e-3 * grads[0].abs().max().item())
 
+
+
+def test_our_lite0_is_timms_tf_efficientnet_lite0():
+    """Same module names, state-dict keys and outputs as timm's network (the reference), with the real weights."""
+    timm = pytest.importorskip("timm")
+    from inceptionism.models.efficientnet_lite0 import _load_lite0, build_efficientnet_lite0
+
+    ours, theirs = build_efficientnet_lite0().eval(), timm.create_model("tf_efficientnet_lite0", pretrained=False).eval()
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+    state = _load_lite0()
+    ours.load_state_dict(state)
+    theirs.load_state_dict(state)
+    x = torch.rand(2, 3, 113, 150, generator=torch.Generator().manual_seed(0)) * 2 - 1  # odd and even sides
+    with torch.no_grad():
+        assert torch.allclose(ours(x), theirs(x), rtol=0, atol=1e-5)

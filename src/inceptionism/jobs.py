@@ -99,9 +99,10 @@ class DreamRunner:
 
         return dream(self.network, start, self.objective, self.job.config, callback=callback, replicas=self.replicas)
 
-    def meta(self, label: str | None, data: bytes | None, tile: Any = None) -> dict[str, Any]:
+    def meta(self, label: str | None, data: bytes | None, tile: Any = None, precision: str | None = None) -> dict[str, Any]:
         """The recipe an output records (the same here and on any worker)."""
         from inceptionism.objectives import class_index
+        from inceptionism.precision import resolve_precision
 
         job = self.job
         targeted = job.class_value is not None or job.topic is not None or job.word is not None
@@ -112,8 +113,9 @@ class DreamRunner:
             "class": class_index(job.class_value, self.network.categories) if job.class_value is not None else None,
             "input": label,
             "input_sha256": hashlib.sha256(data).hexdigest() if data else None,
-            # the tile actually used, so that --from reproduces the image on any machine
-            "config": {**job.config.to_dict(), "tile": tile},
+            # the tile and precision actually used, so that --from reproduces the image on any machine
+            "config": {**job.config.to_dict(), "tile": tile, "precision": precision or resolve_precision(job.config.precision, self.device,
+                                                                         self.network.spec)},
             "device": str(self.device),
         }
 
@@ -124,7 +126,7 @@ class DreamRunner:
         label, data, fmt = payload
         image = load_image_bytes(data, key)
         result = self.dream(image.rgb, callback)
-        return encode_image(result.image, fmt, alpha=image.alpha, metadata=self.meta(label, data, result.tile),
+        return encode_image(result.image, fmt, alpha=image.alpha, metadata=self.meta(label, data, result.tile, result.precision),
                             quality=self.job.quality)
 
 
@@ -138,6 +140,8 @@ class StylizeJob:
     tile: int = 1024
     preserve_colors: bool = False
     device: str = "auto"
+    #: "auto", "bf16" or "fp32" (see inceptionism.precision)
+    precision: str = "auto"
     recipe: tuple[tuple[str, Any], ...] = ()
     model_data: bytes | None = None
 
@@ -157,6 +161,9 @@ class StylizeRunner:
         self.device = resolve_device(job.device)
         self.net, self.meta = load_model(_with_file(job.model_data, job.model, ".safetensors"), self.device)
         self.mix = torch.tensor([job.mix], dtype=torch.float32)
+        from inceptionism.precision import autocast_dtype
+
+        self.autocast = autocast_dtype(job.precision, self.device)
 
     def run(self, key: str, payload: tuple[str, bytes, str]) -> bytes:
         from inceptionism.dream.loop import preserve_colors
@@ -165,7 +172,7 @@ class StylizeRunner:
 
         label, data, fmt = payload
         image = load_image_bytes(data, key)
-        result = stylize_image(self.net, image.rgb, self.mix, tile=self.job.tile)
+        result = stylize_image(self.net, image.rgb, self.mix, tile=self.job.tile, autocast=self.autocast)
         if self.job.preserve_colors:
             result = preserve_colors(result, image.rgb)
         meta = {**dict(self.job.recipe), "content": label}
@@ -209,7 +216,8 @@ class SweepRunner:
             self.objectives[layer], _ = build_objective(
                 self.runner.network, layer.split("+"), guide=self.runner.guide, class_value=job.class_value,
                 topic=job.topic, word=job.word)
-        config = DreamConfig(steps=payload["steps"], step_size=payload["step_size"], octaves=payload["octaves"])
+        config = DreamConfig(steps=payload["steps"], step_size=payload["step_size"], octaves=payload["octaves"],
+                             precision=self.job.dream.config.precision)
         result = dream(self.runner.network, self.image, self.objectives[layer], config)
         return np.asarray(to_pil(result.image))
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
-from inceptionism.devices import resolve_device
 from inceptionism.errors import ConfigError, InceptionismError, Interrupted, OutputError
 
 PROG = "inceptionism"
@@ -23,7 +22,7 @@ UNSET = object()
 
 #: CLI options that map one to one onto DreamConfig fields (None: not given).
 DREAM_CONFIG_OPTIONS = ("steps", "step_size", "octaves", "octave_scale", "jitter", "seed", "preserve_colors", "tile",
-                        "mixed_precision")
+                        "precision")
 
 
 class Parser(argparse.ArgumentParser):
@@ -221,7 +220,7 @@ def add_model_options(p: argparse.ArgumentParser, *, layer_help: str = "") -> No
 
 
 def dream_config_defaults() -> dict[str, Any]:
-    from inceptionism.dream import DreamConfig
+    from inceptionism.configs import DreamConfig
 
     return {f.name: f.default for f in fields(DreamConfig)}
 
@@ -245,15 +244,29 @@ def add_step_options(p: argparse.ArgumentParser, *, steps: bool = True, octaves:
                    help="keep the input's colours; only luminance changes")
     p.add_argument("--tile", type=argument_type(parse_tile, "tile"), default=UNSET, metavar="PX|auto|off",
                    help="work on large images tile by tile (default auto: the largest tile that fits in free memory)")
-    p.add_argument("--fp32", dest="mixed_precision", action="store_false", default=None,
-                   help="compute in float32 on CUDA too (default: bfloat16 autocast on CUDA)")
+    add_precision_option(p)
+
+
+def add_precision_option(p: argparse.ArgumentParser, default: str | None = None) -> None:
+    """``--precision auto|bf16|fp32`` and its synonym ``--fp32`` (None: not given; the config's default)."""
+    from inceptionism.configs import PRECISIONS
+
+    p.add_argument("--precision", choices=PRECISIONS, default=default,
+                   help="compute precision of the network (default auto: bfloat16 on CUDA and on a CPU with "
+                        "AVX-512 BF16 or AMX, float32 elsewhere; images, weights and losses stay float32)")
+    p.add_argument("--fp32", dest="precision", action="store_const", const="fp32",
+                   help="the same as --precision fp32")
 
 
 def build_dream_config(args: argparse.Namespace, recipe: dict[str, Any] | None = None) -> Any:
     """The DreamConfig that the arguments (over an optional stored recipe) describe."""
-    from inceptionism.dream import DreamConfig
+    from inceptionism.configs import DreamConfig
 
     values = dict((recipe or {}).get("config", {}))
+    if "mixed_precision" in values and "precision" not in values:
+        # a recipe from before --precision: float32, except bfloat16 autocast on CUDA
+        on_cuda = str((recipe or {}).get("device", "")).startswith("cuda")
+        values["precision"] = "bf16" if values["mixed_precision"] and on_cuda else "fp32"
     values = {k: v for k, v in values.items() if k in DREAM_CONFIG_OPTIONS}
     for name in DREAM_CONFIG_OPTIONS:
         given = getattr(args, name, None)
@@ -269,6 +282,7 @@ def load_network(args: argparse.Namespace, model: str | None = None, weights: st
     A ``train-dream`` model given as ``--weights`` names its own backbone, so
     ``--model`` may be left out; otherwise the default is the embedded model.
     """
+    from inceptionism.devices import resolve_device
     from inceptionism.models import get_model
 
     device = device if device is not None else resolve_device(args.device)

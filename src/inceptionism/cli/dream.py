@@ -10,7 +10,8 @@ from typing import Any
 
 from inceptionism import __version__
 from inceptionism.cli.common import (
-    LazyBar, TrainBar, add_cluster_options, add_device_options, add_model_options, add_step_options,
+    LazyBar, TrainBar, add_cluster_options, add_device_options, add_model_options, add_precision_option,
+    add_step_options,
     build_dream_config, file_sha256, finish_items, input_targets, model_file_output, recipe_matches, run_items,
     source_label,
 )
@@ -137,7 +138,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
             if noise:
                 result = runner.dream(noise_image(*noise_size, seed=config.seed), report)
                 data = encode_image(result.image, output_format(target), quality=args.quality,
-                                    metadata=runner.meta(None, None, result.tile))
+                                    metadata=runner.meta(None, None, result.tile, result.precision))
             else:
                 data = runner.run(src, (source_label(src), read_image_bytes(src), output_format(target)), report)
         except KeyboardInterrupt:
@@ -176,7 +177,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
 
 # -- train-dream and topics ---------------------------------------------------
 def _add_train_parser(sub: Any) -> None:
-    from inceptionism.dream.train import DreamTrainConfig
+    from inceptionism.configs import DreamTrainConfig
 
     d = DreamTrainConfig()
     p = sub.add_parser(
@@ -216,6 +217,7 @@ def _add_train_parser(sub: Any) -> None:
     p.add_argument("--nproc", type=int, default=1, metavar="N",
                    help="train in N processes (DistributedDataParallel), as `torchrun --nproc-per-node N` does; "
                         "--batch-size is the global batch")
+    add_precision_option(p)
     add_device_options(p)
     p.set_defaults(func=cmd_train_dream)
 

@@ -11,16 +11,16 @@ from typing import Any
 
 from inceptionism import __version__
 from inceptionism.cli.common import (
-    UNSET, LazyBar, add_cluster_options, add_device_options, finish_items, input_targets, load_network,
+    UNSET, LazyBar, add_cluster_options, add_device_options, add_precision_option, finish_items, input_targets,
+    load_network,
     model_file_output, recipe_matches, run_items,
 )
-from inceptionism.devices import resolve_device
 from inceptionism.errors import ConfigError, Interrupted
 from inceptionism.parsing import parse_numbers
 
 
 def _style_defaults() -> dict[str, Any]:
-    from inceptionism.style import StyleConfig
+    from inceptionism.configs import StyleConfig
 
     return {f.name: f.default for f in fields(StyleConfig)}
 
@@ -97,12 +97,13 @@ def _add_style_parser(sub: Any) -> None:
     p.add_argument("--save-every", type=int, default=0, metavar="N", help="also write the image every N steps")
     p.add_argument("--resume", action="store_true",
                    help="finish a run that was stopped (Ctrl-C or SIGTERM write the image so far to OUT)")
+    add_precision_option(p)
     add_device_options(p)
     p.set_defaults(func=cmd_style)
 
 
 def build_style_config(args: argparse.Namespace) -> Any:
-    from inceptionism.style import StyleConfig
+    from inceptionism.configs import StyleConfig
 
     values: dict[str, Any] = {}
     for name in ("size", "steps", "scales", "content_weight", "style_weight", "tv_weight", "optimizer", "lr",
@@ -115,11 +116,16 @@ def build_style_config(args: argparse.Namespace) -> Any:
         values["content_layers"] = tuple(a.strip() for a in args.content_layers.split(","))
     if args.style_layers:
         values["style_layers"] = tuple(a.strip() for a in args.style_layers.split(","))
+    if args.precision is not None:
+        values["precision"] = args.precision
     return StyleConfig(**values)
 
 
 def cmd_style(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from inceptionism.io.images import check_output, load_image, read_metadata, save_image
+    from inceptionism.precision import resolve_precision
     from inceptionism.style import stylize_optimize
 
     out = check_output(args.output, (args.content, *args.style))
@@ -132,6 +138,9 @@ def cmd_style(args: argparse.Namespace) -> int:
     content = load_image(args.content)
     styles = [load_image(s).rgb for s in args.style]
     network = load_network(args)
+    # the recipe records what "auto" meant here, so that --resume and a repeat compute alike
+    device = next(network.parameters()).device
+    config = dataclasses.replace(config, precision=resolve_precision(config.precision, device, network.spec))
     meta = {"command": "style", "version": __version__, "model": network.name, "weights": network.weights,
             "content": args.content, "styles": list(args.style), "style_weights": weights,
             "config": config.to_dict()}
@@ -178,7 +187,7 @@ def cmd_style(args: argparse.Namespace) -> int:
 
 # -- train-style ---------------------------------------------------------------
 def _add_train_parser(sub: Any) -> None:
-    from inceptionism.style.train import TrainConfig
+    from inceptionism.configs import TrainConfig
 
     d = {f.name: f.default for f in fields(TrainConfig)}
     p = sub.add_parser(
@@ -218,11 +227,13 @@ def _add_train_parser(sub: Any) -> None:
                         "as `torchrun --nproc-per-node N` does; --batch-size is the global batch")
     p.add_argument("--model", default=None, help="loss network (default efficientnet_lite0)")
     p.add_argument("--weights", default=None, metavar="PATH", help="checkpoint for the loss network")
+    add_precision_option(p)
     add_device_options(p)
     p.set_defaults(func=cmd_train)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from inceptionism.devices import resolve_device
     from inceptionism.io.images import load_image
     from inceptionism.style.model_file import describe_style
     from inceptionism.style.train import TrainConfig, train
@@ -286,14 +297,17 @@ def _add_stylize_parser(sub: Any) -> None:
     p.add_argument("--tile", type=int, default=1024, metavar="PX", help="tile side for large images (default 1024)")
     p.add_argument("--resume", action="store_true",
                    help="with several inputs: skip the outputs already there and made by this same recipe")
+    add_precision_option(p)
     add_device_options(p)
     add_cluster_options(p)
     p.set_defaults(func=cmd_stylize)
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
+    from inceptionism.devices import resolve_device
     from inceptionism.io.images import check_output, output_format, read_image_bytes, write_bytes
     from inceptionism.jobs import StylizeJob
+    from inceptionism.precision import resolve_precision
     from inceptionism.style.model_file import read_metadata
     from inceptionism.style.network import mix_weights
     from inceptionism.style.shipped import shipped_model_path
@@ -308,11 +322,12 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     names = [s["name"] for s in meta["styles"]]
     mix = mix_weights(len(names), index=args.style_index,
                       mix=parse_numbers(args.mix, float, "--mix") if args.mix is not None else None)[0].tolist()
-    resolve_device(args.device)  # a missing device is one line now, not one per item
+    # a missing device is one line now, not one per item; the precision it means goes into the recipe
+    precision = resolve_precision(args.precision or "auto", resolve_device(args.device))
     job = StylizeJob(model=model, mix=tuple(mix), tile=args.tile, preserve_colors=args.preserve_colors,
-                     device=args.device, recipe=(("command", "stylize"), ("version", __version__), ("model", model),
-                                                 ("styles", names), ("mix", mix),
-                                                 ("preserve_colors", args.preserve_colors)))
+                     device=args.device, precision=precision,
+                     recipe=(("command", "stylize"), ("version", __version__), ("model", model), ("styles", names),
+                             ("mix", mix), ("preserve_colors", args.preserve_colors), ("precision", precision)))
 
     def expected(content: str) -> dict[str, Any]:
         return {**dict(job.recipe), "content": content}

@@ -15,61 +15,21 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-import math
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
+from inceptionism.configs import DreamConfig  # noqa: F401 - re-exported
 from inceptionism.errors import ConfigError
 from inceptionism.models.network import Network
 from inceptionism.objectives import Objective
+from inceptionism.precision import autocast_dtype
 from inceptionism.dream.tiling import AUTO_MIN, auto_tile, tiled_gradient
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DreamConfig:
-    """How a dream runs. The CLI's defaults are these."""
-
-    #: gradient steps per octave
-    steps: int = 10
-    #: mean absolute change of a pixel per step, in [0, 1] units
-    step_size: float = 0.01
-    #: number of scales, smallest first; 1 dreams at the input size only
-    octaves: int = 4
-    #: size ratio between two octaves
-    octave_scale: float = 1.4
-    #: largest random roll in pixels, applied before and undone after each step
-    jitter: int = 32
-    #: seeds the jitter (and noise starts)
-    seed: int = 0
-    #: keep the input's colours: only luminance changes
-    preserve_colors: bool = False
-    #: tile side in pixels for large images; "auto" fits the free device memory, None never tiles
-    tile: int | str | None = "auto"
-    #: compute in bfloat16 on CUDA (autocast); False keeps float32 everywhere
-    mixed_precision: bool = True
-
-    def __post_init__(self) -> None:
-        if self.steps < 0:
-            raise ConfigError(f"steps must be 0 or more, got {self.steps}")
-        if not (self.step_size > 0 and math.isfinite(self.step_size)):
-            raise ConfigError(f"step_size must be a positive number, got {self.step_size}")
-        if self.octaves < 1:
-            raise ConfigError(f"octaves must be at least 1, got {self.octaves}")
-        if not (self.octave_scale > 1.0 and math.isfinite(self.octave_scale)):
-            raise ConfigError(f"octave_scale must be greater than 1, got {self.octave_scale}")
-        if self.jitter < 0:
-            raise ConfigError(f"jitter must be 0 or more, got {self.jitter}")
-        if not (self.tile is None or self.tile == "auto" or (isinstance(self.tile, int) and self.tile >= 32)):
-            raise ConfigError(f"tile must be 'auto', None or a side of at least 32 px, got {self.tile!r}")
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 @dataclass
@@ -91,6 +51,7 @@ class DreamResult:
     image: torch.Tensor  # 1,3,H,W in [0, 1], on the CPU
     objective: list[float] = field(default_factory=list)  # one value per step, in order
     tile: int | None = None  # the tile side used (None: the image was never tiled)
+    precision: str = "fp32"  # what the network computed in: "bf16" or "fp32" (config.precision resolved)
 
 
 def octave_sizes(height: int, width: int, octaves: int, scale: float, min_size: int) -> list[tuple[int, int]]:
@@ -199,7 +160,7 @@ def dream(
     if tile == "auto":
         # no image smaller than the smallest automatic tile is ever tiled: skip the probe
         tile = auto_tile(network, objective.addresses()) if max(largest) > AUTO_MIN else None
-    autocast = torch.bfloat16 if (config.mixed_precision and device.type == "cuda") else None
+    autocast = autocast_dtype(config.precision, device, network.spec)
     used_tile = tile if tile is not None and max(largest) > tile else None
     values: list[torch.Tensor] = []
     detail = torch.zeros_like(resize(source, sizes[0]))
@@ -228,4 +189,5 @@ def dream(
     out = resize(x, (height, width)).clamp_(0, 1)
     if config.preserve_colors:
         out = preserve_colors(out, source)
-    return DreamResult(image=out.float().cpu(), objective=[v.item() for v in values], tile=used_tile)
+    return DreamResult(image=out.float().cpu(), objective=[v.item() for v in values], tile=used_tile,
+                       precision="fp32" if autocast is None else "bf16")

@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import os
 import random
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -38,73 +37,18 @@ from torch import nn
 
 from inceptionism.dream.topics import CAPTION_FILES, Topics, fit_topics, read_caption_file, read_sidecars, sidecar_of
 from inceptionism.errors import ConfigError
+from inceptionism.configs import LABELS, DreamTrainConfig  # noqa: F401 - re-exported
 from inceptionism.models import get_model_spec
 from inceptionism.models.dream_file import CLASSES, TOPICS, Collection, load_dream_model, save_dream_model, topic_label
 from inceptionism.models.spec import ModelSpec, load_state_into
+from inceptionism.precision import autocast as autocast_to
+from inceptionism.precision import autocast_dtype
 from inceptionism.training import ImageFiles, TrainStep, distributed, find_images, fit, load_state, save_state
 from inceptionism.training import seed_everything, warmup_cosine
 from inceptionism.training.data import IMAGE_SUFFIXES, batches, warn_skipped
 from inceptionism.training.distributed import Dist
 
 log = logging.getLogger(__name__)
-
-LABELS = ("auto", "folders", "captions")
-
-
-@dataclass(frozen=True)
-class DreamTrainConfig:
-    """How a dream model trains. The CLI's defaults are these."""
-
-    #: "folders" (one subfolder per class), "captions" (topics), or "auto"
-    labels: str = "auto"
-    #: LDA topics for a captions collection
-    topics: int = 40
-    image_size: int = 224
-    batch_size: int = 32
-    #: passes over the training images (used when ``steps`` is 0)
-    epochs: int = 10
-    #: training steps in all; 0: ``epochs`` worth
-    steps: int = 0
-    #: the head's learning rate (AdamW); fine-tuned blocks use a tenth
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    #: share of the images held out for validation
-    val: float = 0.1
-    #: last blocks of the backbone to fine-tune: a number, "all", or None for the backbone's default
-    train_blocks: int | str | None = None
-    #: write the model every N steps (0: at the end of each epoch)
-    checkpoint_every: int = 0
-    workers: int = 2
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.labels not in LABELS:
-            raise ConfigError(f"labels must be one of {', '.join(LABELS)}, got {self.labels!r}")
-        for name in ("topics", "image_size", "batch_size", "epochs"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.topics < 2:
-            raise ConfigError(f"topics must be at least 2, got {self.topics}")
-        if self.image_size < 32:
-            raise ConfigError(f"image_size must be at least 32, got {self.image_size}")
-        if self.steps < 0 or self.checkpoint_every < 0 or self.workers < 0:
-            raise ConfigError("steps, checkpoint_every and workers must be 0 or more")
-        if not (self.lr > 0 and math.isfinite(self.lr)) or not (self.weight_decay >= 0):
-            raise ConfigError(f"lr must be positive and weight_decay 0 or more, got {self.lr}, {self.weight_decay}")
-        if not 0.0 <= self.val < 0.9:
-            raise ConfigError(f"val must be at least 0 and below 0.9, got {self.val}")
-        if not (self.train_blocks is None or self.train_blocks == "all"
-                or (isinstance(self.train_blocks, int) and self.train_blocks >= 0)):
-            raise ConfigError(f"train_blocks must be a number of blocks or 'all', got {self.train_blocks!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "DreamTrainConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
-
 
 # -- the collection ----------------------------------------------------------------
 @dataclass
@@ -375,14 +319,15 @@ def train_dream(
                               "(another scikit-learn version?)")
         start = saved.step
     mean, std = (torch.tensor(v, device=device).view(1, 3, 1, 1) for v in spec.mean_std)
-    autocast = device.type == "cuda"
+    # bfloat16 compute where the device has it (config.precision); weights, optimiser state and loss stay float32
+    compute = autocast_dtype(config.precision, device, spec)
 
     model = distributed.wrap(net, dist, device)
 
     def forward(images: torch.Tensor, through: nn.Module) -> torch.Tensor:
         x = ((images.to(device, non_blocking=True) - mean) / std).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-            return through(x)
+        with autocast_to(compute, device):
+            return through(x).float()
 
     def loss_of(batch: Any) -> torch.Tensor:
         images, targets = batch
@@ -409,7 +354,8 @@ def train_dream(
         last.update({metric: hits / total, "loss": sum(losses) / total})
         return dict(last)
 
-    training = {**config.to_dict(), "backbone": spec.name, "data": os.fspath(Path(data).resolve()),
+    training = {**config.to_dict(), "precision": "fp32" if compute is None else "bf16", "backbone": spec.name,
+                "data": os.fspath(Path(data).resolve()),
                 "images": len(labelled.images), "held_out": len(held_idx), "unfrozen_blocks": unfrozen,
                 "steps_total": steps, "processes": dist.world_size}
 

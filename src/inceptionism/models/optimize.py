@@ -34,6 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from inceptionism.models.lite0_net import Conv2dSame, tf_same_padding
+
 log = logging.getLogger(__name__)
 
 
@@ -102,12 +104,6 @@ class Fusion:
         self.on = True
 
 
-def _tf_same(length: int, kernel: int, stride: int) -> tuple[int, int]:
-    """TensorFlow's 'SAME' padding of one dimension: (before, after)."""
-    total = max((-(-length // stride) - 1) * stride + kernel - length, 0)
-    return total // 2, total - total // 2
-
-
 class FusedConv2d(nn.Conv2d):
     """A convolution that may carry the clamp after it, made for input gradients (see the module doc).
 
@@ -134,7 +130,8 @@ class FusedConv2d(nn.Conv2d):
         if full not in self._kernels:
             self._kernels = {k: v for k, v in self._kernels.items() if k[-3:] == full[-3:]}
             fmt = torch.channels_last if w.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
-            self._kernels[full] = make(w.detach()).contiguous(memory_format=fmt)
+            made = make(w.detach())
+            self._kernels[full] = made.contiguous(memory_format=fmt) if made.ndim == 4 else made.contiguous()
         return self._kernels[full]
 
     def geometry(self, height: int, width: int) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -143,13 +140,19 @@ class FusedConv2d(nn.Conv2d):
             return self.weight, self.padding  # type: ignore[return-value]
         # TF 'SAME' pads (before, after) with after - before in {0, 1}: symmetric
         # ``after``, and a leading zero tap where ``before`` is one less
-        sides = [_tf_same(n, k, s) for n, k, s in zip((height, width), self.kernel_size, self.stride)]
+        sides = [tf_same_padding(n, k, s) for n, k, s in zip((height, width), self.kernel_size, self.stride)]
         grow = tuple(after - before for before, after in sides)
         padding = (sides[0][1], sides[1][1])
         if not any(grow):
             return self.weight, padding
         kernel = self._cached(("grow",) + grow, lambda w: F.pad(w, (grow[1], 0, grow[0], 0)))
         return kernel, padding
+
+    def cast(self, tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """``tensor`` (this convolution's weight, bias or a kernel made from them) in ``dtype``, cast once."""
+        if tensor.dtype == dtype:
+            return tensor
+        return self._cached(("cast", dtype, tensor.data_ptr(), tuple(tensor.shape)), lambda w: tensor.detach().to(dtype))
 
     def backward_kernel(self) -> torch.Tensor:
         """For stride 1: the kernel that maps an output gradient to the input gradient."""
@@ -193,17 +196,25 @@ class _ConvInputGrad(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, conv: FusedConv2d, clamp: tuple[float, float] | None) -> torch.Tensor:
         weight, padding = conv.geometry(*x.shape[-2:])
+        bias = conv.bias
         stride = list(conv.stride)
-        one_dnn = (x.device.type == "cpu" and x.dtype == torch.float32 == weight.dtype
-                   and not torch.is_autocast_enabled("cpu") and torch.backends.mkldnn.is_available())
-        if clamp is not None and one_dnn:
-            attr, scalars = ("relu", []) if clamp == (0.0, math.inf) else ("hardtanh", list(clamp))
-            y = torch.ops.mkldnn._convolution_pointwise(
-                x, weight, conv.bias, list(padding), stride, [1, 1], conv.groups, attr, scalars, None)
-        else:
-            y = F.conv2d(x, weight, conv.bias, conv.stride, padding, 1, conv.groups)
-            if clamp is not None:
-                y = y.clamp_(*clamp)
+        # under autocast, compute in its dtype with kernels cast once (autocast would cast them every call)
+        kind = x.device.type
+        dtype = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else x.dtype
+        if dtype != weight.dtype:
+            weight = conv.cast(weight, dtype)
+            bias = conv.cast(bias, dtype) if bias is not None else None
+        x = x.to(dtype)
+        one_dnn = (kind == "cpu" and dtype in (torch.float32, torch.bfloat16) and torch.backends.mkldnn.is_available())
+        with torch.autocast(kind, enabled=False):
+            if clamp is not None and one_dnn:
+                attr, scalars = ("relu", []) if clamp == (0.0, math.inf) else ("hardtanh", list(clamp))
+                y = torch.ops.mkldnn._convolution_pointwise(
+                    x, weight, bias, list(padding), stride, [1, 1], conv.groups, attr, scalars, None)
+            else:
+                y = F.conv2d(x, weight, bias, conv.stride, padding, 1, conv.groups)
+                if clamp is not None:
+                    y = y.clamp_(*clamp)
         ctx.conv, ctx.clamp, ctx.geometry = conv, clamp, (weight, padding)
         saved = [y if clamp is not None else None, x if conv.stride != (1, 1) else None]
         ctx.save_for_backward(*saved)
@@ -224,7 +235,7 @@ class _ConvInputGrad(torch.autograd.Function):
         if conv.stride == (1, 1):
             kh, kw = conv.kernel_size
             # under autocast the output gradient comes in the forward's compute dtype
-            grad_x = F.conv2d(grad, conv.backward_kernel().to(grad.dtype), None, 1,
+            grad_x = F.conv2d(grad, conv.cast(conv.backward_kernel(), grad.dtype), None, 1,
                               (kh - 1 - padding[0], kw - 1 - padding[1]), 1, conv.groups)
         else:
             grad_x = torch.ops.aten.convolution_backward(
@@ -251,7 +262,8 @@ def _clamp_of(module: nn.Module) -> tuple[float, float] | None:
 
 
 def _is_tf_same(conv: nn.Module) -> bool:
-    return type(conv).__name__ == "Conv2dSame" and type(conv).__module__.startswith("timm.")
+    """Ours (:mod:`.lite0_net`) or timm's (a user's own timm network)."""
+    return type(conv) is Conv2dSame or (type(conv).__name__ == "Conv2dSame" and type(conv).__module__.startswith("timm."))
 
 
 def _fusable(conv: nn.Module) -> bool:

@@ -34,9 +34,13 @@ RANDOM = "random"
 
 
 def _imagenet_categories() -> tuple[str, ...]:
-    from torchvision.models import ResNet50_Weights
+    """ImageNet's 1,000 class names, torchvision's spelling, from a file in the package.
 
-    return tuple(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+    (Taken from ``torchvision.models``' weights metadata once; importing that module
+    costs about a second, ``torch._dynamo`` included.)
+    """
+    text = (Path(__file__).with_name("imagenet_classes.txt")).read_text(encoding="utf-8")
+    return tuple(text.splitlines())
 
 
 # -- torchvision models -------------------------------------------------------

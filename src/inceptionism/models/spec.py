@@ -52,6 +52,9 @@ class ModelSpec:
     blocks: tuple[tuple[str, ...], ...] = ()
     #: how many of the last blocks ``train-dream`` fine-tunes by default (the head is always trained)
     fine_tune_blocks: int = 3
+    #: whether ``--precision auto`` may pick bfloat16 on a CPU for this network (False where its bfloat16
+    #: input gradient strays from the float32 one; see :mod:`inceptionism.precision`)
+    cpu_bf16: bool = True
 
 
 def load_state_into(net: nn.Module, spec: ModelSpec, state: Mapping[str, torch.Tensor], *, source: str) -> None:

@@ -18,8 +18,7 @@ Targets (content features, style Grams) are computed once per scale.
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
@@ -28,64 +27,10 @@ import torch.nn.functional as F
 from inceptionism.dream.loop import preserve_colors as luminance_transfer
 from inceptionism.dream.loop import resize
 from inceptionism.errors import ConfigError
+from inceptionism.configs import COLOR_MODES, OPTIMIZERS, StyleConfig  # noqa: F401 - re-exported
 from inceptionism.models.network import Network
-
-OPTIMIZERS = ("adam", "lbfgs")
-COLOR_MODES = ("luminance", "match")
-
-
-@dataclass(frozen=True)
-class StyleConfig:
-    """How a style transfer runs. The CLI's defaults are these."""
-
-    #: long side of the output in pixels
-    size: int = 384
-    #: optimisation steps at each scale
-    steps: int = 150
-    #: number of scales, each twice the previous, ending at ``size`` (0: as many as keep the smallest >= 128 px)
-    scales: int = 0
-    content_weight: float = 1.0
-    style_weight: float = 1.0
-    tv_weight: float = 1.0
-    optimizer: str = "adam"
-    #: Adam's learning rate in [0, 1] pixel units (L-BFGS uses 1)
-    lr: float = 0.02
-    #: "content" or "noise"
-    init: str = "content"
-    #: size of the style image relative to the output
-    style_scale: float = 1.0
-    #: None, "luminance" or "match"
-    preserve_colors: str | None = None
-    seed: int = 0
-    #: None: the loss network's defaults
-    content_layers: tuple[str, ...] | None = None
-    style_layers: tuple[str, ...] | None = None
-
-    def __post_init__(self) -> None:
-        if self.size < 32:
-            raise ConfigError(f"size must be at least 32 px, got {self.size}")
-        if self.steps < 1:
-            raise ConfigError(f"steps must be at least 1, got {self.steps}")
-        if self.scales < 0:
-            raise ConfigError(f"scales must be 0 (automatic) or more, got {self.scales}")
-        for name in ("content_weight", "style_weight", "tv_weight"):
-            value = getattr(self, name)
-            if not (value >= 0 and math.isfinite(value)):
-                raise ConfigError(f"{name} must be 0 or more, got {value}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ConfigError(f"lr must be positive, got {self.lr}")
-        if self.init not in ("content", "noise"):
-            raise ConfigError(f"init must be 'content' or 'noise', got {self.init!r}")
-        if not (self.style_scale > 0 and math.isfinite(self.style_scale)):
-            raise ConfigError(f"style_scale must be positive, got {self.style_scale}")
-        if self.preserve_colors not in (None, *COLOR_MODES):
-            raise ConfigError(f"preserve_colors must be one of {', '.join(COLOR_MODES)}, got {self.preserve_colors!r}")
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
+from inceptionism.precision import autocast as autocast_to
+from inceptionism.precision import autocast_dtype
 
 @dataclass
 class StyleStep:
@@ -158,20 +103,22 @@ class StyleLoss:
 
     def __init__(self, network: Network, content: torch.Tensor, styles: Sequence[torch.Tensor],
                  style_weights: Sequence[float], content_layers: Sequence[str], style_layers: Sequence[str],
-                 config: StyleConfig):
+                 config: StyleConfig, autocast: torch.dtype | None = None):
         self.network = network
+        #: the loss network's compute dtype (None: float32); targets and losses are float32 either way
+        self.autocast = autocast
         self.content_layers = list(content_layers)
         self.style_layers = list(style_layers)
         self.config = config
         layers = list(dict.fromkeys(self.content_layers + self.style_layers))
         self.extractor = network.extractor(layers).__enter__()
         with torch.no_grad():
-            feats = self.extractor(content)
+            feats = self._features(content)
             self.content_targets = {a: feats[a].detach().float() for a in self.content_layers}
             self.style_targets = {a: torch.zeros(()) for a in self.style_layers}
             total = sum(style_weights)
             for style, w in zip(styles, style_weights):
-                sfeats = self.extractor(style)
+                sfeats = self._features(style)
                 for a in self.style_layers:
                     self.style_targets[a] = self.style_targets[a] + (w / total) * gram(sfeats[a]).detach()
         # scale each style layer so that a random image starts with comparable losses per layer
@@ -181,8 +128,12 @@ class StyleLoss:
     def close(self) -> None:
         self.extractor.__exit__(None, None, None)
 
+    def _features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        with autocast_to(self.autocast, image.device):
+            return self.extractor(image)
+
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
-        feats = self.extractor(image)
+        feats = self._features(image)
         c = self.config
         content = sum(self.content_norm[a] * F.mse_loss(feats[a].float(), self.content_targets[a])
                       for a in self.content_layers)
@@ -239,7 +190,8 @@ def stylize_optimize(
         target = resize(content, size)
         style_side = max(network.min_size, round(max(size) * config.style_scale))
         scaled_styles = [_resize_long(s, style_side) for s in styles]
-        loss_fn = StyleLoss(network, target, scaled_styles, weights, content_layers, style_layers, config)
+        loss_fn = StyleLoss(network, target, scaled_styles, weights, content_layers, style_layers, config,
+                            autocast_dtype(config.precision, device, network.spec))
         try:
             if image is None:
                 image = target.clone() if config.init == "content" else \

@@ -113,14 +113,23 @@ def _ramp(length: int, overlap: int, start: bool, end: bool) -> torch.Tensor:
 
 @torch.no_grad()
 def stylize_image(net: StyleNetwork, image: torch.Tensor, mix: torch.Tensor, *, tile: int | None = 1024,
-                  overlap: int = 64) -> torch.Tensor:
+                  overlap: int = 64, autocast: torch.dtype | None = None) -> torch.Tensor:
     """Stylise ``image`` (``1,3,H,W``) at full size, tile by tile when it is larger than ``tile``.
 
     Every tile is normalised with the instance-norm statistics of the whole image
     (measured once on a copy scaled down to one tile), so tones agree from tile to
     tile; tiles overlap by ``overlap`` pixels and are cross-faded with linear ramps,
-    so no seam shows. Memory depends on the tile, not on the image.
+    so no seam shows. Memory depends on the tile, not on the image. ``autocast``:
+    the compute dtype (``torch.bfloat16``), or None for float32; the statistics are
+    measured in float32 either way.
     """
+    from inceptionism.precision import autocast as autocast_to
+
+    with autocast_to(autocast, image.device):
+        return _stylize(net, image, mix, tile, overlap).float()
+
+
+def _stylize(net: StyleNetwork, image: torch.Tensor, mix: torch.Tensor, tile: int | None, overlap: int) -> torch.Tensor:
     p = next(net.parameters())
     image = image.to(device=p.device, dtype=p.dtype)
     mix = mix.to(device=p.device, dtype=p.dtype)

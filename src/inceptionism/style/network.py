@@ -34,11 +34,12 @@ class ConditionalInstanceNorm(nn.Module):
         if self.mode is None:
             normed = self.norm(x)
         else:
-            if self.mode == "record":
-                self.stats = (x.mean(dim=(2, 3), keepdim=True), x.var(dim=(2, 3), keepdim=True, unbiased=False))
+            if self.mode == "record":  # in float32, whatever the compute dtype
+                xf = x.float()
+                self.stats = (xf.mean(dim=(2, 3), keepdim=True), xf.var(dim=(2, 3), keepdim=True, unbiased=False))
             assert self.stats is not None
             mean, var = self.stats
-            normed = (x - mean) / torch.sqrt(var + self.norm.eps)
+            normed = ((x - mean) / torch.sqrt(var + self.norm.eps)).to(x.dtype)
         return normed * scale + shift
 
 

@@ -11,12 +11,11 @@ the optimiser state, so ``resume`` continues the step count and the Adam moments
 from __future__ import annotations
 
 import logging
-import math
 import os
 import random
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -24,9 +23,12 @@ import torch.nn.functional as F
 from PIL import Image
 
 from inceptionism.errors import ConfigError
+from inceptionism.configs import SCHEDULES, TrainConfig  # noqa: F401 - re-exported
 from inceptionism.models.network import Network
 from inceptionism.style.gatys import gram, total_variation
 from inceptionism.style.model_file import StyleInfo, load_model, save_model
+from inceptionism.precision import autocast as autocast_to
+from inceptionism.precision import autocast_dtype
 from inceptionism.style.network import StyleNetwork
 from inceptionism.training import ImageFiles, TrainStep, distributed, find_images, fit, load_state, save_state
 from inceptionism.training import seed_everything, warmup_cosine
@@ -34,84 +36,6 @@ from inceptionism.training.data import batches, warn_skipped
 from inceptionism.training.distributed import Dist
 
 log = logging.getLogger(__name__)
-
-SCHEDULES = ("constant", "cosine")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How a style network trains. The CLI's defaults are these."""
-
-    image_size: int = 256
-    batch_size: int = 4
-    steps: int = 2000
-    lr: float = 1e-3
-    content_weight: float = 1.0
-    style_weight: float = 1.0
-    tv_weight: float = 1.0
-    checkpoint_every: int = 500
-    seed: int = 0
-    workers: int = 2
-    #: channels of the first layer (Johnson: 32)
-    width: int = 32
-    #: the network adds to its input (and starts as the identity); see StyleNetwork
-    skip: bool = False
-    #: "constant", or "cosine": a short warm-up, then down to a tenth of lr
-    schedule: str = "constant"
-    #: long side of the style images, relative to image_size, aspect kept (None: squeezed to a square, as before)
-    style_scale: float | None = None
-    #: layers of the loss network for the content and the style terms (None: the loss network's own)
-    content_layers: tuple[str, ...] | None = None
-    style_layers: tuple[str, ...] | None = None
-    #: gradients whose norm is above this are scaled down to it before each step (None: never)
-    clip_grad: float | None = 10.0
-
-    def __post_init__(self) -> None:
-        for name in ("image_size", "batch_size", "steps", "width"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.image_size < 32:
-            raise ConfigError(f"image_size must be at least 32, got {self.image_size}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ConfigError(f"lr must be positive, got {self.lr}")
-        if self.checkpoint_every < 0 or self.workers < 0:
-            raise ConfigError("checkpoint_every and workers must be 0 or more")
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        if self.style_scale is not None and not (self.style_scale > 0 and math.isfinite(self.style_scale)):
-            raise ConfigError(f"style_scale must be positive, got {self.style_scale}")
-        if self.clip_grad is not None and not (self.clip_grad > 0 and math.isfinite(self.clip_grad)):
-            raise ConfigError(f"clip_grad must be positive, got {self.clip_grad}")
-        for name in ("content_layers", "style_layers"):
-            layers = getattr(self, name)
-            if layers is not None:
-                if isinstance(layers, str) or not layers or not all(isinstance(a, str) and a for a in layers):
-                    raise ConfigError(f"{name} must be a non-empty list of layer names, got {layers!r}")
-                object.__setattr__(self, name, tuple(layers))  # a list from JSON metadata is the same recipe
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def loss_layers(self, network: Network) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """The content and style layers of the loss on ``network`` (checked): the config's, else the network's own."""
-        content = self.content_layers or network.spec.content_layers or network.spec.default_layers
-        style = self.style_layers or network.spec.style_layers or network.spec.default_layers
-        for address in (*content, *style):
-            network.resolve(address)
-        return tuple(content), tuple(style)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
-        """The config stored in a model's training metadata (other keys there are ignored).
-
-        A setting a model's metadata lacks is the one it was trained with before the
-        setting existed, not today's default.
-        """
-        names = {f.name for f in fields(cls)}
-        legacy = {"skip": False, "schedule": "constant", "style_scale": None, "content_layers": None,
-                  "style_layers": None, "clip_grad": None}
-        return cls(**{**legacy, **{k: v for k, v in values.items() if k in names}})
-
 
 class ContentCrops(ImageFiles):
     """Every image under a folder, recursively, as random square crops; unreadable files are skipped."""
@@ -262,8 +186,11 @@ def train(
         start = state.step
         log.info("resuming %s at step %d", output, start)
     dataset = ContentCrops(data, config.image_size, config.seed)
-    loss_fn = TrainLoss(network, style_targets(styles, config, device), config, content_layers, style_layers)
-    training = {**config.to_dict(), "content_layers": list(content_layers), "style_layers": list(style_layers),
+    compute = autocast_dtype(config.precision, device, network.spec)  # the loss network's gradients decide
+    with autocast_to(compute, device):
+        loss_fn = TrainLoss(network, style_targets(styles, config, device), config, content_layers, style_layers)
+    # the model records what "auto" meant on this machine
+    training = {**config.to_dict(), "precision": "fp32" if compute is None else "bf16", "content_layers": list(content_layers), "style_layers": list(style_layers),
                 "loss_model": network.name, "data": os.fspath(data),
                 "processes": dist.world_size}
     # each process draws the styles of its own share of the batch
@@ -273,7 +200,9 @@ def train(
     def loss_of(batch: torch.Tensor) -> torch.Tensor:
         batch = batch.to(device)
         index = torch.randint(len(styles), (batch.shape[0],), generator=rng).to(device)
-        return loss_fn(model(batch, F.one_hot(index, len(styles)).float()), batch, index)
+        # bfloat16 compute, float32 weights, optimiser state and loss
+        with autocast_to(compute, device):
+            return loss_fn(model(batch, F.one_hot(index, len(styles)).float()).float(), batch, index).float()
 
     def save(step: int) -> None:
         if dist.main:
