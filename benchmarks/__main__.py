@@ -65,6 +65,12 @@ def main() -> None:
         mp = size[0] * size[1] / 1e6
         print(f"stylize {size[1]}x{size[0]}: fp32 {ms['fp32']:8.1f} ms, auto {ms['auto']:8.1f} ms "
               f"({mp / (ms['auto'] / 1000):.2f} megapixels/s, x{ms['fp32'] / ms['auto']:.2f})", flush=True)
+    arbitrary = {(p, s): style_speed.arbitrary_ms((768, 1024), device, precision=p, stroke_scale=s)
+                 for p in ("fp32", "auto") for s in (1.0, 2.0)}
+    print(f"stylize 1024x768 with any painting (Magenta's arbitrary network, full size): "
+          f"fp32 {arbitrary[('fp32', 1.0)]:.0f} ms, auto {arbitrary[('auto', 1.0)]:.0f} ms; "
+          f"with --stroke-scale 2 (auto for this size): fp32 {arbitrary[('fp32', 2.0)]:.0f} ms, "
+          f"auto {arbitrary[('auto', 2.0)]:.0f} ms", flush=True)
     its = {p: style_speed.optimisation_its(384, device, precision=p) for p in ("fp32", "auto")}
     print(f"optimisation at 384 px: fp32 {its['fp32']:.1f}, auto {its['auto']:.1f} iterations/s "
           f"(x{its['auto'] / its['fp32']:.2f})", flush=True)
@@ -87,6 +93,8 @@ def main() -> None:
     print(f"speedup_vs_plain_googlenet: {results[('googlenet', 1024)][0].speedup:.2f}")
     print(f"matmul_fraction: {results[('vgg16', 1024)][1]:.2f}")
     print(f"stylize_1024x768_ms: {stylize[(768, 1024)]['auto']:.0f}")
+    print(f"arbitrary_1024x768_ms: {arbitrary[('auto', 1.0)]:.0f}")
+    print(f"arbitrary_1024x768_stroke2_ms: {arbitrary[('auto', 2.0)]:.0f}")
     print(f"gatys_384_its_vs_fp32: {its['auto'] / its['fp32']:.2f}")
     print(f"train_style_steps_vs_fp32: {train['auto'] / train['fp32']:.2f}")
     print(f"train_dream_step_vs_fp32: {step_rate['auto'] / step_rate['fp32']:.2f}")

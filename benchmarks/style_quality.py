@@ -2,6 +2,7 @@
 
     python -m benchmarks.style_quality                       # the shipped model
     python -m benchmarks.style_quality --model two.safetensors --styles-dir ../shared/images
+    python -m benchmarks.style_quality --arbitrary           # Magenta's arbitrary network, given the same paintings
 
 For each held-out content image and each style of the model, the network's output
 is scored with the loss it was trained on (same loss network, layers, weights and
@@ -14,7 +15,10 @@ never does). Style separation: the mean |difference| (0-255) between the outputs
 two styles for the same content, for the network and for optimisation.
 
 Style images are found by the SHA-256 recorded in the model, among ``--style``
-files and the images of ``--styles-dir``.
+files and the images of ``--styles-dir``. With ``--arbitrary``, the fast outputs
+are Magenta's arbitrary-stylisation network's, given those same paintings (as
+``stylize --style`` does: each painting embedded at 256 px, one pass), scored with
+the same loss.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import argparse
 import dataclasses
 import hashlib
 import itertools
+import json
 import statistics
 import sys
 import time
@@ -101,6 +106,11 @@ def main() -> None:
     parser.add_argument("--style-layers", default=None, metavar="L1,L2,...",
                         help="score with these style layers instead of the model's own (to compare models trained "
                              "with different losses on one scale)")
+    parser.add_argument("--arbitrary", action="store_true",
+                        help="score Magenta's arbitrary network given the model's paintings, instead of the model")
+    parser.add_argument("--opt-cache", default=None, metavar="FILE.json",
+                        help="keep the optimisation curves here and reuse them (they depend only on the loss, the "
+                             "content, the painting and the size: scoring several models then optimises once)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -121,6 +131,12 @@ def main() -> None:
     loss_fn = TrainLoss(loss_net, style_targets(styles, config, device), config, *config.loss_layers(loss_net))
     names = [s["name"] for s in meta["styles"]]
     lr = StyleConfig().lr
+    if args.arbitrary:
+        from inceptionism.style import magenta
+
+        arbitrary = magenta.load_arbitrary(device)
+        embeddings = [magenta.embed_styles(arbitrary, [s]) for s in styles]
+        print(f"# fast outputs: Magenta's arbitrary network given the paintings (not {args.model})")
     contents = [c for c in (args.content or DEFAULT_CONTENT) if c.startswith("skimage:") or Path(c).is_file()]
     print(f"# style quality of {args.model}: {len(names)} styles, trained {training.get('step')} steps; "
           f"loss layers: content {','.join(loss_fn.content_layers)}, style {','.join(loss_fn.style_layers)}; "
@@ -129,6 +145,11 @@ def main() -> None:
     print("losses: c content, s style, t total (with the training weights; total = c + s + smoothness)")
     print(f"{'content':<11}{'style':<16}{'fast c/s/t':>20}" + "".join(f"{'opt@' + str(k) + ' c/s/t':>21}" for k in shown)
           + f"{'matches':>8}")
+    cache_path = Path(args.opt_cache) if args.opt_cache else None
+    cache = json.loads(cache_path.read_text()) if cache_path and cache_path.is_file() else {}
+    # what the optimisation depends on: the loss (weights, layers, style targets' size) and the run, not how a model trained
+    recipe = json.dumps([loss_net.name, config.content_weight, config.style_weight, config.tv_weight, config.style_scale,
+                         config.image_size, loss_fn.content_layers, loss_fn.style_layers, args.size, args.iterations, lr])
     matches, fast_totals, opt_totals = [], [], {k: [] for k in CHECKPOINTS}
     separation_fast, separation_opt = [], []
     started = time.perf_counter()
@@ -139,10 +160,16 @@ def main() -> None:
         for i, name in enumerate(names):
             index = torch.tensor([i], device=device)
             with torch.no_grad():
-                out = net(content, mix_weights(len(names), index=i, device=device))
+                out = arbitrary(content, embeddings[i]) if args.arbitrary else \
+                    net(content, mix_weights(len(names), index=i, device=device))
                 p = loss_fn.parts(out, target, index)
             fast_outputs.append(out)
-            after, image = optimise(loss_fn, content, target, index, args.iterations, lr)
+            key = hashlib.sha256(f"{recipe}|{content_name}|{meta['styles'][i]['sha256']}".encode()).hexdigest()
+            if key in cache:
+                after, image = [tuple(v) for v in cache[key]["after"]], None
+            else:
+                after, image = optimise(loss_fn, content, target, index, args.iterations, lr)
+                cache[key] = {"after": after}
             at = {k: after[k - 1] for k in shown}
             n = next((k + 1 for k, v in enumerate(after) if v[2] <= p.total.item()), args.iterations + 1)
             matches.append(n)
@@ -157,7 +184,12 @@ def main() -> None:
                   + f"{(str(n) if n <= args.iterations else '>' + str(args.iterations)):>8}", flush=True)
         for a, b in itertools.combinations(range(len(names)), 2):
             separation_fast.append(((fast_outputs[a] - fast_outputs[b]).abs().mean() * 255).item())
-            separation_opt.append(((opt_outputs[a] - opt_outputs[b]).abs().mean() * 255).item())
+            key = hashlib.sha256(f"{recipe}|{content_name}|separation|{a}|{b}".encode()).hexdigest()
+            if opt_outputs[a] is not None and opt_outputs[b] is not None:
+                cache[key] = ((opt_outputs[a] - opt_outputs[b]).abs().mean() * 255).item()
+            separation_opt.append(cache[key])
+    if cache_path:
+        cache_path.write_text(json.dumps(cache))
     median = statistics.median(matches)
     print(f"\nmean total loss: fast {statistics.fmean(fast_totals):.3f}; optimisation "
           + ", ".join(f"@{k} {statistics.fmean(v):.3f}" for k, v in opt_totals.items() if v))

@@ -83,3 +83,30 @@ def training_steps_per_s(device: torch.device, image_size: int = 256, batch: int
         step()
     _sync(device)
     return steps / (time.perf_counter() - t)
+
+
+def arbitrary_ms(size: tuple[int, int], device: torch.device, reps: int = 3, precision: str = "auto",
+                 stroke_scale: float = 1.0) -> float:
+    """Milliseconds to stylise one image of ``size`` (height, width) with any painting: Magenta's arbitrary network
+    (the painting's embedding computed once, as `stylize` does; the loading of the network not counted)."""
+    from inceptionism.style import magenta
+    from inceptionism.style.model_file import stylize_with_strokes
+
+    net = magenta.load_arbitrary(device)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, *size, generator=g).to(device)
+    embedding = magenta.embed_styles(net, [torch.rand(1, 3, 256, 320, generator=g)])
+    compute = autocast_dtype(precision, device)
+
+    def run() -> None:
+        stylize_with_strokes(net, x, embedding, stroke_scale=stroke_scale, autocast=compute)
+
+    run()
+    best = float("inf")
+    for _ in range(reps):
+        _sync(device)
+        t = time.perf_counter()
+        run()
+        _sync(device)
+        best = min(best, time.perf_counter() - t)
+    return best * 1000

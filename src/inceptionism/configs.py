@@ -132,6 +132,7 @@ class StyleConfig:
 
 # -- style networks -------------------------------------------------------------
 SCHEDULES = ("constant", "cosine")
+INITS = ("scratch", "magenta")
 
 
 @dataclass(frozen=True)
@@ -164,9 +165,14 @@ class TrainConfig:
     #: compute precision of the forward and backward passes: "auto", "bf16" or "fp32"
     #: (weights, optimiser state and the loss stay float32)
     precision: str = "auto"
+    #: where the network starts: "scratch" (ours, random), or "magenta" (Magenta's arbitrary network, each style's
+    #: embedding from its painting; width and skip do not apply)
+    init: str = "scratch"
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
+        if self.init not in INITS:
+            raise ConfigError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
         for name in ("image_size", "batch_size", "steps", "width"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -210,7 +216,7 @@ class TrainConfig:
         names = {f.name for f in fields(cls)}
         legacy = {"skip": False, "schedule": "constant", "style_scale": None, "content_layers": None,
                   "style_layers": None, "clip_grad": None,
-                  "precision": "fp32"}
+                  "precision": "fp32", "init": "scratch"}
         return cls(**{**legacy, **{k: v for k, v in values.items() if k in names}})
 
 

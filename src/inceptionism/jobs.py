@@ -131,12 +131,17 @@ class DreamRunner:
 
 
 # -- stylize -----------------------------------------------------------------------
+#: the networks that ship and take no model file
+ARBITRARY, DEMO = "arbitrary", "demo26"
+
+
 @dataclass(frozen=True)
 class StylizeJob:
-    """Stylise many images with one train-style model and one mix."""
+    """Stylise many images with one network and one style: a train-style model and a mix, Magenta's
+    arbitrary network and a painting's embedding, or the 26-style demo network and a mix."""
 
-    model: str
-    mix: tuple[float, ...]
+    model: str  # a train-style model file, or ARBITRARY, or DEMO
+    mix: tuple[float, ...]  # the mix of the model's styles, or the arbitrary network's 100-number embedding
     tile: int = 1024
     preserve_colors: bool = False
     device: str = "auto"
@@ -144,8 +149,16 @@ class StylizeJob:
     precision: str = "auto"
     recipe: tuple[tuple[str, Any], ...] = ()
     model_data: bytes | None = None
+    #: strokes this many times the size the network paints at full size (1: one pass; see stylize_with_strokes)
+    stroke_scale: float | str = 1.0
+    #: the arbitrary network: how far from the photo's own embedding to the painting's (Ghiasi et al.)
+    strength: float = 1.0
+    #: the arbitrary network: the size the photo is seen at for its own embedding (with strength < 1)
+    style_size: int = 256
 
     def portable(self) -> "StylizeJob":
+        if self.model in (ARBITRARY, DEMO):
+            return self
         return replace(self, model_data=_file_bytes(self.model))
 
     def setup(self) -> "StylizeRunner":
@@ -155,24 +168,36 @@ class StylizeJob:
 class StylizeRunner:
     def __init__(self, job: StylizeJob):
         from inceptionism.devices import resolve_device
+        from inceptionism.precision import autocast_dtype
+        from inceptionism.style import magenta
         from inceptionism.style.model_file import load_model
 
         self.job = job
         self.device = resolve_device(job.device)
-        self.net, self.meta = load_model(_with_file(job.model_data, job.model, ".safetensors"), self.device)
+        if job.model == ARBITRARY:
+            self.net: Any = magenta.load_arbitrary(self.device)
+        elif job.model == DEMO:
+            self.net = magenta.load_multistyle(self.device)
+        else:
+            self.net, self.meta = load_model(_with_file(job.model_data, job.model, ".safetensors"), self.device)
         self.mix = torch.tensor([job.mix], dtype=torch.float32)
-        from inceptionism.precision import autocast_dtype
-
         self.autocast = autocast_dtype(job.precision, self.device)
 
     def run(self, key: str, payload: tuple[str, bytes, str]) -> bytes:
         from inceptionism.dream.loop import preserve_colors
         from inceptionism.io.images import encode_image, load_image_bytes
-        from inceptionism.style.model_file import stylize_image
+        from inceptionism.style.magenta import with_strength
+        from inceptionism.style.model_file import auto_stroke_scale, stylize_with_strokes
 
         label, data, fmt = payload
         image = load_image_bytes(data, key)
-        result = stylize_image(self.net, image.rgb, self.mix, tile=self.job.tile, autocast=self.autocast)
+        mix = self.mix
+        if self.job.model == ARBITRARY and self.job.strength < 1.0:
+            mix = with_strength(self.net, mix.to(self.device), image.rgb, self.job.strength, size=self.job.style_size)
+        scale = self.job.stroke_scale
+        scale = auto_stroke_scale(*image.rgb.shape[-2:]) if scale == "auto" else float(scale)
+        result = stylize_with_strokes(self.net, image.rgb, mix, stroke_scale=scale, tile=self.job.tile,
+                                      autocast=self.autocast)
         if self.job.preserve_colors:
             result = preserve_colors(result, image.rgb)
         meta = {**dict(self.job.recipe), "content": label}

@@ -79,7 +79,11 @@ def _print_style_model(path: str) -> None:
     meta = read_metadata(path)
     arch, training = meta["architecture"], meta["training"]
     print(f"style model: {path} (inceptionism {meta['version']})")
-    print(f"architecture: {arch['styles']} styles, width {arch['width']}, {arch['residual_blocks']} residual blocks")
+    if arch.get("kind") == "magenta":
+        print(f"architecture: {arch['styles']} styles, Magenta's arbitrary-stylisation transformer fine-tuned "
+              "(train-style --init magenta)")
+    else:
+        print(f"architecture: {arch['styles']} styles, width {arch['width']}, {arch['residual_blocks']} residual blocks")
     for i, s in enumerate(meta["styles"]):
         print(f"style {i}: {s['name']}  sha256 {s['sha256'][:16]}...  thumbnail {len(s['thumbnail'])} bytes (base64 PNG)")
     print(f"trained: {training.get('step')} of {training.get('steps')} steps, loss network {training.get('loss_model')}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from dataclasses import fields
@@ -11,8 +12,8 @@ from typing import Any
 
 from inceptionism import __version__
 from inceptionism.cli.common import (
-    UNSET, LazyBar, add_cluster_options, add_device_options, add_precision_option, finish_items, input_targets,
-    load_network,
+    UNSET, LazyBar, add_cluster_options, add_device_options, add_precision_option, file_sha256, finish_items,
+    input_targets, load_network, source_label,
     model_file_output, recipe_matches, run_items,
 )
 from inceptionism.errors import ConfigError, Interrupted
@@ -35,26 +36,112 @@ def add_parsers(sub: Any) -> None:
 
 # -- styles --------------------------------------------------------------------
 def _add_styles_parser(sub: Any) -> None:
-    p = sub.add_parser("styles", help="list the styles of the model that ships (or of --model)",
-                       description="The styles `stylize` knows without --model (the model that ships with "
-                                   "inceptionism), or those of a train-style model.")
+    p = sub.add_parser("styles", help="list the built-in styles (or --model's), or render them all on one photo",
+                       description="The styles `stylize --style-index` knows without --model: the network that ships "
+                                   "with inceptionism and the 26 of TensorFlow's Android demo (Magenta's). With "
+                                   "--sheet, each one rendered on a photo, labelled, for choosing.",
+                       epilog="Example:\n  inceptionism styles --sheet photo.jpg -o sheet.png",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=None, metavar="MODEL", help="a .safetensors from train-style")
+    p.add_argument("--sheet", default=None, metavar="PHOTO", help="render every style on this photo")
+    p.add_argument("-o", "--output", default=None, metavar="OUT", help="the sheet's image file (with --sheet)")
+    p.add_argument("--thumb", type=int, default=256, metavar="PX", help="the long side of each picture (default 256)")
+    add_precision_option(p)
+    add_device_options(p)
     p.set_defaults(func=cmd_styles)
+
+
+def _builtin_styles(model: str | None) -> list[tuple[str, str, str, list[float]]]:
+    """(index label, name, network, mix) of every style ``--style-index`` reaches."""
+    from inceptionism.jobs import DEMO
+    from inceptionism.style import magenta
+    from inceptionism.style.model_file import read_metadata
+    from inceptionism.style.shipped import shipped_model_path
+
+    path = str(Path(model).resolve()) if model else str(shipped_model_path())
+    names = [s["name"] for s in read_metadata(path)["styles"]]
+    out = [(str(i), name, path, [float(j == i) for j in range(len(names))]) for i, name in enumerate(names)]
+    if not model:
+        out += [(str(len(names) + i), f"demo {i}", DEMO, [float(j == i) for j in range(magenta.DEMO_STYLES)])
+                for i in range(magenta.DEMO_STYLES)]
+    return out
 
 
 def cmd_styles(args: argparse.Namespace) -> int:
     from inceptionism.style.model_file import read_metadata
     from inceptionism.style.shipped import shipped_model_path
 
+    styles = _builtin_styles(args.model)
+    if args.sheet is not None:
+        return _style_sheet(args, styles)
+    if args.output is not None:
+        raise ConfigError("-o goes with --sheet PHOTO")
     model = Path(args.model) if args.model else shipped_model_path()
     meta = read_metadata(model)
-    training = meta["training"]
     source = "ships with inceptionism" if not args.model else str(model)
-    print(f"{len(meta['styles'])} styles ({source}; trained {training.get('step')} steps)")
-    for i, style in enumerate(meta["styles"]):
-        print(f"  --style-index {i}  {style['name']}")
-    print(f"mix them: inceptionism stylize photo.jpg --mix {','.join(['1'] + ['0'] * (len(meta['styles']) - 1))} "
-          "-o out.png")
+    print(f"{len(meta['styles'])} styles of one network ({source}; trained {meta['training'].get('step')} steps; "
+          "blend them with --mix)")
+    for label, name, _, _ in styles[:len(meta["styles"])]:
+        print(f"  --style-index {label:<3} {name}")
+    if not args.model:
+        print(f"{len(styles) - len(meta['styles'])} styles of TensorFlow's Android demo network (Magenta; Dumoulin et "
+              "al. 2017; Apache-2.0)")
+        for label, name, _, _ in styles[len(meta["styles"]):]:
+            print(f"  --style-index {label:<3} {name}")
+        print("any painting: inceptionism stylize photo.jpg --style painting.jpg -o out.png "
+              "(Magenta's arbitrary-stylisation network, Ghiasi et al. 2017)")
+    return 0
+
+
+def _style_sheet(args: argparse.Namespace, styles: list[tuple[str, str, str, list[float]]]) -> int:
+    """Every style on one photo, in a labelled grid."""
+    from PIL import Image, ImageDraw
+
+    from inceptionism.devices import resolve_device
+    from inceptionism.dream.loop import resize
+    from inceptionism.io.images import atomic_write, check_output, load_image, to_pil
+    from inceptionism.jobs import StylizeJob
+    from inceptionism.precision import resolve_precision
+    from inceptionism.style.model_file import stylize_image
+
+    if args.output is None:
+        raise ConfigError("--sheet needs -o SHEET.png")
+    out = check_output(args.output, (args.sheet,))
+    if not 32 <= args.thumb <= 2048:
+        raise ConfigError(f"--thumb must be between 32 and 2048 px, got {args.thumb}")
+    photo = load_image(args.sheet).rgb
+    h, w = photo.shape[-2:]
+    scale = args.thumb / max(h, w)
+    photo = resize(photo, (max(32, round(h * scale)), max(32, round(w * scale))))
+    device = resolve_device(args.device)
+    precision = resolve_precision(args.precision or "auto", device)
+    pictures = [("photo", to_pil(photo))]
+    runners: dict[str, Any] = {}
+    bar = LazyBar(out.name, args.quiet)
+    for label, name, model, mix in styles:
+        if model not in runners:
+            runners[model] = StylizeJob(model=model, mix=tuple(mix), device=args.device, precision=precision).setup()
+        runner = runners[model]
+        runner.mix = runner.mix.new_tensor([mix])
+        pictures.append((f"{label}: {name}", to_pil(stylize_image(runner.net, photo, runner.mix,
+                                                                   autocast=runner.autocast))))
+        bar.step(len(styles))
+    bar.close()
+    columns = min(6, len(pictures))
+    rows = -(-len(pictures) // columns)
+    tw, th = pictures[0][1].size
+    pad, caption = 6, 16
+    sheet = Image.new("RGB", (columns * (tw + pad) + pad, rows * (th + caption + pad) + pad), "white")
+    draw = ImageDraw.Draw(sheet)
+    for n, (text, picture) in enumerate(pictures):
+        r, c = divmod(n, columns)
+        x, y = pad + c * (tw + pad), pad + r * (th + caption + pad)
+        draw.text((x + 2, y + 2), text[:40], fill="black")
+        sheet.paste(picture, (x, y + caption))
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(out.suffix.lower(), "PNG")
+    atomic_write(out, lambda tmp: sheet.save(tmp, fmt))
+    if not args.quiet:
+        print(f"wrote {out} ({len(styles)} styles)", file=sys.stderr)
     return 0
 
 
@@ -219,6 +306,9 @@ def _add_train_parser(sub: Any) -> None:
     p.add_argument("--style-layers", default=None, metavar="L1,L2,...",
                    help="layers of the loss network for the style (default: the loss network's own; "
                         "`inceptionism layers MODEL` lists them)")
+    p.add_argument("--init", choices=("scratch", "magenta"), default=None,
+                   help="start from random weights (scratch), or from Magenta's arbitrary-stylisation network, each "
+                        f"style's embedding from its painting, all fine-tuned under this loss (default {d['init']})")
     p.add_argument("--skip", action=argparse.BooleanOptionalAction, default=None,
                    help=f"add the network's output to its input, starting as the identity (default {d['skip']})")
     p.add_argument("--resume", action="store_true", help="continue the run saved in MODEL")
@@ -276,22 +366,39 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _add_stylize_parser(sub: Any) -> None:
     p = sub.add_parser(
         "stylize",
-        help="stylise images instantly with a trained model (the one that ships, or your own)",
-        description="Runs a train-style model on each content image at its full size (tile by tile when large). "
-                    "Without --model, the model that ships with inceptionism (`inceptionism styles` lists its styles).",
+        help="stylise images instantly: with any painting, a built-in style, or a train-style model",
+        description="Stylises each content image at its full size (tile by tile when large). With --style, any "
+                    "painting, through Magenta's arbitrary-stylisation network (nothing to train, nothing to "
+                    "download); with --style-index, a built-in style (`inceptionism styles` lists them) or one of "
+                    "--model's.",
         epilog="Examples:\n"
+        "  inceptionism stylize photo.jpg --style painting.jpg -o out.png\n"
+        "  inceptionism stylize photo.jpg --style a.jpg --style b.jpg --style-weights 0.7,0.3 --strength 0.8 -o out.png\n"
         "  inceptionism stylize photo.jpg --style-index 0 -o out.png\n"
         "  inceptionism stylize photo.jpg --model two.safetensors --style-index 1 -o out.png\n"
-        "  inceptionism stylize a.jpg b.jpg --mix 0.5,0.5,0 -o out/\n"
-        "  inceptionism stylize photos/ --style-index 2 -o out/ --ray",
+        "  inceptionism stylize photos/ --style painting.jpg -o out/ --ray",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("content", nargs="+", metavar="CONTENT", help="images or folders of them (or skimage:NAME)")
+    p.add_argument("--style", action="append", default=None, metavar="IMAGE",
+                   help="any painting as the style (repeatable: their embeddings are mixed)")
+    p.add_argument("--style-weights", default=None, metavar="W1,W2,...",
+                   help="with several --style: how much of each (default equal)")
+    p.add_argument("--strength", type=float, default=None, metavar="S",
+                   help="with --style: 0 (the photo's own style) to 1 (the painting's; default)")
+    p.add_argument("--style-size", type=int, default=None, metavar="PX",
+                   help="with --style: the shorter side the painting is seen at (default 256, as Magenta trained; "
+                        "larger: finer features of the painting)")
+    p.add_argument("--stroke-scale", default=None, metavar="S|auto",
+                   help="strokes S times the size the network paints at the photo's full size (a coarse pass at "
+                        "1/S of the size, then a full-size pass over it); auto: the long side over 512 px "
+                        "(default with --style; 1 otherwise)")
     p.add_argument("--model", default=None, metavar="MODEL",
-                   help="a .safetensors from train-style (default: the model that ships)")
-    choice = p.add_mutually_exclusive_group(required=True)
-    choice.add_argument("--style-index", type=int, default=None, metavar="I", help="one style, counted from 0")
-    choice.add_argument("--mix", default=None, metavar="W1,W2,...", help="blend the styles inside the network")
+                   help="a .safetensors from train-style (default: the built-in styles)")
+    p.add_argument("--style-index", type=int, default=None, metavar="I",
+                   help="one style, counted from 0: the built-in ones (`inceptionism styles`) or --model's")
+    p.add_argument("--mix", default=None, metavar="W1,W2,...",
+                   help="blend --model's styles inside the network (or the shipped network's 3)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file, or a folder for several inputs")
     p.add_argument("--preserve-colors", action="store_true", help="keep the content's colours (luminance only)")
     p.add_argument("--tile", type=int, default=1024, metavar="PX", help="tile side for large images (default 1024)")
@@ -303,31 +410,106 @@ def _add_stylize_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_stylize)
 
 
-def cmd_stylize(args: argparse.Namespace) -> int:
-    from inceptionism.devices import resolve_device
-    from inceptionism.io.images import check_output, output_format, read_image_bytes, write_bytes
-    from inceptionism.jobs import StylizeJob
-    from inceptionism.precision import resolve_precision
+def _stroke_scale(text: str | None, default: float | str) -> float | str:
+    if text is None:
+        return default
+    if text == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"--stroke-scale takes a number of 1 or more, or 'auto', got {text!r}") from None
+    if not (value >= 1.0 and math.isfinite(value)):
+        raise ConfigError(f"--stroke-scale must be 1 or more, got {text}")
+    return value
+
+
+def _stylize_network(args: argparse.Namespace, device: Any) -> tuple[str, list[float], list[tuple[str, Any]]]:
+    """What the options choose: (model, mix or embedding, the recipe's part that says so)."""
+    from inceptionism.io.images import load_image
+    from inceptionism.jobs import ARBITRARY, DEMO
+    from inceptionism.style import magenta
     from inceptionism.style.model_file import read_metadata
     from inceptionism.style.network import mix_weights
     from inceptionism.style.shipped import shipped_model_path
 
+    chosen = [name for name, given in (("--style", args.style), ("--style-index", args.style_index is not None),
+                                       ("--mix", args.mix is not None)) if given]
+    if len(chosen) > 1:
+        raise ConfigError(f"{' and '.join(chosen)}: choose one (a painting, a style index or a mix)")
+    if not chosen:
+        raise ConfigError("choose a style: --style PAINTING (any picture), --style-index I "
+                          "(`inceptionism styles` lists them) or --mix")
+    arbitrary_only = [o for o, v in (("--style-weights", args.style_weights), ("--strength", args.strength),
+                                     ("--style-size", args.style_size)) if v is not None]
+    if args.style is None and arbitrary_only:
+        raise ConfigError(f"{', '.join(arbitrary_only)} go with --style PAINTING")
+    if args.style is not None:
+        if args.model:
+            raise ConfigError("--style uses the arbitrary-style network that ships: leave out --model "
+                              "(or use --style-index with it)")
+        size = args.style_size if args.style_size is not None else magenta.STYLE_SIZE
+        if not 32 <= size <= 4096:
+            raise ConfigError(f"--style-size must be between 32 and 4096 px, got {size}")
+        strength = 1.0 if args.strength is None else args.strength
+        if not (0.0 <= strength <= 1.0):
+            raise ConfigError(f"--strength must be between 0 and 1, got {args.strength}")
+        weights = parse_numbers(args.style_weights, float, "--style-weights") if args.style_weights else None
+        paintings = [load_image(s).rgb for s in args.style]
+        for path, painting in zip(args.style, paintings):
+            if min(painting.shape[-2:]) < 16:
+                raise ConfigError(f"{path}: {painting.shape[-1]}x{painting.shape[-2]} px is too small to show a style "
+                                  "(16 px or more a side)")
+        net = magenta.load_arbitrary(device)
+        embedding = magenta.embed_styles(net, paintings, weights, size=size)[0].cpu().tolist()
+        recipe = [("network", "magenta arbitrary"), ("styles", [source_label(s) for s in args.style]),
+                  ("style_sha256", [file_sha256(s) for s in args.style]), ("style_weights", weights),
+                  ("strength", strength), ("style_size", size)]
+        return ARBITRARY, embedding, recipe
+    if args.model:
+        model = str(Path(args.model).resolve())
+        names = [s["name"] for s in read_metadata(model)["styles"]]
+        mix = mix_weights(len(names), index=args.style_index,
+                          mix=parse_numbers(args.mix, float, "--mix") if args.mix is not None else None)[0].tolist()
+        return model, mix, [("model", model), ("styles", names), ("mix", mix)]
+    shipped = str(shipped_model_path())
+    names = [s["name"] for s in read_metadata(shipped)["styles"]]
+    if args.mix is not None or args.style_index < len(names):
+        mix = mix_weights(len(names), index=args.style_index,
+                          mix=parse_numbers(args.mix, float, "--mix") if args.mix is not None else None)[0].tolist()
+        return shipped, mix, [("model", shipped), ("styles", names), ("mix", mix)]
+    index = args.style_index - len(names)
+    if not 0 <= index < magenta.DEMO_STYLES:
+        total = len(names) + magenta.DEMO_STYLES
+        raise ConfigError(f"style index {args.style_index} is out of range: the built-in styles are 0 to {total - 1} "
+                          "(`inceptionism styles` lists them)")
+    mix = mix_weights(magenta.DEMO_STYLES, index=index)[0].tolist()
+    return DEMO, mix, [("model", DEMO), ("styles", [f"demo {index}"]), ("style_index", args.style_index)]
+
+
+def cmd_stylize(args: argparse.Namespace) -> int:
+    from inceptionism.devices import resolve_device
+    from inceptionism.io.images import check_output, output_format, read_image_bytes, write_bytes
+    from inceptionism.jobs import ARBITRARY, StylizeJob
+    from inceptionism.precision import resolve_precision
+
     pairs = input_targets(args.content, args.output)
     for c, t in pairs:
-        check_output(t, (c,))
+        check_output(t, (c, *(args.style or ())))
     if args.tile < 64:
         raise ConfigError("--tile must be at least 64 px")
-    model = str(Path(args.model).resolve()) if args.model else str(shipped_model_path())
-    meta = read_metadata(model)
-    names = [s["name"] for s in meta["styles"]]
-    mix = mix_weights(len(names), index=args.style_index,
-                      mix=parse_numbers(args.mix, float, "--mix") if args.mix is not None else None)[0].tolist()
     # a missing device is one line now, not one per item; the precision it means goes into the recipe
-    precision = resolve_precision(args.precision or "auto", resolve_device(args.device))
+    device = resolve_device(args.device)
+    precision = resolve_precision(args.precision or "auto", device)
+    model, mix, chosen = _stylize_network(args, device)
+    strokes = _stroke_scale(args.stroke_scale, "auto" if model == ARBITRARY else 1.0)
+    strength = dict(chosen).get("strength", 1.0)
     job = StylizeJob(model=model, mix=tuple(mix), tile=args.tile, preserve_colors=args.preserve_colors,
-                     device=args.device, precision=precision,
-                     recipe=(("command", "stylize"), ("version", __version__), ("model", model), ("styles", names),
-                             ("mix", mix), ("preserve_colors", args.preserve_colors), ("precision", precision)))
+                     device=args.device, precision=precision, stroke_scale=strokes, strength=strength,
+                     style_size=dict(chosen).get("style_size", 256),
+                     recipe=(("command", "stylize"), ("version", __version__), *chosen,
+                             ("stroke_scale", strokes), ("preserve_colors", args.preserve_colors),
+                             ("precision", precision)))
 
     def expected(content: str) -> dict[str, Any]:
         return {**dict(job.recipe), "content": content}

@@ -51,7 +51,26 @@ def train_state_path(model_path: str | os.PathLike[str]) -> Path:
     return p.with_name(p.name.removesuffix(".safetensors") + ".train.safetensors")
 
 
-def save_model(path: str | os.PathLike[str], net: StyleNetwork, styles: Sequence[StyleInfo],
+def architecture(net: torch.nn.Module) -> dict[str, Any]:
+    """What a model file records to rebuild ``net``: ours (Johnson's with conditional norms), or Magenta's."""
+    from inceptionism.style.magenta import FineTunedStyleNetwork
+
+    if isinstance(net, FineTunedStyleNetwork):
+        return {"kind": "magenta", "styles": net.styles}
+    assert isinstance(net, StyleNetwork)
+    return {"styles": net.styles, "width": net.width, "residual_blocks": net.residual_blocks, "skip": net.skip}
+
+
+def build(arch: dict[str, Any]) -> torch.nn.Module:
+    """An untrained network of the recorded architecture."""
+    from inceptionism.style.magenta import FineTunedStyleNetwork
+
+    if arch.get("kind", "johnson") == "magenta":
+        return FineTunedStyleNetwork(arch["styles"])
+    return StyleNetwork(arch["styles"], arch["width"], arch["residual_blocks"], skip=arch.get("skip", False))
+
+
+def save_model(path: str | os.PathLike[str], net: torch.nn.Module, styles: Sequence[StyleInfo],
                training: dict[str, Any]) -> None:
     from safetensors.torch import save_file
 
@@ -59,8 +78,7 @@ def save_model(path: str | os.PathLike[str], net: StyleNetwork, styles: Sequence
 
     meta = {
         "format": FORMAT, "version": __version__,
-        "architecture": json.dumps({"styles": net.styles, "width": net.width, "residual_blocks": net.residual_blocks,
-                                    "skip": net.skip}),
+        "architecture": json.dumps(architecture(net)),
         "styles": json.dumps([s.__dict__ for s in styles]),
         "training": json.dumps(training),
     }
@@ -86,14 +104,14 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
             "training": json.loads(meta["training"])}
 
 
-def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> tuple[StyleNetwork, dict[str, Any]]:
+def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> tuple[Any, dict[str, Any]]:
+    """A train-style model (ours, or fine-tuned from Magenta's: see :func:`architecture`) and its metadata."""
     from safetensors.torch import load_file
 
     meta = read_metadata(path)
-    arch = meta["architecture"]
-    net = StyleNetwork(arch["styles"], arch["width"], arch["residual_blocks"], skip=arch.get("skip", False))
+    net = build(meta["architecture"])
     try:
-        net.load_state_dict(load_file(os.fspath(path), device="cpu"))
+        net.load_state_dict({k: v.float() for k, v in load_file(os.fspath(path), device="cpu").items()})
     except RuntimeError as exc:
         raise ModelError(f"{os.fspath(path)}: its tensors do not fit its architecture: {str(exc).splitlines()[0]}") from exc
     return net.eval().requires_grad_(False).to(device), meta
@@ -111,13 +129,17 @@ def _ramp(length: int, overlap: int, start: bool, end: bool) -> torch.Tensor:
     return w
 
 
+#: the long side of the copy the tile statistics are measured on (the whole image up to this size)
+STATS_SIDE = 2048
+
+
 @torch.no_grad()
-def stylize_image(net: StyleNetwork, image: torch.Tensor, mix: torch.Tensor, *, tile: int | None = 1024,
+def stylize_image(net: torch.nn.Module, image: torch.Tensor, mix: torch.Tensor, *, tile: int | None = 1024,
                   overlap: int = 64, autocast: torch.dtype | None = None) -> torch.Tensor:
     """Stylise ``image`` (``1,3,H,W``) at full size, tile by tile when it is larger than ``tile``.
 
     Every tile is normalised with the instance-norm statistics of the whole image
-    (measured once on a copy scaled down to one tile), so tones agree from tile to
+    (measured once, on a copy scaled down to 2,048 px above that), so tones agree from tile to
     tile; tiles overlap by ``overlap`` pixels and are cross-faded with linear ramps,
     so no seam shows. Memory depends on the tile, not on the image. ``autocast``:
     the compute dtype (``torch.bfloat16``), or None for float32; the statistics are
@@ -129,7 +151,7 @@ def stylize_image(net: StyleNetwork, image: torch.Tensor, mix: torch.Tensor, *, 
         return _stylize(net, image, mix, tile, overlap).float()
 
 
-def _stylize(net: StyleNetwork, image: torch.Tensor, mix: torch.Tensor, tile: int | None, overlap: int) -> torch.Tensor:
+def _stylize(net: torch.nn.Module, image: torch.Tensor, mix: torch.Tensor, tile: int | None, overlap: int) -> torch.Tensor:
     p = next(net.parameters())
     image = image.to(device=p.device, dtype=p.dtype)
     mix = mix.to(device=p.device, dtype=p.dtype)
@@ -137,10 +159,12 @@ def _stylize(net: StyleNetwork, image: torch.Tensor, mix: torch.Tensor, tile: in
     if tile is None or (h <= tile and w <= tile):
         return net(image, mix).float().cpu()
     from inceptionism.dream.loop import resize
-    from inceptionism.style.network import ConditionalInstanceNorm
 
-    norms = [m for m in net.modules() if isinstance(m, ConditionalInstanceNorm)]
-    scale = tile / max(h, w)
+    # every norm that can share statistics (ours and Magenta's networks'): a mode and its kept statistics
+    norms = [m for m in net.modules() if hasattr(m, "mode") and hasattr(m, "stats")]
+    # the statistics depend on scale (the networks learned at 256-512 px), so they are measured on the image itself
+    # up to STATS_SIDE px, and on a copy scaled down to that above it (a forward pass without gradients is cheap)
+    scale = min(1.0, max(tile, STATS_SIDE) / max(h, w))
     for m in norms:
         m.mode = "record"
     try:
@@ -162,7 +186,7 @@ def _spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
     return [(start, start + size) for start in (round(i * (length - size) / (n - 1)) for i in range(n))]
 
 
-def _tiles(net: StyleNetwork, image: torch.Tensor, mix: torch.Tensor, tile: int, overlap: int) -> torch.Tensor:
+def _tiles(net: torch.nn.Module, image: torch.Tensor, mix: torch.Tensor, tile: int, overlap: int) -> torch.Tensor:
     h, w = image.shape[-2:]
     out = torch.zeros(1, 3, h, w)
     total = torch.zeros(1, 1, h, w)
@@ -175,3 +199,38 @@ def _tiles(net: StyleNetwork, image: torch.Tensor, mix: torch.Tensor, tile: int,
             out[..., y:y1, x:x1] += piece * weight
             total[..., y:y1, x:x1] += weight
     return out / total
+
+
+#: the long side, in pixels, that ``stroke_scale="auto"`` works at (the arbitrary network learned on photos of 256-512 px)
+AUTO_STROKE_SIDE = 512
+
+
+def auto_stroke_scale(height: int, width: int) -> float:
+    """The stroke scale ``auto`` means for an image: its long side over 512 px, at least 1."""
+    return max(1.0, max(height, width) / AUTO_STROKE_SIDE)
+
+
+def stylize_with_strokes(net: torch.nn.Module, image: torch.Tensor, mix: torch.Tensor, *, stroke_scale: float = 1.0,
+                         tile: int | None = 1024, autocast: torch.dtype | None = None) -> torch.Tensor:
+    """Stylise with strokes ``stroke_scale`` times the size the network paints at the image's own size.
+
+    A feed-forward network paints strokes of a fixed size in pixels, so on a large
+    photo they shrink to a texture. Here the network first paints the photo scaled
+    down by ``stroke_scale``; that coarse painting, upsampled and blended half and
+    half with the photo, is painted again at full size, which keeps the coarse pass's
+    large strokes and brings back the full-size detail and sharp edges (chosen by
+    looking at the alternatives side by side: the README shows them). 1: one pass.
+    """
+    from inceptionism.dream.loop import resize
+    from inceptionism.errors import ConfigError
+
+    if not (stroke_scale >= 1.0 and math.isfinite(stroke_scale)):
+        raise ConfigError(f"stroke scale must be 1 or more, got {stroke_scale}")
+    h, w = image.shape[-2:]
+    small = (max(16, round(h / stroke_scale)), max(16, round(w / stroke_scale)))
+    if stroke_scale == 1.0 or small == (h, w):
+        return stylize_image(net, image, mix, tile=tile, autocast=autocast)
+    image = image.float().cpu()
+    coarse = stylize_image(net, resize(image, small), mix, tile=tile, autocast=autocast)
+    coarse = torch.nn.functional.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=False).clamp_(0, 1)
+    return stylize_image(net, coarse.mul_(0.5).add_(image, alpha=0.5), mix, tile=tile, autocast=autocast)

@@ -153,7 +153,7 @@ def train(
     resume: bool = False,
     callback: Callable[[TrainStep], None] | None = None,
     dist: Dist | None = None,
-) -> StyleNetwork:
+) -> torch.nn.Module:
     """Train a network on ``styles`` over the images under ``data``; writes ``output`` (and its state).
 
     In a distributed run (``dist``, by default what torchrun set; the process group
@@ -167,7 +167,13 @@ def train(
     device = next(network.parameters()).device
     per_rank = distributed.share(config.batch_size, dist)
     seed_everything(config.seed)
-    net = StyleNetwork(len(styles), config.width, skip=config.skip).to(device)
+    if config.init == "magenta":  # Magenta's transformer, each painting's embedding from the predictor, all learned
+        from inceptionism.style.magenta import FineTunedStyleNetwork, load_arbitrary
+
+        net: torch.nn.Module = FineTunedStyleNetwork.from_arbitrary(load_arbitrary(device), list(styles)).to(device)
+        net.requires_grad_(True)
+    else:
+        net = StyleNetwork(len(styles), config.width, skip=config.skip).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, lr_schedule(config))
     content_layers, style_layers = config.loss_layers(network)
