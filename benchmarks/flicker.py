@@ -1,9 +1,11 @@
-"""Temporal coherence of `inceptionism video`: flicker with no coherence, --blend and --flow.
+"""Temporal coherence of `inceptionism video` (no coherence, --blend, --flow) and of `stylize` on a video
+(each frame on its own, and --flow).
 
     python -m benchmarks.flicker
 
 Makes a 3-second clip (skimage's cat, panning sideways, with a tone), dreams it
-three ways with the real command, and prints for each output:
+three ways and stylises it two ways (The Starry Night from ../shared/images, else
+built-in style 0) with the real commands, and prints for each output:
 
 - flicker: mean absolute difference between consecutive frames (0-255), the
   plain measure; it also counts the scene's own motion;
@@ -62,11 +64,18 @@ def main() -> None:
         clip = make_clip(folder)
         print(f"{'run':<8}{'flicker':>9}{'warp error':>12}{'seconds':>9}")
         print(f"{'source':<8}{flicker(clip):>9.2f}{warp_error(clip, clip):>12.2f}{'':>9}")
-        for name, extra in (("none", []), ("blend", ["--blend", "0.5"]), ("flow", ["--blend", "0.5", "--flow"])):
+        painting = Path(__file__).resolve().parents[2] / "shared" / "images" / "starry_night.jpg"
+        style = ["--style", str(painting)] if painting.is_file() else ["--style-index", "0"]
+        runs = [("none", ["video", "--steps", "5", "--octaves", "2"]),
+                ("blend", ["video", "--steps", "5", "--octaves", "2", "--blend", "0.5"]),
+                ("flow", ["video", "--steps", "5", "--octaves", "2", "--blend", "0.5", "--flow"]),
+                ("stylize", ["stylize", *style]),
+                ("st+flow", ["stylize", *style, "--flow"])]
+        for name, (command, *extra) in runs:
             out = folder / f"{name}.mp4"
             t = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "inceptionism", "video", str(clip), "-o", str(out), "--steps", "5",
-                            "--octaves", "2", "-q", *extra], check=True)
+            subprocess.run([sys.executable, "-m", "inceptionism", command, str(clip), "-o", str(out), "-q", *extra],
+                           check=True)
             elapsed = time.perf_counter() - t
             print(f"{name:<8}{flicker(out):>9.2f}{warp_error(out, clip):>12.2f}{elapsed:>9.0f}", flush=True)
 

@@ -75,6 +75,36 @@ def shared_image():
     return get
 
 
+@pytest.fixture
+def moving_clip():
+    """Makes a short clip of a real scene panning sideways (chelsea), with a tone as its sound."""
+
+    def make(path: Path, *, seconds: float = 3, fps: int = 10, audio: bool = True, size: tuple[int, int] = (96, 128),
+             step: int = 3) -> Path:
+        import subprocess
+
+        import numpy as np
+
+        from inceptionism.io.images import load_image
+        from inceptionism.io.video import ffmpeg_exe, write_video
+
+        cat = (load_image("skimage:chelsea").rgb[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+        h, w = size
+        frames = [np.ascontiguousarray(cat[100:100 + h, 60 + step * i: 60 + w + step * i])
+                  for i in range(round(seconds * fps))]
+        silent = path.with_name("silent" + path.suffix)
+        write_video(frames, silent, fps)
+        if audio:
+            subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(silent), "-f", "lavfi", "-i",
+                            f"sine=frequency=440:duration={seconds}", "-c:v", "copy", "-c:a", "aac", "-shortest",
+                            str(path)], check=True)
+        else:
+            silent.rename(path)
+        return path
+
+    return make
+
+
 @pytest.fixture(autouse=True)
 def _two_threads():
     torch.set_num_threads(min(2, torch.get_num_threads()))

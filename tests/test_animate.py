@@ -17,7 +17,7 @@ from inceptionism.cli import main
 from inceptionism.dream import DreamConfig
 from inceptionism.errors import ConfigError, OutputError
 from inceptionism.io.images import load_image, save_image
-from inceptionism.io.video import ffmpeg_exe, probe_video, read_video, write_video
+from inceptionism.io.video import probe_video, read_video
 from inceptionism.objectives import from_addresses
 
 
@@ -178,23 +178,8 @@ def test_transform_zoom_rotate_pan():
     assert slope.item() == pytest.approx(0.5 / 59, rel=0.02)  # and magnifies by two
 
 
-def _moving_clip(path, seconds=3, fps=10, audio=True):
-    """A real scene panning sideways (chelsea), with a tone as its sound."""
-    cat = (load_image("skimage:chelsea").rgb[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
-    frames = [np.ascontiguousarray(cat[100:196, 60 + 3 * i: 188 + 3 * i]) for i in range(seconds * fps)]
-    silent = path.with_name("silent" + path.suffix)
-    write_video(frames, silent, fps)
-    if audio:
-        subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(silent), "-f", "lavfi", "-i",
-                        f"sine=frequency=440:duration={seconds}", "-c:v", "copy", "-c:a", "aac", "-shortest",
-                        str(path)], check=True)
-    else:
-        silent.rename(path)
-    return path
-
-
-def test_video_keeps_frames_fps_and_sound(capsys, tmp_path):
-    clip = _moving_clip(tmp_path / "clip.mp4")
+def test_video_keeps_frames_fps_and_sound(capsys, tmp_path, moving_clip):
+    clip = moving_clip(tmp_path / "clip.mp4")
     source = probe_video(clip)
     assert source.has_audio and source.frames == 30
     code, err = run(capsys, "video", str(clip), "-o", str(tmp_path / "dream.mp4"), "--steps", "1", "--octaves", "1",

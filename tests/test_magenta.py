@@ -250,3 +250,38 @@ def test_fine_tuning_from_magenta_starts_from_the_paintings_and_lowers_the_loss(
                  str(data), "-o", str(out), "--steps", "14", "--image-size", "48", "--batch-size", "2", "--lr", "3e-3",
                  "--workers", "0", "--init", "magenta", "--resume", "-q"]) == 0
     assert load_model(out)[1]["training"]["step"] == 14
+
+
+def test_stylize_a_video_keeps_its_rate_and_sound_and_resumes(tmp_path, shared_image, moving_clip):
+    from inceptionism.io.video import probe_video, read_video
+
+    clip = moving_clip(tmp_path / "clip.mp4", seconds=1.2, fps=5, size=(64, 80), step=4)
+    out = tmp_path / "out.mp4"
+    argv = ["stylize", str(clip), "--style", str(shared_image("starry_night.jpg")), "--flow", "-o", str(out), "-q"]
+    assert main(argv) == 0
+    source, result = probe_video(clip), probe_video(out)
+    assert (result.frames, result.fps, result.size, result.has_audio) == (source.frames, source.fps, source.size, True)
+    first = next(read_video(out)).astype(float)
+    assert np.abs(first - next(read_video(clip)).astype(float)).mean() > 20  # painted
+    # stopped after 3 frames: --resume paints the rest and gives the same movie's frames
+    frames = tmp_path / "out.mp4_frames"
+    for n in (4, 5, 6):
+        (frames / f"frame_{n:05d}.png").unlink()
+    out.unlink()
+    assert main([*argv, "--resume"]) == 0
+    assert probe_video(out).frames == source.frames
+
+
+def test_stylize_video_bad_input(tmp_path, capsys, moving_clip):
+    from inceptionism.io.video import ffmpeg_exe
+
+    sound = tmp_path / "sound.mp4"  # a file with no video frames at all
+    subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
+                    "-c:a", "aac", str(sound)], check=True)
+    assert main(["stylize", str(sound), "--style-index", "3", "-o", str(tmp_path / "o.mp4")]) == 1
+    assert "inceptionism: error:" in capsys.readouterr().err and not (tmp_path / "o.mp4").exists()
+    clip = moving_clip(tmp_path / "clip.mp4", seconds=0.4, fps=5, size=(64, 80))
+    assert main(["stylize", str(clip), "skimage:coffee", "--style-index", "3", "-o", str(tmp_path / "x")]) == 1
+    assert main(["stylize", "skimage:coffee", "--style-index", "3", "--flow", "-o", str(tmp_path / "c.png")]) == 1
+    err = capsys.readouterr().err
+    assert "one video at a time" in err and "--flow is for a video" in err

@@ -183,25 +183,27 @@ class StylizeRunner:
         self.mix = torch.tensor([job.mix], dtype=torch.float32)
         self.autocast = autocast_dtype(job.precision, self.device)
 
-    def run(self, key: str, payload: tuple[str, bytes, str]) -> bytes:
+    def stylize(self, rgb: torch.Tensor) -> torch.Tensor:
+        """One picture (``1,3,H,W`` in [0, 1]) stylised as the job says, on the CPU."""
         from inceptionism.dream.loop import preserve_colors
-        from inceptionism.io.images import encode_image, load_image_bytes
         from inceptionism.style.magenta import with_strength
         from inceptionism.style.model_file import auto_stroke_scale, stylize_with_strokes
 
-        label, data, fmt = payload
-        image = load_image_bytes(data, key)
         mix = self.mix
         if self.job.model == ARBITRARY and self.job.strength < 1.0:
-            mix = with_strength(self.net, mix.to(self.device), image.rgb, self.job.strength, size=self.job.style_size)
+            mix = with_strength(self.net, mix.to(self.device), rgb, self.job.strength, size=self.job.style_size)
         scale = self.job.stroke_scale
-        scale = auto_stroke_scale(*image.rgb.shape[-2:]) if scale == "auto" else float(scale)
-        result = stylize_with_strokes(self.net, image.rgb, mix, stroke_scale=scale, tile=self.job.tile,
-                                      autocast=self.autocast)
-        if self.job.preserve_colors:
-            result = preserve_colors(result, image.rgb)
+        scale = auto_stroke_scale(*rgb.shape[-2:]) if scale == "auto" else float(scale)
+        result = stylize_with_strokes(self.net, rgb, mix, stroke_scale=scale, tile=self.job.tile, autocast=self.autocast)
+        return preserve_colors(result, rgb) if self.job.preserve_colors else result
+
+    def run(self, key: str, payload: tuple[str, bytes, str]) -> bytes:
+        from inceptionism.io.images import encode_image, load_image_bytes
+
+        label, data, fmt = payload
+        image = load_image_bytes(data, key)
         meta = {**dict(self.job.recipe), "content": label}
-        return encode_image(result, fmt, alpha=image.alpha, metadata=meta)
+        return encode_image(self.stylize(image.rgb), fmt, alpha=image.alpha, metadata=meta)
 
 
 # -- sweep -------------------------------------------------------------------------

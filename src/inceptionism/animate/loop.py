@@ -82,18 +82,28 @@ def zoom_loop(
     return frames
 
 
-def flow_warp(previous_dream: np.ndarray, previous_frame: np.ndarray, frame: np.ndarray) -> np.ndarray:
-    """``previous_dream`` moved along the optical flow from ``previous_frame`` to ``frame``."""
+def optical_flow(previous_frame: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """Farneback flow from ``frame`` back to ``previous_frame``: where each new pixel came from (``H,W,2``)."""
     import cv2
 
     prev_gray = cv2.cvtColor(previous_frame, cv2.COLOR_RGB2GRAY)
     gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    # flow from the new frame back to the old one: where each new pixel came from
-    flow = cv2.calcOpticalFlowFarneback(gray, prev_gray, None, 0.5, 3, 15, 3, 5, 1.2, 0)
-    h, w = gray.shape
+    return cv2.calcOpticalFlowFarneback(gray, prev_gray, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+
+
+def move(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """``image`` (of the previous frame) moved along ``flow`` (from :func:`optical_flow`) to the new frame."""
+    import cv2
+
+    h, w = flow.shape[:2]
     grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(previous_dream, grid_x + flow[..., 0], grid_y + flow[..., 1],
-                     interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return cv2.remap(image, grid_x + flow[..., 0], grid_y + flow[..., 1], interpolation=cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REFLECT)
+
+
+def flow_warp(previous_dream: np.ndarray, previous_frame: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """``previous_dream`` moved along the optical flow from ``previous_frame`` to ``frame``."""
+    return move(previous_dream, optical_flow(previous_frame, frame))
 
 
 def _to_array(image: torch.Tensor) -> np.ndarray:
@@ -136,6 +146,61 @@ def video_loop(
         result = dream(network, frame_tensor(start), objective, config)
         store.write(count, result.image)
         previous_dream = _to_array(quantize(result.image))
+        previous_frame = frame
+        if callback is not None:
+            callback(count)
+    return count
+
+
+def flow_reliability(previous_frame: np.ndarray, frame: np.ndarray, flow: np.ndarray, *, tolerance: float = 24.0
+                     ) -> np.ndarray:
+    """Per pixel, 1 where the flow explains the new frame (the previous frame moved along it matches) down to 0.
+
+    ``tolerance``: the mean RGB difference (0-255) at which a pixel counts as unexplained
+    (occlusions, the scene's edges, lighting changes): there the new stylisation is kept.
+    """
+    error = np.abs(move(previous_frame, flow).astype(np.float32) - frame.astype(np.float32)).mean(axis=2)
+    return np.clip(1.0 - error / tolerance, 0.0, 1.0)
+
+
+def stylize_video_loop(
+    stylize: Callable[[torch.Tensor], torch.Tensor],
+    frames: Iterable[np.ndarray],
+    *,
+    store: FrameStore,
+    flow: bool = False,
+    blend: float = 0.5,
+    callback: Callable[[int], None] | None = None,
+) -> int:
+    """Stylise every frame of ``frames`` into ``store``; returns how many frames it holds.
+
+    A feed-forward network stylises each frame on its own, so its strokes change from
+    frame to frame (flicker). With ``flow``, the previous stylised frame is moved
+    along the optical flow to the new frame and mixed in, by ``blend``, wherever the
+    flow explains the new frame (:func:`flow_reliability`): strokes travel with the
+    scene. Frames already in the store (a resumed run) are skipped.
+    """
+    if not 0.0 <= blend < 1.0:
+        raise ConfigError(f"blend must be in [0, 1), got {blend}")
+    done = set(store.frame_numbers())
+    previous_frame: np.ndarray | None = None
+    previous_out: np.ndarray | None = None
+    count = 0
+    for count, frame in enumerate(frames, start=1):
+        if count in done:
+            previous_frame, previous_out = frame, None
+            continue
+        if flow and previous_out is None and count - 1 in done:
+            previous_out = _to_array(store.read(count - 1))
+        out = stylize(frame_tensor(frame))
+        if flow and previous_out is not None and previous_frame is not None:
+            field = optical_flow(previous_frame, frame)
+            carried = move(previous_out, field)
+            weight = torch.from_numpy(blend * flow_reliability(previous_frame, frame, field))[None, None]
+            carried_t = torch.from_numpy(carried.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+            out = out * (1 - weight) + carried_t * weight
+        store.write(count, out)
+        previous_out = _to_array(quantize(out))
         previous_frame = frame
         if callback is not None:
             callback(count)

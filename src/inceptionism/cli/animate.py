@@ -3,60 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import itertools
 import os
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from inceptionism import __version__
 from inceptionism.cli.common import (
-    add_cluster_options, add_model_options, add_step_options, build_dream_config, dream_objective, file_sha256,
-    finish_items, load_network, progress_bar, run_items, source_label,
+    add_cluster_options, add_model_options, add_step_options, assemble_movie, build_dream_config, dream_objective,
+    file_sha256, finish_items, frame_bar, kept_on_stop, load_network, run_items, source_label,
 )
-from inceptionism.errors import ConfigError, Interrupted, OutputError
-
-
-def _assemble(store: Any, count: int, movie: Path | None, fps: float, *, reverse: bool = False,
-              boomerang: bool = False, audio_from: str | None = None, quiet: bool = False) -> None:
-    from inceptionism.io.video import write_movie
-
-    if movie is None:
-        return
-    frames = store.arrays(count)
-    if reverse:
-        frames = frames[::-1]
-    if boomerang:
-        frames = frames + frames[-2:0:-1]
-    write_movie(frames, movie, fps, audio_from=audio_from)
-    if not quiet:
-        print(f"wrote {movie} ({len(frames)} frames at {fps:g} fps)", file=sys.stderr)
+from inceptionism.errors import ConfigError, OutputError
 
 
 def _targets(args: argparse.Namespace) -> dict[str, str]:
     """--topic and --word for a recipe, only when given (so that runs begun before they existed still resume)."""
     return {k: v for k, v in (("topic", args.topic), ("word", args.word)) if v is not None}
-
-
-@contextlib.contextmanager
-def _kept_on_stop(store: Any, bar: Any) -> Iterator[None]:
-    """Ctrl-C, SIGTERM or a full disk: one line saying which frames are kept and how to go on."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        raise Interrupted(f"interrupted: {len(store.frame_numbers())} frames are kept in {store.folder}; "
-                          "add --resume to continue") from None
-    except OutputError as exc:
-        raise OutputError(f"{exc}; {len(store.frame_numbers())} frames are kept in {store.folder}: "
-                          "make room and add --resume to continue") from None
-    finally:
-        bar.close()
-
-
-def _frame_bar(total: int, initial: int, name: str, quiet: bool) -> Any:
-    return progress_bar(total, name, quiet, unit="frame", initial=initial, leave=True)
 
 
 def add_parsers(sub: Any) -> None:
@@ -167,11 +131,11 @@ def cmd_animate(args: argparse.Namespace) -> int:
         folder = resumable_folder(movie, folder, recipe)
     store = FrameStore(folder, recipe, resume=args.resume)
     done = store.last()
-    bar = _frame_bar(args.frames, min(done, args.frames), (movie or folder).name, args.quiet)
-    with _kept_on_stop(store, bar):
+    bar = frame_bar(args.frames, min(done, args.frames), (movie or folder).name, args.quiet)
+    with kept_on_stop(store, bar):
         zoom_loop(network, start, schedule, config, frames=args.frames, every=args.every, store=store,
                   objective_for=objective_for, callback=lambda n, total: bar.update(1))
-    _assemble(store, args.frames, movie, args.fps, reverse=args.reverse, boomerang=args.boomerang, quiet=args.quiet)
+    assemble_movie(store, args.frames, movie, args.fps, reverse=args.reverse, boomerang=args.boomerang, quiet=args.quiet)
     return 0
 
 
@@ -242,13 +206,13 @@ def cmd_video(args: argparse.Namespace) -> int:
                            what=(movie or folder).name, unit="frame")
         if report.failed:
             return finish_items(report, f"video {args.output}", args.quiet)
-        _assemble(store, info.frames, movie, info.fps, audio_from=audio, quiet=args.quiet)
+        assemble_movie(store, info.frames, movie, info.fps, audio_from=audio, quiet=args.quiet)
         return 0
-    bar = _frame_bar(info.frames, min(len(store.frame_numbers()), info.frames), (movie or folder).name, args.quiet)
-    with _kept_on_stop(store, bar):
+    bar = frame_bar(info.frames, min(len(store.frame_numbers()), info.frames), (movie or folder).name, args.quiet)
+    with kept_on_stop(store, bar):
         count = video_loop(network, read_video(args.input), objective, config, store=store, blend=blend,
                            flow=args.flow, callback=lambda n: bar.update(1))
-    _assemble(store, count, movie, info.fps, audio_from=audio, quiet=args.quiet)
+    assemble_movie(store, count, movie, info.fps, audio_from=audio, quiet=args.quiet)
     return 0
 
 

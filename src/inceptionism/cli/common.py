@@ -6,12 +6,13 @@ Command modules import from here and never from each other.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from inceptionism.errors import ConfigError, InceptionismError, Interrupted, OutputError
 
@@ -387,3 +388,39 @@ def finish_items(report: ItemsReport, what: str, quiet: bool) -> int:
     if not quiet or report.failed:
         print(f"{PROG}: {what}: {', '.join(parts)} of {report.total}", file=sys.stderr)
     return 1 if report.failed else 0
+
+
+# -- frames of a movie ---------------------------------------------------------------
+def assemble_movie(store: Any, count: int, movie: Path | None, fps: float, *, reverse: bool = False,
+                   boomerang: bool = False, audio_from: str | None = None, quiet: bool = False) -> None:
+    from inceptionism.io.video import write_movie
+
+    if movie is None:
+        return
+    frames = store.arrays(count)
+    if reverse:
+        frames = frames[::-1]
+    if boomerang:
+        frames = frames + frames[-2:0:-1]
+    write_movie(frames, movie, fps, audio_from=audio_from)
+    if not quiet:
+        print(f"wrote {movie} ({len(frames)} frames at {fps:g} fps)", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def kept_on_stop(store: Any, bar: Any) -> Iterator[None]:
+    """Ctrl-C, SIGTERM or a full disk: one line saying which frames are kept and how to go on."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted: {len(store.frame_numbers())} frames are kept in {store.folder}; "
+                          "add --resume to continue") from None
+    except OutputError as exc:
+        raise OutputError(f"{exc}; {len(store.frame_numbers())} frames are kept in {store.folder}: "
+                          "make room and add --resume to continue") from None
+    finally:
+        bar.close()
+
+
+def frame_bar(total: int, initial: int, name: str, quiet: bool) -> Any:
+    return progress_bar(total, name, quiet, unit="frame", initial=initial, leave=True)

@@ -12,11 +12,11 @@ from typing import Any
 
 from inceptionism import __version__
 from inceptionism.cli.common import (
-    UNSET, LazyBar, add_cluster_options, add_device_options, add_precision_option, file_sha256, finish_items,
-    input_targets, load_network, source_label,
+    UNSET, LazyBar, add_cluster_options, add_device_options, add_precision_option, assemble_movie, file_sha256,
+    finish_items, frame_bar, input_targets, kept_on_stop, load_network, source_label,
     model_file_output, recipe_matches, run_items,
 )
-from inceptionism.errors import ConfigError, Interrupted
+from inceptionism.errors import ConfigError, Interrupted, OutputError
 from inceptionism.parsing import parse_numbers
 
 
@@ -403,7 +403,11 @@ def _add_stylize_parser(sub: Any) -> None:
     p.add_argument("--preserve-colors", action="store_true", help="keep the content's colours (luminance only)")
     p.add_argument("--tile", type=int, default=1024, metavar="PX", help="tile side for large images (default 1024)")
     p.add_argument("--resume", action="store_true",
-                   help="with several inputs: skip the outputs already there and made by this same recipe")
+                   help="with several inputs: skip the outputs already there and made by this same recipe; "
+                        "for a video: continue from the frames already written")
+    p.add_argument("--flow", action="store_true",
+                   help="for a video: carry the previous stylised frame along the optical flow and blend it in where "
+                        "the flow explains the scene, so that strokes move with it instead of flickering")
     add_precision_option(p)
     add_device_options(p)
     add_cluster_options(p)
@@ -487,13 +491,22 @@ def _stylize_network(args: argparse.Namespace, device: Any) -> tuple[str, list[f
     return DEMO, mix, [("model", DEMO), ("styles", [f"demo {index}"]), ("style_index", args.style_index)]
 
 
+#: what `stylize` reads as a video (frame by frame, frame rate and sound kept)
+VIDEO_INPUTS = (".mp4", ".webm", ".mov", ".mkv", ".avi", ".m4v")
+
+
 def cmd_stylize(args: argparse.Namespace) -> int:
     from inceptionism.devices import resolve_device
     from inceptionism.io.images import check_output, output_format, read_image_bytes, write_bytes
     from inceptionism.jobs import ARBITRARY, StylizeJob
     from inceptionism.precision import resolve_precision
 
-    pairs = input_targets(args.content, args.output)
+    videos = [c for c in args.content if Path(c).suffix.lower() in VIDEO_INPUTS]
+    if videos and len(args.content) > 1:
+        raise ConfigError(f"{videos[0]}: stylise one video at a time (images and folders go in another run)")
+    if args.flow and not videos:
+        raise ConfigError("--flow is for a video input")
+    pairs = [] if videos else input_targets(args.content, args.output)
     for c, t in pairs:
         check_output(t, (c, *(args.style or ())))
     if args.tile < 64:
@@ -510,6 +523,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
                      recipe=(("command", "stylize"), ("version", __version__), *chosen,
                              ("stroke_scale", strokes), ("preserve_colors", args.preserve_colors),
                              ("precision", precision)))
+    if videos:
+        return _stylize_video(args, job, videos[0])
 
     def expected(content: str) -> dict[str, Any]:
         return {**dict(job.recipe), "content": content}
@@ -531,6 +546,32 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     report.total += len(pairs) - len(todo)
     report.skipped = len(pairs) - len(todo)
     return finish_items(report, f"stylize into {args.output}", args.quiet)
+
+
+def _stylize_video(args: argparse.Namespace, job: Any, video: str) -> int:
+    """A video, frame by frame, into a resumable folder of frames, then the movie with the source's sound."""
+    from inceptionism.animate.frames import FrameStore, plan_output, resumable_folder
+    from inceptionism.animate.loop import stylize_video_loop
+    from inceptionism.io.video import probe_video, read_video
+
+    if args.ray:
+        raise ConfigError("--ray spreads many images; a video is stylised here, frame after frame")
+    info = probe_video(video)
+    movie, folder = plan_output(args.output)
+    if movie is not None and movie.exists() and movie.resolve() == Path(video).resolve():
+        raise OutputError(f"{args.output}: refusing to overwrite the input video")
+    recipe = {**dict(job.recipe), "input": os.path.abspath(video), "input_sha256": file_sha256(video),
+              "flow": args.flow}
+    if args.resume:
+        folder = resumable_folder(movie, folder, recipe)
+    store = FrameStore(folder, recipe, resume=args.resume)
+    runner = job.setup()
+    bar = frame_bar(info.frames, min(len(store.frame_numbers()), info.frames), (movie or folder).name, args.quiet)
+    with kept_on_stop(store, bar):
+        count = stylize_video_loop(runner.stylize, read_video(video), store=store, flow=args.flow,
+                                   callback=lambda n: bar.update(1))
+    assemble_movie(store, count, movie, info.fps, audio_from=video if info.has_audio else None, quiet=args.quiet)
+    return 0
 
 
 # -- export --------------------------------------------------------------------

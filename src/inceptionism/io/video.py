@@ -50,6 +50,8 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         frames, _ = imageio_ffmpeg.count_frames_and_secs(text)
     except (RuntimeError, OSError, StopIteration, ValueError) as exc:
         raise ImageReadError(f"{text}: cannot read video: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc}") from exc
+    if int(frames) < 1:
+        raise ImageReadError(f"{text}: the video has no frames")
     return VideoInfo(float(meta["fps"]), tuple(meta["size"]), int(frames), bool(meta.get("audio_codec")))
 
 
