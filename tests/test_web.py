@@ -170,6 +170,29 @@ def test_style_tab_in_the_browser(server, browser, tmp_path):
     page.locator("#style-cancel").click()
     _wait_status(page, "style-status", "cancelled", 60_000)  # said once the work has stopped
 
+    # any painting, instantly (Magenta's arbitrary network), at full and at half strength
+    painting = tmp_path / "painting.png"
+    save_image(torch.nn.functional.interpolate(load_image("skimage:rocket").rgb, size=(120, 90), mode="area"), painting)
+    page.locator("#any-content input[type=file]").set_input_files(str(content))
+    page.locator("#any-painting input[type=file]").set_input_files(str(painting))
+    page.locator("#any-content img").first.wait_for(timeout=30_000)
+    page.locator("#any-painting img").first.wait_for(timeout=30_000)
+    page.locator("#any-run").click()
+    full = _download(page, server, "any-download")
+    assert json.loads(full.info["inceptionism"])["network"] == "magenta arbitrary" and full.size == (180, 120)
+    _set_number(page, "any-strength", 0)
+    page.locator("#any-run").click()
+    href = page.locator("#any-download a").first.get_attribute("href")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#any-download a')].some(a => a.getAttribute('href') !== %s)"
+        % json.dumps(href), timeout=60_000)
+    none = _download(page, server, "any-download")
+    assert json.loads(none.info["inceptionism"])["strength"] == 0
+    photo = np.asarray(Image.open(content).convert("RGB").resize(full.size), dtype=float)
+    away = [np.abs(np.asarray(im.convert("RGB"), dtype=float) - photo).mean() for im in (full, none)]
+    assert away[0] > away[1]  # at strength 0 the photo's own style: closer to the photo
+    _shot(page, "web-any-painting.png", tmp_path)
+
     # instant stylisation with the network that ships (in the queue after the cancelled run):
     # thumbnails, mix sliders, download
     page.locator("#instant-thumb-0 img").first.wait_for(timeout=30_000)

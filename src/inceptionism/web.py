@@ -14,6 +14,7 @@ unless told otherwise.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import queue
 import shlex
@@ -478,6 +479,7 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
                                                       session], [style_out, style_file, style_status],
                                           concurrency_limit=1, concurrency_id="work")
             style_stop.click(cancel_job, session, style_status, cancels=[style_event], queue=False)
+            _any_painting(gr, device, limits, files)
             instant = style_model or _shipped()
             if instant:
                 _instant_style(gr, instant, device, limits, files)
@@ -546,6 +548,51 @@ def _instant_style(gr: Any, model_path: str, device: str, limits: WebLimits, fil
         return str(out), str(out)
 
     go.click(run, [photo, *sliders], [result, download], concurrency_limit=1, concurrency_id="work")
+
+
+def _any_painting(gr: Any, device: str, limits: WebLimits, files: JobFiles) -> None:
+    """Instant stylisation with any uploaded painting: Magenta's arbitrary network (`stylize --style`)."""
+    from inceptionism.jobs import ARBITRARY, StylizeJob
+    from inceptionism.precision import resolve_precision
+    from inceptionism.style import magenta
+
+    gr.Markdown("### Any painting, instantly\nUpload a painting (or any picture): Magenta's arbitrary-stylisation "
+                "network paints the photo in its style at full size. Strength 0 keeps the photo's own style.")
+    with gr.Row():
+        with gr.Column():
+            with gr.Row():
+                photo = upload(gr, label="Content", elem_id="any-content")
+                painting = upload(gr, label="Painting", elem_id="any-painting")
+            strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength", elem_id="any-strength")
+            go = gr.Button("Stylise with this painting", variant="primary", elem_id="any-run")
+        with gr.Column():
+            result = gr.Image(label="Result", type="numpy", interactive=False, format="png", elem_id="any-output")
+            download = gr.File(label="Download (PNG with its recipe)", elem_id="any-download")
+
+    def run(content_path: str | None, painting_path: str | None, amount: float) -> tuple[str, str]:
+        if not content_path or not painting_path:
+            raise gr.Error("upload a content image and a painting")
+        try:
+            image, style = load_upload(content_path, limits), load_upload(painting_path, limits)
+        except InceptionismError as exc:
+            raise gr.Error(str(exc)) from exc
+        if min(style.rgb.shape[-2:]) < 16:
+            raise gr.Error("the painting is too small to show a style (16 px or more a side)")
+        net = magenta.load_arbitrary(device)
+        embedding = magenta.embed_styles(net, [style.rgb])[0].tolist()
+        precision = resolve_precision("auto", device)
+        runner = StylizeJob(model=ARBITRARY, mix=tuple(embedding), device=device, precision=precision,
+                            stroke_scale="auto", strength=float(amount)).setup()
+        styled = runner.stylize(image.rgb)
+        job, folder = files.new_job()
+        out = folder / "stylized.png"
+        save_image(styled, out, alpha=image.alpha, metadata={
+            "command": "stylize", "version": __version__, "network": "magenta arbitrary",
+            "style_sha256": [hashlib.sha256(Path(painting_path).read_bytes()).hexdigest()],
+            "strength": float(amount), "stroke_scale": "auto", "precision": precision, "job": job})
+        return str(out), str(out)
+
+    go.click(run, [photo, painting, strength], [result, download], concurrency_limit=1, concurrency_id="work")
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, *, style_model: str | None = None,
