@@ -95,9 +95,19 @@ def test_fit_checkpoints_and_resume_continues_the_state(tmp_path):
         assert torch.equal(a["exp_avg"], b["exp_avg"]) and torch.equal(a["exp_avg_sq"], b["exp_avg_sq"])
 
 
+@pytest.fixture
+def ctrl_c_handled():
+    """SIGINT raises KeyboardInterrupt, whatever this process started with (a background job starts with it
+    ignored); the handler it had is put back afterwards."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield before
+    signal.signal(signal.SIGINT, before)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_stops_after_the_step_and_saves_it(tmp_path, signum):
+def test_a_signal_stops_after_the_step_and_saves_it(tmp_path, signum, ctrl_c_handled):
     model, opt, sched, data, loss_of = _problem()
+    term_before = signal.getsignal(signal.SIGTERM)
     out = tmp_path / "m.safetensors"
     saved = []
 
@@ -114,8 +124,31 @@ def test_a_signal_stops_after_the_step_and_saves_it(tmp_path, signum):
             checkpoint_every=2, callback=callback)
     assert exc.value.step == 3 and saved == [2, 3]
     assert load_state(out, _problem()[1]).step == 3
-    # the handlers are put back
+    # the handlers are put back, as they were
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) is term_before
+
+
+def test_an_ignored_ctrl_c_stays_ignored_and_sigterm_still_saves(tmp_path):
+    """A run started with SIGINT ignored (nohup, `cmd &`) is not stopped by it; SIGTERM still saves and stops."""
+    model, opt, sched, data, loss_of = _problem()
+    out = tmp_path / "m.safetensors"
+    saved = []
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        def callback(s):
+            if s.step == 2:
+                os.kill(os.getpid(), signal.SIGINT)  # ignored: training goes on
+            if s.step == 4:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        with pytest.raises(TrainingInterrupted, match="interrupted at step 4") as exc:
+            fit(optimizer=opt, loss_of=loss_of, batches=data(), steps=10, save=lambda step: saved.append(step),
+                output=str(out), checkpoint_every=0, callback=callback)
+        assert exc.value.step == 4 and saved == [4]
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_a_diverging_loss_stops_with_a_clear_error(tmp_path):

@@ -90,7 +90,11 @@ class _StopRequest:
         if threading.current_thread() is not threading.main_thread():
             yield self  # signals reach only the main thread; a trainer in a thread is stopped by its owner
             return
-        previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        # an ignored SIGINT stays ignored (nohup, a shell's background job: asked not to be stopped by Ctrl-C);
+        # SIGTERM always saves and stops
+        catch = [s for s in (signal.SIGINT, signal.SIGTERM)
+                 if not (s == signal.SIGINT and signal.getsignal(s) is signal.SIG_IGN)]
+        previous = {s: signal.signal(s, self._handle) for s in catch}
         try:
             yield self
         finally:
