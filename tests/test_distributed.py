@@ -23,7 +23,7 @@ def _setup(seed: int = 0):
 
     torch.manual_seed(seed)
     loss_net = get_model()
-    config = TrainConfig(image_size=32, batch_size=4, width=8)
+    config = TrainConfig(image_size=32, batch_size=4, width=8, init="scratch")
     gen = torch.Generator().manual_seed(1)
     styles = [torch.rand(1, 3, 32, 32, generator=gen) for _ in range(2)]
     loss_fn = TrainLoss(loss_net, styles, config, loss_net.spec.content_layers, loss_net.spec.style_layers)
@@ -99,7 +99,8 @@ def test_a_two_process_run_writes_one_model_that_stylize_uses_and_resumes_on_one
 
     model = tmp_path / "m.safetensors"
     argv = ["train-style", "--style", str(tmp_path / "s0.png"), "--style", str(tmp_path / "s1.png"), "--data",
-            str(data), "-o", str(model), "--image-size", "32", "--batch-size", "4", "--width", "8", "--workers", "0",
+            str(data), "-o", str(model), "--image-size", "32", "--batch-size", "4", "--width", "8", "--init", "scratch",
+            "--workers", "0",
             "-q"]
     proc = subprocess.run([sys.executable, "-m", "inceptionism", *argv, "--steps", "2", "--nproc", "2"],
                           capture_output=True, text=True, timeout=300)

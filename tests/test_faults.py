@@ -180,7 +180,8 @@ def _train_style_args(tmp_path: Path, workers: int) -> tuple[list[str], Path]:
     save_image(load_image("skimage:coffee").rgb, tmp_path / "s.png")
     model = tmp_path / "m.safetensors"
     return ["train-style", "--style", str(tmp_path / "s.png"), "--data", str(data), "-o", str(model),
-            "--image-size", "32", "--batch-size", "2", "--width", "8", "--workers", str(workers), "--steps", "100000",
+            "--image-size", "32", "--batch-size", "2", "--width", "8", "--init", "scratch",
+            "--workers", str(workers), "--steps", "100000",
             "--checkpoint-every", "3", "-q"], model
 
 

@@ -147,9 +147,10 @@ def test_a_dream_command_imports_neither_timm_nor_torchvision(tmp_path):
     code = (
         "import sys\n"
         "from inceptionism.cli import main\n"
-        f"code = main(['dream', 'skimage:chelsea', '-o', r'{tmp_path / 'd.png'}', '--steps', '1', '--octaves', '1', '-q'])\n"
-        "print('CODE', code, 'HEAVY', [m for m in ('torchvision', 'timm', 'torch._dynamo', 'gradio', 'ray', 'sklearn')\n"
-        "                              if m in sys.modules])\n"
+        f"code = main(['dream', 'skimage:chelsea', '-o', r'{tmp_path / 'd.png'}', '--steps', '1', '--octaves', '1',\n"
+        "             '-q'])\n"
+        "heavy = ('torchvision', 'timm', 'torch._dynamo', 'gradio', 'ray', 'sklearn')\n"
+        "print('CODE', code, 'HEAVY', [m for m in heavy if m in sys.modules])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert "CODE 0 HEAVY []" in out.stdout, out.stdout[-300:] + out.stderr[-500:]

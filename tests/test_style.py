@@ -68,7 +68,7 @@ def data_folder(tmp_path):
     return tmp_path / "data"
 
 
-TINY = dict(image_size=32, batch_size=2, lr=5e-3, width=8, workers=0)
+TINY = dict(image_size=32, batch_size=2, lr=5e-3, width=8, workers=0, init="scratch")
 
 
 def _infos(styles):
@@ -202,14 +202,15 @@ def test_style_train_stylize_info_export_commands(capsys, styles, data_folder, t
     model = tmp_path / "m.safetensors"
     code = main(["train-style", "--style", str(tmp_path / "s0.png"), "--style", str(tmp_path / "s1.png"), "--data",
                  str(data_folder), "-o", str(model), "--steps", "2", "--image-size", "32", "--batch-size", "2",
-                 "--width", "8", "--workers", "0", "-q"])
+                 "--width", "8", "--init", "scratch", "--workers", "0", "-q"])
     assert code == 0
     training = read_metadata(model)["training"]
     assert training["style_layers"] == ["bn1", "blocks.1", "blocks.2", "blocks.3"] and training["clip_grad"] == 10.0
     # the loss layers and clipping are part of the recipe, recorded for the benchmark to rebuild the same loss
     layers_model = tmp_path / "l.safetensors"
     code = main(["train-style", "--style", str(tmp_path / "s0.png"), "--data", str(data_folder), "-o", str(layers_model),
-                 "--steps", "1", "--image-size", "32", "--batch-size", "2", "--width", "8", "--workers", "0",
+                 "--steps", "1", "--image-size", "32", "--batch-size", "2", "--width", "8", "--init", "scratch",
+                 "--workers", "0",
                  "--style-layers", "bn1, blocks.1", "--clip-grad", "0", "-q"])
     assert code == 0
     training = read_metadata(layers_model)["training"]
@@ -251,7 +252,7 @@ def test_the_quality_benchmark_scores_a_model_against_optimisation(styles, data_
     model = tmp_path / "m.safetensors"
     assert main(["train-style", "--style", str(tmp_path / "s0.png"), "--style", str(tmp_path / "s1.png"), "--data",
                  str(data_folder), "-o", str(model), "--steps", "1", "--image-size", "32", "--batch-size", "2",
-                 "--width", "8", "--workers", "0", "--style-layers", "bn1,blocks.1", "-q"]) == 0
+                 "--width", "8", "--init", "scratch", "--workers", "0", "--style-layers", "bn1,blocks.1", "-q"]) == 0
     root = Path(__file__).resolve().parents[1]
     run = [sys.executable, "-m", "benchmarks.style_quality", "--model", str(model), "--styles-dir", str(tmp_path),
            "--content", "skimage:chelsea", "--size", "48", "--iterations", "4"]

@@ -508,6 +508,7 @@ def _thumbnail(style: dict[str, Any]) -> np.ndarray:
 
 
 def _instant_style(gr: Any, model_path: str, device: str, limits: WebLimits, files: JobFiles) -> None:
+    from inceptionism.precision import autocast_dtype
     from inceptionism.style.model_file import load_model, stylize_image
 
     net, meta = load_model(model_path, device)
@@ -539,7 +540,7 @@ def _instant_style(gr: Any, model_path: str, device: str, limits: WebLimits, fil
         except InceptionismError as exc:
             raise gr.Error(str(exc)) from exc
         mix = torch.tensor([weights], dtype=torch.float32) / sum(weights)
-        styled = stylize_image(net, image.rgb, mix)
+        styled = stylize_image(net, image.rgb, mix, autocast=autocast_dtype("auto", device))
         job, folder = files.new_job()
         out = folder / "stylized.png"
         save_image(styled, out, alpha=image.alpha, metadata={
