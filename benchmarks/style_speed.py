@@ -110,3 +110,24 @@ def arbitrary_ms(size: tuple[int, int], device: torch.device, reps: int = 3, pre
         _sync(device)
         best = min(best, time.perf_counter() - t)
     return best * 1000
+
+
+def shipped_ms(size: tuple[int, int], device: torch.device, reps: int = 3, precision: str = "auto") -> float:
+    """Milliseconds for `stylize --style-index 0` of one image of ``size`` (height, width) with the network that
+    ships (loading not counted)."""
+    from inceptionism.style.model_file import load_model
+    from inceptionism.style.shipped import shipped_model_path
+
+    net, _ = load_model(shipped_model_path(), device)
+    x = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(0)).to(device)
+    mix = mix_weights(net.styles, index=0, device=device)
+    compute = autocast_dtype(precision, device)
+    stylize_image(net, x, mix, autocast=compute)
+    best = float("inf")
+    for _ in range(reps):
+        _sync(device)
+        t = time.perf_counter()
+        stylize_image(net, x, mix, autocast=compute)
+        _sync(device)
+        best = min(best, time.perf_counter() - t)
+    return best * 1000
