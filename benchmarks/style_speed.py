@@ -23,6 +23,19 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _best_ms(run, device: torch.device, reps: int) -> float:
+    """The best of ``reps`` timed calls of ``run`` (after one warm-up call), in milliseconds."""
+    run()
+    best = float("inf")
+    for _ in range(reps):
+        _sync(device)
+        t = time.perf_counter()
+        run()
+        _sync(device)
+        best = min(best, time.perf_counter() - t)
+    return best * 1000
+
+
 def stylize_ms(size: int | tuple[int, int], device: torch.device, reps: int = 3, precision: str = "fp32") -> float:
     """Milliseconds to stylise one ``size`` x ``size`` (or (height, width)) image (tiled above 1024)."""
     net = StyleNetwork(2).eval().requires_grad_(False).to(device)
@@ -30,15 +43,7 @@ def stylize_ms(size: int | tuple[int, int], device: torch.device, reps: int = 3,
     x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0)).to(device)
     mix = mix_weights(2, index=0, device=device)
     compute = autocast_dtype(precision, device)
-    stylize_image(net, x, mix, autocast=compute)
-    best = float("inf")
-    for _ in range(reps):
-        _sync(device)
-        t = time.perf_counter()
-        stylize_image(net, x, mix, autocast=compute)
-        _sync(device)
-        best = min(best, time.perf_counter() - t)
-    return best * 1000
+    return _best_ms(lambda: stylize_image(net, x, mix, autocast=compute), device, reps)
 
 
 def optimisation_its(size: int, device: torch.device, steps: int = 30, precision: str = "fp32") -> float:
@@ -98,18 +103,8 @@ def arbitrary_ms(size: tuple[int, int], device: torch.device, reps: int = 3, pre
     embedding = magenta.embed_styles(net, [torch.rand(1, 3, 256, 320, generator=g)])
     compute = autocast_dtype(precision, device)
 
-    def run() -> None:
-        stylize_with_strokes(net, x, embedding, stroke_scale=stroke_scale, autocast=compute)
-
-    run()
-    best = float("inf")
-    for _ in range(reps):
-        _sync(device)
-        t = time.perf_counter()
-        run()
-        _sync(device)
-        best = min(best, time.perf_counter() - t)
-    return best * 1000
+    return _best_ms(lambda: stylize_with_strokes(net, x, embedding, stroke_scale=stroke_scale, autocast=compute),
+                    device, reps)
 
 
 def shipped_ms(size: tuple[int, int], device: torch.device, reps: int = 3, precision: str = "auto") -> float:
@@ -122,12 +117,4 @@ def shipped_ms(size: tuple[int, int], device: torch.device, reps: int = 3, preci
     x = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(0)).to(device)
     mix = mix_weights(net.styles, index=0, device=device)
     compute = autocast_dtype(precision, device)
-    stylize_image(net, x, mix, autocast=compute)
-    best = float("inf")
-    for _ in range(reps):
-        _sync(device)
-        t = time.perf_counter()
-        stylize_image(net, x, mix, autocast=compute)
-        _sync(device)
-        best = min(best, time.perf_counter() - t)
-    return best * 1000
+    return _best_ms(lambda: stylize_image(net, x, mix, autocast=compute), device, reps)

@@ -8,6 +8,7 @@ Set INCEPTIONISM_SCREENSHOTS=DIR to keep the screenshots it takes.
 from __future__ import annotations
 
 import io
+import json
 import os
 import socket
 import time
@@ -126,6 +127,16 @@ def _download(page, server: str, elem_id: str) -> Image.Image:
     return Image.open(io.BytesIO(response.body()))
 
 
+def _run_again(page, server: str, button: str, download: str) -> Image.Image:
+    """Click ``button`` again and return the new download, once its link has changed."""
+    page.locator(f"#{button}").click()
+    href = page.locator(f"#{download} a").first.get_attribute("href")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#%s a')].some(a => a.getAttribute('href') !== %s)"
+        % (download, json.dumps(href)), timeout=60_000)
+    return _download(page, server, download)
+
+
 def _wait_status(page, elem_id: str, prefix: str, timeout_ms: int) -> None:
     page.wait_for_function(f"() => document.querySelector('#{elem_id} textarea').value.startsWith('{prefix}')",
                            timeout=timeout_ms)
@@ -133,7 +144,6 @@ def _wait_status(page, elem_id: str, prefix: str, timeout_ms: int) -> None:
 
 def test_style_tab_in_the_browser(server, browser, tmp_path):
     """Optimisation with two styles (previews, download, Cancel), then the shipped network's instant mix."""
-    import json
 
     def picture(name: str, size: tuple[int, int]) -> Path:
         path = tmp_path / f"{name.split(':')[-1]}.png"
@@ -181,12 +191,7 @@ def test_style_tab_in_the_browser(server, browser, tmp_path):
     full = _download(page, server, "any-download")
     assert json.loads(full.info["inceptionism"])["network"] == "magenta arbitrary" and full.size == (180, 120)
     _set_number(page, "any-strength", 0)
-    page.locator("#any-run").click()
-    href = page.locator("#any-download a").first.get_attribute("href")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('#any-download a')].some(a => a.getAttribute('href') !== %s)"
-        % json.dumps(href), timeout=60_000)
-    none = _download(page, server, "any-download")
+    none = _run_again(page, server, "any-run", "any-download")
     assert json.loads(none.info["inceptionism"])["strength"] == 0
     photo = np.asarray(Image.open(content).convert("RGB").resize(full.size), dtype=float)
     away = [np.abs(np.asarray(im.convert("RGB"), dtype=float) - photo).mean() for im in (full, none)]
@@ -204,12 +209,7 @@ def test_style_tab_in_the_browser(server, browser, tmp_path):
     assert meta["mix"][0] == 1.0 and first.size == (180, 120)
     _set_number(page, "instant-mix-0", 0)
     _set_number(page, "instant-mix-1", 1)
-    page.locator("#instant-run").click()
-    href = page.locator("#instant-download a").first.get_attribute("href")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('#instant-download a')].some(a => a.getAttribute('href') !== %s)"
-        % json.dumps(href), timeout=60_000)
-    second = _download(page, server, "instant-download")
+    second = _run_again(page, server, "instant-run", "instant-download")
     assert json.loads(second.info["inceptionism"])["mix"][:2] == [0.0, 1.0]
     a, b = (np.asarray(im.convert("RGB"), dtype=float) for im in (first, second))
     assert np.abs(a - b).mean() > 10  # another style, another picture
