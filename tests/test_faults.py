@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import errno
+import io
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -210,3 +212,36 @@ def test_sigterm_stops_training_at_a_checkpoint_that_resumes(tmp_path):
     assert step >= 3
     assert main([*args[:-5], "--steps", str(step + 2), "--checkpoint-every", "0", "--resume", "-q"]) == 0
     assert model_metadata(model)["training"]["step"] == step + 2
+
+
+def _broken_model_files(folder: Path) -> list[Path]:
+    """What a new user hands over as a model file: empty, a picture or text renamed, random bytes, a bad header."""
+    jpeg = io.BytesIO()
+    Image.new("RGB", (32, 32), (90, 20, 20)).save(jpeg, "JPEG")
+    files = {"empty.pth": b"", "picture.pth": jpeg.getvalue(), "text.pth": b"hello world\n",
+             "empty.safetensors": b"", "picture.safetensors": jpeg.getvalue(),
+             "random.safetensors": bytes(random.Random(0).randrange(256) for _ in range(2000)),
+             "short-header.safetensors": b"\x08\x00\x00\x00\x00\x00\x00\x00{\"a\":1}",
+             "huge-header.safetensors": (10**11).to_bytes(8, "little") + b"{}"}
+    paths = []
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+        paths.append(folder / name)
+    return paths
+
+
+@pytest.mark.parametrize("command", ["dream --weights", "stylize --model", "info", "export"])
+def test_a_broken_model_file_is_one_line_and_writes_nothing(tmp_path, command):
+    for bad in _broken_model_files(tmp_path):
+        out = tmp_path / "out.png"
+        argv = {"dream --weights": ["dream", "skimage:coffee", "--weights", str(bad), "--steps", "1", "-o", str(out)],
+                "stylize --model": ["stylize", "skimage:coffee", "--model", str(bad), "--style-index", "0",
+                                    "-o", str(out)],
+                "info": ["info", str(bad)],
+                "export": ["export", str(bad), "-o", str(tmp_path / "out.safetensors")]}[command]
+        run = subprocess.run([sys.executable, "-m", "inceptionism", *argv], capture_output=True, text=True,
+                             timeout=300)
+        lines = [line for line in run.stderr.splitlines() if line.strip()]
+        assert run.returncode == 1, (bad.name, run.stderr[-500:])
+        assert len(lines) == 1 and lines[0].startswith("inceptionism: error:"), (bad.name, run.stderr[-500:])
+        assert not out.exists() and not (tmp_path / "out.safetensors").exists()

@@ -30,6 +30,7 @@ from collections import OrderedDict
 from typing import Any, Mapping
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 
 from inceptionism.errors import ModelError
@@ -162,8 +163,14 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
             raise _refused(text, found[1]) from None
         raise ModelError(f"{text}: refused: it holds Python objects beyond tensors; "
                          f"use {SAFE_FORMATS}") from None
-    except (RuntimeError, OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise ModelError(f"{text}: not a readable checkpoint: {str(exc).splitlines()[0]}") from exc
+    except (RuntimeError, OSError, ValueError, EOFError, zipfile.BadZipFile, IndexError, KeyError, TypeError,
+            AttributeError, SafetensorError) as exc:
+        # an empty, truncated or foreign file: the readers fail with whatever their parsers hit first
+        if isinstance(exc, (EOFError, IndexError, KeyError, TypeError, AttributeError)):
+            reason = "it ends early, or holds something else"  # what a pickle parser says of junk means nothing here
+        else:
+            reason = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise ModelError(f"{text}: not a readable checkpoint ({reason}); use {SAFE_FORMATS}") from None
     for _ in range(2):
         if isinstance(obj, Mapping):
             inner = next((obj[k] for k in _WRAPPER_KEYS if isinstance(obj.get(k), Mapping)), None)
