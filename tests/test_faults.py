@@ -93,10 +93,16 @@ def test_a_full_disk_while_writing_frames(tmp_path, capsys, monkeypatch):
         assert gif.n_frames == 5
 
 
+def _ctrl_c_in_force() -> None:
+    """In the child, before it starts: Ctrl-C as a terminal gives it, whatever this suite was started with (a
+    background job starts with SIGINT ignored, and a child inherits that: it would ignore the tests' SIGINT)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(args: list[str], cwd: Path, *, group: bool = False) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "inceptionism", *args], cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
-                            start_new_session=group)
+                            start_new_session=group, preexec_fn=_ctrl_c_in_force)
 
 
 def _wait_for(condition, proc: subprocess.Popen, timeout: float = 240) -> None:
