@@ -99,10 +99,30 @@ def _ctrl_c_in_force() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+#: the commands a test started, with whether they lead a process group: none outlives its test
+_STARTED: list[tuple[subprocess.Popen, bool]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_orphans():
+    """A test that fails while its command still runs (an endless training) must not leave it running."""
+    yield
+    while _STARTED:
+        proc, group = _STARTED.pop()
+        if proc.poll() is None:
+            if group:
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
+            proc.wait(timeout=60)
+
+
 def _start(args: list[str], cwd: Path, *, group: bool = False) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "inceptionism", *args], cwd=cwd, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "inceptionism", *args], cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
                             start_new_session=group, preexec_fn=_ctrl_c_in_force)
+    _STARTED.append((proc, group))
+    return proc
 
 
 def _wait_for(condition, proc: subprocess.Popen, timeout: float = 240) -> None:
