@@ -8,7 +8,7 @@ by :func:`inceptionism.objectives.parse_address`, beside the objectives they bui
 from __future__ import annotations
 
 import re
-from typing import Callable, TypeVar
+from typing import Callable, Sequence, TypeVar
 
 from inceptionism.errors import ConfigError
 
@@ -44,3 +44,15 @@ def parse_numbers(text: str, kind: Callable[[str], T], what: str) -> list[T]:
     if not values:
         raise ConfigError(f"{what} needs at least one value")
     return values
+
+
+def style_weights(weights: Sequence[float] | None, count: int) -> list[float]:
+    """How much of each of ``count`` styles (equal when None): as many as the styles, 0 or more, not all 0."""
+    if count < 1:
+        raise ConfigError("at least one style image is needed")
+    chosen = list(weights) if weights is not None else [1.0] * count
+    if len(chosen) != count:
+        raise ConfigError(f"{count} styles but {len(chosen)} style weights")
+    if any(w < 0 for w in chosen) or sum(chosen) <= 0:
+        raise ConfigError("style weights must be 0 or more and not all 0")
+    return chosen

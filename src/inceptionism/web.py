@@ -575,10 +575,9 @@ def _any_painting(gr: Any, device: str, limits: WebLimits, files: JobFiles) -> N
             raise gr.Error("upload a content image and a painting")
         try:
             image, style = load_upload(content_path, limits), load_upload(painting_path, limits)
+            magenta.check_paintings([style.rgb], ["the painting"])
         except InceptionismError as exc:
             raise gr.Error(str(exc)) from exc
-        if min(style.rgb.shape[-2:]) < 16:
-            raise gr.Error("the painting is too small to show a style (16 px or more a side)")
         net = magenta.load_arbitrary(device)
         embedding = magenta.embed_styles(net, [style.rgb])[0].tolist()
         precision = resolve_precision("auto", device)

@@ -460,10 +460,7 @@ def _stylize_network(args: argparse.Namespace, device: Any) -> tuple[str, list[f
             raise ConfigError(f"--strength must be between 0 and 1, got {args.strength}")
         weights = parse_numbers(args.style_weights, float, "--style-weights") if args.style_weights else None
         paintings = [load_image(s).rgb for s in args.style]
-        for path, painting in zip(args.style, paintings):
-            if min(painting.shape[-2:]) < 16:
-                raise ConfigError(f"{path}: {painting.shape[-1]}x{painting.shape[-2]} px is too small to show a style "
-                                  "(16 px or more a side)")
+        magenta.check_paintings(paintings, args.style)
         net = magenta.load_arbitrary(device)
         embedding = magenta.embed_styles(net, paintings, weights, size=size)[0].cpu().tolist()
         recipe = [("network", "magenta arbitrary"), ("styles", [source_label(s) for s in args.style]),

@@ -23,6 +23,7 @@ import torch
 
 from inceptionism.models.network import Network
 from inceptionism.objectives import Objective
+from inceptionism.precision import autocast as autocast_to
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ def _gradient(
     weight: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     x = x.detach().requires_grad_(True)
-    with torch.autocast(x.device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
+    with autocast_to(autocast, x.device):
         value = objective(extract(x))
     if weight != 1.0:
         value = value * weight

@@ -24,6 +24,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -200,13 +201,14 @@ class _ConvInputGrad(torch.autograd.Function):
         stride = list(conv.stride)
         # under autocast, compute in its dtype with kernels cast once (autocast would cast them every call)
         kind = x.device.type
-        dtype = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else x.dtype
+        autocasting = torch.is_autocast_enabled(kind)
+        dtype = torch.get_autocast_dtype(kind) if autocasting else x.dtype
         if dtype != weight.dtype:
             weight = conv.cast(weight, dtype)
             bias = conv.cast(bias, dtype) if bias is not None else None
         x = x.to(dtype)
         one_dnn = (kind == "cpu" and dtype in (torch.float32, torch.bfloat16) and torch.backends.mkldnn.is_available())
-        with torch.autocast(kind, enabled=False):
+        with torch.autocast(kind, enabled=False) if autocasting else contextlib.nullcontext():
             if clamp is not None and one_dnn:
                 attr, scalars = ("relu", []) if clamp == (0.0, math.inf) else ("hardtanh", list(clamp))
                 y = torch.ops.mkldnn._convolution_pointwise(

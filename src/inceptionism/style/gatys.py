@@ -26,9 +26,9 @@ import torch.nn.functional as F
 
 from inceptionism.dream.loop import preserve_colors as luminance_transfer
 from inceptionism.dream.loop import resize
-from inceptionism.errors import ConfigError
 from inceptionism.configs import COLOR_MODES, OPTIMIZERS, StyleConfig  # noqa: F401 - re-exported
 from inceptionism.models.network import Network
+from inceptionism.parsing import style_weights as check_style_weights
 from inceptionism.precision import autocast as autocast_to
 from inceptionism.precision import autocast_dtype
 
@@ -159,13 +159,7 @@ def stylize_optimize(
     ``resume``: (scale, steps done at that scale, image) of a run that stopped, to
     go on from there (the optimiser's moments start afresh).
     """
-    if not styles:
-        raise ConfigError("at least one style image is needed")
-    weights = list(style_weights) if style_weights is not None else [1.0] * len(styles)
-    if len(weights) != len(styles):
-        raise ConfigError(f"{len(styles)} styles but {len(weights)} style weights")
-    if any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise ConfigError("style weights must be 0 or more and not all 0")
+    weights = check_style_weights(style_weights, len(styles))
     content_layers = config.content_layers or network.spec.content_layers or network.spec.default_layers
     style_layers = config.style_layers or network.spec.style_layers or network.spec.default_layers
     for address in (*content_layers, *style_layers):

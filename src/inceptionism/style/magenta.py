@@ -37,6 +37,7 @@ from torch import nn
 
 from inceptionism.errors import ConfigError, ModelError
 from inceptionism.models.lite0_net import Conv2dSame
+from inceptionism.parsing import style_weights
 
 #: the transformer's conditionally normalised layers, in order, with their depths (Magenta's scope names)
 NORMS = (*(f"residual/residual{i}/conv{j}" for i in range(1, 6) for j in (1, 2)),
@@ -377,17 +378,23 @@ def seen_at(painting: torch.Tensor, size: int = STYLE_SIZE) -> torch.Tensor:
     return F.interpolate(painting, size=target, mode="bilinear", align_corners=False, antialias=scale < 1)
 
 
+#: the smallest side of a painting that can show a style
+MIN_STYLE_SIDE = 16
+
+
+def check_paintings(paintings: list[torch.Tensor], names: list[str]) -> None:
+    """Each painting large enough to show a style; :class:`ConfigError` naming the first that is not."""
+    for name, painting in zip(names, paintings):
+        if min(painting.shape[-2:]) < MIN_STYLE_SIDE:
+            raise ConfigError(f"{name}: {painting.shape[-1]}x{painting.shape[-2]} px is too small to show a style "
+                              f"({MIN_STYLE_SIDE} px or more a side)")
+
+
 @torch.no_grad()
 def embed_styles(net: ArbitraryStyleNetwork, paintings: list[torch.Tensor], weights: list[float] | None = None, *,
                  size: int = STYLE_SIZE) -> torch.Tensor:
     """The ``1,100`` embedding of one painting, or the weighted mean of several paintings' embeddings."""
-    if not paintings:
-        raise ConfigError("at least one style image is needed")
-    weights = list(weights) if weights is not None else [1.0] * len(paintings)
-    if len(weights) != len(paintings):
-        raise ConfigError(f"{len(paintings)} styles but {len(weights)} style weights")
-    if any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise ConfigError("style weights must be 0 or more and not all 0")
+    weights = style_weights(weights, len(paintings))
     p = next(net.parameters())
     total = torch.zeros(1, EMBEDDING, device=p.device)
     for painting, w in zip(paintings, weights):
