@@ -226,7 +226,7 @@ def test_style_train_stylize_info_export_commands(capsys, styles, data_folder, t
     # bad input: one line, non-zero
     for argv, message in [
         (["stylize", str(content), "--model", str(model), "--style-index", "5", "-o", str(tmp_path / "x.png")], "out of range"),
-        (["stylize", str(content), "--model", str(content), "--style-index", "0", "-o", str(tmp_path / "x.png")], "not a safetensors"),
+        (["stylize", str(content), "--model", str(content), "--style-index", "0", "-o", str(tmp_path / "x.png")], "not a readable .safetensors file"),
         (["style", str(content), "--style", str(content), "--style-weights", "1,2", "-o", str(tmp_path / "x.png")], "2 values for 1"),
         (["train-style", "--style", str(content), "--data", str(tmp_path / "nope"), "-o", str(tmp_path / "n.safetensors")], "no such folder"),
         (["train-style", "--style", str(content), "--data", str(data_folder), "-o", str(model)], "--resume"),

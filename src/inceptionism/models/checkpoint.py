@@ -34,6 +34,7 @@ from safetensors import SafetensorError
 from torch import nn
 
 from inceptionism.errors import ModelError
+from inceptionism.io.tensors import read_safetensors
 from inceptionism.models.efficientnet_lite0 import lite0_from_efficientnet_pytorch
 from inceptionism.models.spec import ModelSpec, load_state_into
 
@@ -146,9 +147,7 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         raise ModelError(f"{text}: no such checkpoint file")
     try:
         if text.endswith(".safetensors"):
-            from safetensors.torch import load_file
-
-            obj: object = load_file(text, device="cpu")
+            obj: object = read_safetensors(text, kind="checkpoint file")[0]
         elif _is_torchscript(text):
             obj = read_torchscript(text)
         else:

@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from inceptionism.errors import ConfigError, ModelError
+from inceptionism.io.tensors import metadata_json, read_safetensors
 
 FORMAT = "inceptionism-dream/1"
 CLASSES, TOPICS = "classes", "topics"
@@ -100,58 +101,67 @@ def save_dream_model(path: str | os.PathLike[str], state: Mapping[str, torch.Ten
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 
-def _header(path: str) -> dict[str, str] | None:
-    """The safetensors metadata of ``path``, or None when it is no safetensors file."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(path, framework="pt") as f:
-            return f.metadata() or {}
-    except Exception:  # noqa: BLE001 - safetensors raises its own error types
-        return None
-
-
 def is_dream_model(path: str | os.PathLike[str]) -> bool:
     text = os.fspath(path)
     if not (text.endswith(".safetensors") and os.path.isfile(text)):
         return False
-    header = _header(text)
-    return bool(header) and header.get("format") == FORMAT
+    try:
+        return read_safetensors(text, tensors=False)[1].get("format") == FORMAT
+    except ModelError:
+        return False
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _metadata(path: str, header: Mapping[str, str]) -> dict[str, Any]:
+    if header.get("format") != FORMAT:
+        raise ModelError(f"{path}: not a dream model of ours (train one with `inceptionism train-dream`)")
+    backbone = header.get("backbone")
+    if not backbone:
+        raise ModelError(f"{path}: its metadata is damaged (no backbone)")
+    labels = metadata_json(header, "labels", path, dict, kind="dream model")
+    training = metadata_json(header, "training", path, dict, kind="dream model")
+    names, top_words = labels.get("names"), labels.get("top_words", [])
+    if labels.get("kind") not in (CLASSES, TOPICS) or not _strings(names) or not names:
+        raise ModelError(f"{path}: its labels are damaged")
+    if not isinstance(top_words, list) or not all(_strings(w) for w in top_words):
+        raise ModelError(f"{path}: its topics' words are damaged")
+    return {"format": FORMAT, "version": header.get("version"), "backbone": backbone, "labels": labels,
+            "training": training}
 
 
 def read_dream_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Backbone, labels and training settings of a dream model file (one clear error for anything else)."""
     text = os.fspath(path)
-    if not os.path.isfile(text):
-        raise ModelError(f"{text}: no such model file")
-    header = _header(text)
-    if header is None:
-        raise ModelError(f"{text}: not a safetensors file")
-    if header.get("format") != FORMAT:
-        raise ModelError(f"{text}: not a dream model of ours (train one with `inceptionism train-dream`)")
-    try:
-        return {"format": FORMAT, "version": header.get("version"), "backbone": header["backbone"],
-                "labels": json.loads(header["labels"]), "training": json.loads(header["training"])}
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{text}: its metadata is damaged ({exc})") from None
+    return _metadata(text, read_safetensors(text, kind="dream model", tensors=False)[1])
 
 
 def load_dream_model(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], Collection, dict[str, Any]]:
     """The network's tensors, its :class:`Collection` and the metadata of a dream model file."""
-    from safetensors.torch import load_file
-
-    meta = read_dream_metadata(path)
-    tensors = load_file(os.fspath(path), device="cpu")
+    text = os.fspath(path)
+    tensors, header = read_safetensors(text, kind="dream model")
+    meta = _metadata(text, header)
     state = {k[len("net."):]: v for k, v in tensors.items() if k.startswith("net.")}
+    if not state:
+        raise ModelError(f"{text}: a dream model without its network's tensors")
     labels = meta["labels"]
-    kind = labels.get("kind")
-    if kind not in (CLASSES, TOPICS) or not labels.get("names"):
-        raise ModelError(f"{os.fspath(path)}: its labels are damaged")
-    if kind == TOPICS:
-        if "lda.vocabulary" not in tensors or "lda.topic_word" not in tensors:
-            raise ModelError(f"{os.fspath(path)}: a topics model without its vocabulary")
+    if labels["kind"] == TOPICS:
+        vocabulary, topic_word = tensors.get("lda.vocabulary"), tensors.get("lda.topic_word")
+        if vocabulary is None or topic_word is None:
+            raise ModelError(f"{text}: a topics model without its vocabulary")
+        if vocabulary.dtype != torch.uint8 or vocabulary.dim() != 1:
+            raise ModelError(f"{text}: its vocabulary is damaged")
+        try:
+            words = _tensor_words(vocabulary)
+        except UnicodeDecodeError:
+            raise ModelError(f"{text}: its vocabulary is damaged (not UTF-8)") from None
+        if topic_word.dim() != 2 or tuple(topic_word.shape) != (len(labels["names"]), len(words)):
+            raise ModelError(f"{text}: its topics' word table ({tuple(topic_word.shape)}) does not fit "
+                             f"{len(labels['names'])} topics of {len(words)} words")
         collection = Collection(TOPICS, tuple(labels["names"]), tuple(tuple(w) for w in labels.get("top_words", [])),
-                                _tensor_words(tensors["lda.vocabulary"]), tensors["lda.topic_word"])
+                                words, topic_word.float())
     else:
         collection = Collection(CLASSES, tuple(labels["names"]))
     return state, collection, meta

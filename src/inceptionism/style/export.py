@@ -83,15 +83,15 @@ def export_half(model_path: str | os.PathLike[str], out_path: str | os.PathLike[
     """
     import copy
 
-    from safetensors import safe_open
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
+
+    from inceptionism.io.tensors import read_safetensors
 
     if os.path.abspath(model_path) == os.path.abspath(out_path):
         raise OutputError(f"{os.fspath(out_path)}: the half-precision copy would overwrite its source")
     net, _ = load_model(model_path)  # also checks that the file is one of ours
-    with safe_open(os.fspath(model_path), framework="pt") as f:
-        metadata = f.metadata()
-    tensors = {k: (v.half() if v.is_floating_point() else v) for k, v in load_file(os.fspath(model_path)).items()}
+    stored, metadata = read_safetensors(model_path, kind="style model")
+    tensors = {k: (v.half() if v.is_floating_point() else v) for k, v in stored.items()}
     half = copy.deepcopy(net)
     half.load_state_dict(tensors)
     worst = 0.0

@@ -23,6 +23,7 @@ import torch
 
 from inceptionism.errors import ModelError
 from inceptionism.io.images import atomic_write, to_pil
+from inceptionism.io.tensors import metadata_json, read_safetensors
 from inceptionism.style.network import StyleNetwork
 
 FORMAT = "inceptionism-style/1"
@@ -86,34 +87,54 @@ def save_model(path: str | os.PathLike[str], net: torch.nn.Module, styles: Seque
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 
-def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    from safetensors import safe_open
+#: the architectures a model file may ask for: (field, smallest, largest), all whole numbers
+_SIZES = {"styles": (1, 4096), "width": (1, 1024), "residual_blocks": (0, 64)}
 
-    text = os.fspath(path)
-    if not os.path.isfile(text):
-        raise ModelError(f"{text}: no such model file")
-    try:
-        with safe_open(text, framework="pt") as f:
-            meta = f.metadata() or {}
-    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
-        raise ModelError(f"{text}: not a safetensors file: {str(exc).splitlines()[0]}") from exc
+
+def _check_architecture(arch: dict[str, Any], path: str) -> None:
+    kind = arch.get("kind", "johnson")
+    wanted = ("styles",) if kind == "magenta" else tuple(_SIZES)
+    if kind not in ("johnson", "magenta"):
+        raise ModelError(f"{path}: an unknown style network {kind!r} (this version knows johnson and magenta)")
+    for key in wanted:
+        low, high = _SIZES[key]
+        value = arch.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ModelError(f"{path}: its architecture is damaged ({key}: {value!r}, want {low} to {high})")
+    if not isinstance(arch.get("skip", False), bool):
+        raise ModelError(f"{path}: its architecture is damaged (skip: {arch.get('skip')!r})")
+
+
+def _metadata(path: str, meta: dict[str, str]) -> dict[str, Any]:
     if meta.get("format") != FORMAT:
-        raise ModelError(f"{text}: not an inceptionism style model (train one with `inceptionism train-style`)")
-    return {"format": meta["format"], "version": meta.get("version"),
-            "architecture": json.loads(meta["architecture"]), "styles": json.loads(meta["styles"]),
-            "training": json.loads(meta["training"])}
+        raise ModelError(f"{path}: not an inceptionism style model (train one with `inceptionism train-style`)")
+    arch = metadata_json(meta, "architecture", path, dict, kind="style model")
+    styles = metadata_json(meta, "styles", path, list, kind="style model")
+    training = metadata_json(meta, "training", path, dict, kind="style model")
+    _check_architecture(arch, path)
+    if len(styles) != arch["styles"] or not all(isinstance(s, dict) and isinstance(s.get("name"), str)
+                                                 and isinstance(s.get("thumbnail", ""), str) for s in styles):
+        raise ModelError(f"{path}: its list of styles is damaged (want {arch['styles']}, each with a name)")
+    return {"format": FORMAT, "version": meta.get("version"), "architecture": arch, "styles": styles,
+            "training": training}
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Architecture, styles and training settings of a style model file (one clear error for anything else)."""
+    text = os.fspath(path)
+    return _metadata(text, read_safetensors(text, kind="style model", tensors=False)[1])
 
 
 def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> tuple[Any, dict[str, Any]]:
     """A train-style model (ours, or fine-tuned from Magenta's: see :func:`architecture`) and its metadata."""
-    from safetensors.torch import load_file
-
-    meta = read_metadata(path)
+    text = os.fspath(path)
+    tensors, header = read_safetensors(text, kind="style model")
+    meta = _metadata(text, header)
     net = build(meta["architecture"])
     try:
-        net.load_state_dict({k: v.float() for k, v in load_file(os.fspath(path), device="cpu").items()})
+        net.load_state_dict({k: v.float() for k, v in tensors.items()})
     except RuntimeError as exc:
-        raise ModelError(f"{os.fspath(path)}: its tensors do not fit its architecture: {str(exc).splitlines()[0]}") from exc
+        raise ModelError(f"{text}: its tensors do not fit its architecture: {str(exc).splitlines()[0]}") from None
     return net.eval().requires_grad_(False).to(device), meta
 
 

@@ -21,6 +21,7 @@ import torch
 
 from inceptionism.errors import ModelError
 from inceptionism.io.images import atomic_write
+from inceptionism.io.tensors import read_safetensors
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,29 @@ def save_state(model_path: str | os.PathLike[str], optimizer: torch.optim.Optimi
     return path
 
 
+def _same_kind(old: Any, new: Any) -> bool:
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if number(old) or number(new):
+        return number(old) and number(new)
+    if isinstance(old, (list, tuple)) and isinstance(new, (list, tuple)):
+        return len(old) == len(new) and all(_same_kind(a, b) for a, b in zip(old, new))
+    return old is None or type(old) is type(new)
+
+
+def _settings(saved: dict[str, Any], current: dict[str, Any], damaged: str) -> dict[str, Any]:
+    """The stored settings of a parameter group (or schedule) that this run has too, each of the same kind."""
+    out = {}
+    for key, value in saved.items():
+        if key == "params" or key not in current:
+            continue
+        if not _same_kind(current[key], value):
+            raise ModelError(f"{damaged} (its setting {key} is {value!r})")
+        out[key] = tuple(value) if isinstance(value, list) and isinstance(current[key], tuple) else value
+    return out
+
+
 def load_state(model_path: str | os.PathLike[str], optimizer: torch.optim.Optimizer,
                scheduler: Any = None) -> TrainingState:
     """Put the optimiser (and schedule) back as :func:`save_state` left them; returns the step and meta.
@@ -66,32 +90,46 @@ def load_state(model_path: str | os.PathLike[str], optimizer: torch.optim.Optimi
     at the saved step, so a run resumed with a lower ``--lr`` (after a diverging
     loss, say) really trains at the lower rate; the Adam moments are kept.
     """
-    from safetensors import safe_open
-
     path = state_path(model_path)
     if not path.is_file():
         raise ModelError(f"cannot resume: {path} (the training state beside {os.fspath(model_path)}) is missing")
+    damaged = f"cannot resume: {path} is damaged"
     try:
-        with safe_open(os.fspath(path), framework="pt") as f:
-            header = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        tensors, header = read_safetensors(path, kind="training state")
+    except ModelError as exc:
+        raise ModelError(f"{damaged}: {exc}") from None
+    try:
         step = int(header["step"])
         # files written before the meta field kept their checks as plain header entries
         meta = json.loads(header["meta"]) if "meta" in header else \
             {k: v for k, v in header.items() if k not in ("step", "scheduler")}
-    except Exception as exc:  # noqa: BLE001 - safetensors and json raise their own types
-        raise ModelError(f"cannot resume: {path} is damaged: {str(exc).splitlines()[0] if str(exc) else exc!r}") from exc
+        groups = json.loads(header["param_groups"]) if "param_groups" in header else None
+        schedule = json.loads(header["scheduler"]) if "scheduler" in header else None
+    except (KeyError, ValueError, RecursionError) as exc:
+        raise ModelError(f"{damaged}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    if step < 0 or not isinstance(meta, dict) or not (groups is None or isinstance(groups, list) and len(groups) ==
+            len(optimizer.param_groups) and all(isinstance(g, dict) for g in groups)) or \
+            not (schedule is None or isinstance(schedule, dict)):
+        raise ModelError(f"{damaged} (its step, checks or settings are not what a training state holds)")
     asked = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
     state = optimizer.state_dict()
+    params = [p for group in optimizer.param_groups for p in group["params"]]
     for key, value in tensors.items():
-        index, name = key.split(".", 1)
+        index, _, name = key.partition(".")
+        if not (index.isdigit() and int(index) < len(params) and name):
+            raise ModelError(f"{damaged} (a tensor {key!r} for no parameter of this network)")
+        if value.dim() and value.shape != params[int(index)].shape:
+            raise ModelError(f"{damaged} ({key} has shape {tuple(value.shape)}, the parameter "
+                             f"{tuple(params[int(index)].shape)}): was it made for another network?")
         state["state"].setdefault(int(index), {})[name] = value
-    if "param_groups" in header:  # the learning rate a schedule had reached, betas, weight decay...
-        for group, saved in zip(state["param_groups"], json.loads(header["param_groups"])):
-            group.update({k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
+    if groups is not None:  # the learning rate a schedule had reached, betas, weight decay...
+        for group, saved in zip(state["param_groups"], groups):
+            group.update(_settings(saved, group, damaged))
+    if scheduler is not None and schedule is not None:
+        schedule = {**scheduler.state_dict(), **_settings(schedule, scheduler.state_dict(), damaged)}
     optimizer.load_state_dict(state)
-    if scheduler is not None and "scheduler" in header:
-        scheduler.load_state_dict(json.loads(header["scheduler"]))
+    if scheduler is not None and schedule is not None:
+        scheduler.load_state_dict(schedule)
     lambdas = getattr(scheduler, "lr_lambdas", None)
     if scheduler is None or lambdas is not None:
         saved_base = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
