@@ -11,9 +11,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from inceptionism.cli import main
@@ -256,18 +258,134 @@ def _broken_model_files(folder: Path) -> list[Path]:
     return paths
 
 
-@pytest.mark.parametrize("command", ["dream --weights", "stylize --model", "info", "export"])
-def test_a_broken_model_file_is_one_line_and_writes_nothing(tmp_path, command):
-    for bad in _broken_model_files(tmp_path):
+def _broken_recipes(folder: Path) -> list[Path]:
+    """What ``dream --from`` may be handed: no image, an image without a recipe, damaged or foreign recipes."""
+    from inceptionism.io.images import save_image
+
+    made = []
+    for name, recipe in {"foreign.png": {"command": "stylize"}, "wrong-kinds.png": {"command": "dream", "layers": 3},
+                         "bad-config.png": {"command": "dream", "config": {"steps": "many"}},
+                         "bad-range.png": {"command": "dream", "config": {"octave_scale": 0.5}}}.items():
+        save_image(torch.rand(1, 3, 16, 16), folder / name, metadata=recipe)
+        made.append(folder / name)
+    Image.new("RGB", (16, 16)).save(folder / "plain.png")
+    (folder / "text.png").write_bytes(b"not a picture")
+    png = (folder / "foreign.png").read_bytes()
+    (folder / "cut.png").write_bytes(png[: len(png) // 2])
+    return made + [folder / "plain.png", folder / "text.png", folder / "cut.png"]
+
+
+def _broken_captions(folder: Path) -> list[Path]:
+    """What ``train-dream`` may be handed as captions: no header, junk, missing images, not objects, not UTF-8."""
+    Image.new("RGB", (16, 16)).save(folder / "a.png")
+    files = {"no-header.csv": b"a.png,a cat\n", "junk.csv": bytes(range(256)), "missing.csv": b"image,caption\nb.png,a dog\n",
+             "list.jsonl": b'["a.png", "a cat"]\n', "latin1.jsonl": '{"image": "a.png", "caption": "caf\u00e9"}'.encode("latin-1"),
+             "empty.jsonl": b"", "one.jsonl": b'{"image": "a.png", "caption": "just one"}\n'}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return [folder / n for n in files]
+
+
+def _broken_keyframes(folder: Path) -> list[Path]:
+    files = {"list.json": b"[1, 2]", "junk.json": b"{zoom", "binary.json": bytes(range(128, 256)),
+             "param.json": b'{"0": {"colour": 1}}', "zero-zoom.json": b'{"3": {"zoom": 0}}',
+             "infinite.yaml": b"0: {zoom: .inf}", "frame.yaml": b".inf: {zoom: 1.1}", "layers.json": b'{"0": {"layers": 5}}'}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return [folder / n for n in files]
+
+
+def _broken_videos(folder: Path) -> list[Path]:
+    """Empty, text, random bytes, and a real clip cut after its first bytes (a JPEG renamed .mp4 is a real
+    one-frame video to ffmpeg, so it is no broken file)."""
+    from inceptionism.io.video import write_video
+
+    write_video([np.full((24, 32, 3), 120, np.uint8)] * 4, folder / "whole.mp4", 4)
+    clip = (folder / "whole.mp4").read_bytes()
+    (folder / "whole.mp4").unlink()
+    files = {"empty.mp4": b"", "text.mp4": b"hello\n", "cut.mp4": clip[:200],
+             "random.mp4": bytes(random.Random(1).randrange(256) for _ in range(4000))}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return [folder / n for n in files]
+
+
+def _file_commands(tmp_path: Path) -> dict[str, tuple[Callable[[Path], list[Path]], Callable[[Path, Path], list[str]]]]:
+    """Each command that takes a file: its corpus of broken files, and its command line for one of them."""
+    style = tmp_path / "style.png"
+    Image.new("RGB", (32, 32), (20, 90, 200)).save(style)
+    data = tmp_path / "photos"
+    data.mkdir(exist_ok=True)
+    for i in range(2):
+        Image.new("RGB", (32, 32), (60 * i, 60, 60)).save(data / f"p{i}.png")
+
+    def resumed(bad: Path, out: Path) -> Path:
+        """A broken model where a train-* --resume looks for its model."""
+        target = out.with_suffix(".safetensors")
+        target.write_bytes(bad.read_bytes())
+        return target
+
+    return {
+        "dream --weights": (_broken_model_files, lambda bad, out: ["dream", "skimage:coffee", "--weights", str(bad),
+                                                                    "--steps", "1", "-o", str(out)]),
+        "dream --from": (_broken_recipes, lambda bad, out: ["dream", "--from", str(bad), "--steps", "1", "-o", str(out)]),
+        "stylize --model": (_broken_model_files, lambda bad, out: ["stylize", "skimage:coffee", "--model", str(bad),
+                                                                    "--style-index", "0", "-o", str(out)]),
+        "info": (_broken_model_files, lambda bad, out: ["info", str(bad)]),
+        "export": (_broken_model_files, lambda bad, out: ["export", str(bad), "-o", str(out.with_suffix(".onnx"))]),
+        "topics": (_broken_model_files, lambda bad, out: ["topics", str(bad)]),
+        "web --style-model": (_broken_model_files, lambda bad, out: ["web", "--style-model", str(bad)]),
+        "web --dream-model": (_broken_model_files, lambda bad, out: ["web", "--dream-model", str(bad)]),
+        "train-dream": (_broken_captions, lambda bad, out: ["train-dream", str(bad), "-o", str(out.with_suffix(".safetensors")),
+                                                            "--steps", "1", "-q"]),
+        "train-dream --resume": (_broken_model_files, lambda bad, out: [
+            "train-dream", str(data.parent / "captions.csv"), "-o", str(resumed(bad, out)), "--resume", "--steps", "1", "-q"]),
+        "train-style --resume": (_broken_model_files, lambda bad, out: [
+            "train-style", "--style", str(style), "--data", str(data), "-o", str(resumed(bad, out)), "--resume",
+            "--steps", "1", "-q"]),
+        "animate --keyframes": (_broken_keyframes, lambda bad, out: [
+            "animate", "skimage:coffee", "--keyframes", str(bad), "--frames", "4", "--every", "1", "-o",
+            str(out.with_suffix(".gif")), "-q"]),
+        "video": (_broken_videos, lambda bad, out: ["video", str(bad), "-o", str(out.with_suffix(".mp4")), "-q"]),
+    }
+
+
+def _outputs(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("out*")}
+
+
+@pytest.mark.parametrize("command", ["dream --weights", "dream --from", "stylize --model", "info", "export", "topics",
+                                     "web --style-model", "web --dream-model", "train-dream", "train-dream --resume",
+                                     "train-style --resume", "animate --keyframes", "video"])
+def test_every_command_answers_a_broken_file_in_one_line_and_writes_nothing(tmp_path, capfd, command):
+    from inceptionism.cli import main as run
+
+    corpus, argv_for = _file_commands(tmp_path)[command]
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    if command == "train-dream --resume":
+        (tmp_path / "captions.csv").write_text("image,caption\nphotos/p0.png,a cat\nphotos/p1.png,a dog\n")
+    for bad in corpus(folder):
+        out = tmp_path / "runs" / bad.name / "out.png"
+        out.parent.mkdir(parents=True)
+        argv = argv_for(bad, out)
+        before = _outputs(out.parent)
+        capfd.readouterr()
+        code = run(argv)
+        err = capfd.readouterr().err
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert code == 1, (command, bad.name, err[-500:])
+        assert len(lines) == 1 and lines[0].startswith("inceptionism: error:"), (command, bad.name, err[-800:])
+        assert "Traceback" not in err
+        assert _outputs(out.parent) == before, (command, bad.name, "an output was written")
+
+
+def test_a_broken_model_file_is_one_line_from_a_real_process(tmp_path):
+    """The same, through the installed command (its interpreter start-up and stderr as a user sees them)."""
+    for bad in _broken_model_files(tmp_path)[:3]:
         out = tmp_path / "out.png"
-        argv = {"dream --weights": ["dream", "skimage:coffee", "--weights", str(bad), "--steps", "1", "-o", str(out)],
-                "stylize --model": ["stylize", "skimage:coffee", "--model", str(bad), "--style-index", "0",
-                                    "-o", str(out)],
-                "info": ["info", str(bad)],
-                "export": ["export", str(bad), "-o", str(tmp_path / "out.safetensors")]}[command]
-        run = subprocess.run([sys.executable, "-m", "inceptionism", *argv], capture_output=True, text=True,
-                             timeout=300)
+        run = subprocess.run([sys.executable, "-m", "inceptionism", "dream", "skimage:coffee", "--weights", str(bad),
+                              "--steps", "1", "-o", str(out)], capture_output=True, text=True, timeout=300)
         lines = [line for line in run.stderr.splitlines() if line.strip()]
-        assert run.returncode == 1, (bad.name, run.stderr[-500:])
-        assert len(lines) == 1 and lines[0].startswith("inceptionism: error:"), (bad.name, run.stderr[-500:])
-        assert not out.exists() and not (tmp_path / "out.safetensors").exists()
+        assert run.returncode == 1 and len(lines) == 1 and lines[0].startswith("inceptionism: error:"), run.stderr[-500:]
+        assert not out.exists()

@@ -25,6 +25,43 @@ def check_precision(precision: str) -> None:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
 
 
+def _fits(annotation: str, value: Any) -> bool:
+    """Whether a stored value is of a kind the field's annotation allows (JSON gives lists for tuples)."""
+    kinds = set(annotation.replace(" ", "").replace("[", "|").replace("]", "|").replace(",", "|").split("|"))
+    if value is None:
+        return "None" in kinds
+    if isinstance(value, bool):
+        return "bool" in kinds
+    if isinstance(value, int):
+        return "int" in kinds or "float" in kinds
+    if isinstance(value, float):
+        return "float" in kinds and math.isfinite(value)
+    if isinstance(value, str):
+        return "str" in kinds
+    if isinstance(value, (list, tuple)):
+        return "tuple" in kinds and all(isinstance(v, str) for v in value) and "str" in kinds
+    return False
+
+
+def stored_values(cls: type, values: Any, where: str) -> dict[str, Any]:
+    """The settings of ``cls`` in ``values`` (a recipe's or a model file's), each of its field's kind.
+
+    Keys ``cls`` does not know are left out (files from other versions); a value of
+    the wrong kind (text for a number, a list for a flag) is a :class:`ConfigError`
+    that names it, before the dataclass's own range checks run.
+    """
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: its settings are damaged (not a mapping)")
+    out = {}
+    for f in fields(cls):
+        if f.name in values:
+            value = values[f.name]
+            if not _fits(str(f.type), value):
+                raise ConfigError(f"{where}: its setting {f.name} is damaged ({value!r})")
+            out[f.name] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
 # -- dreams ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DreamConfig:

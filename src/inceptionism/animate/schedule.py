@@ -15,6 +15,7 @@ Keyframe files (JSON, or YAML when PyYAML is installed)::
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from inceptionism.errors import ConfigError
 
 NUMERIC = ("zoom", "rotate", "pan_x", "pan_y", "step_size")
 KNOWN = NUMERIC + ("layers",)
+POSITIVE = ("zoom", "step_size")
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,11 @@ class Schedule:
         if name in NUMERIC:
             try:
                 value = float(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise ConfigError(f"keyframe {frame}: {name} must be a number, got {value!r}") from None
+            if not math.isfinite(value) or name in POSITIVE and value <= 0:
+                kind = "a positive number" if name in POSITIVE else "a finite number"
+                raise ConfigError(f"keyframe {frame}: {name} must be {kind}, got {value!r}")
         else:
             if isinstance(value, str):
                 value = [value]
@@ -121,9 +126,11 @@ def load_keyframes(path: str | os.PathLike[str], schedule: Schedule) -> None:
     """Add the keyframes of a JSON or YAML file to ``schedule``."""
     text = os.fspath(path)
     try:
-        raw = Path(text).read_text()
+        raw = Path(text).read_bytes().decode("utf-8")
     except OSError as exc:
         raise ConfigError(f"{text}: cannot read keyframes: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f"{text}: not valid keyframes: not UTF-8 text") from None
     try:
         if text.endswith((".yaml", ".yml")):
             import yaml
@@ -138,9 +145,12 @@ def load_keyframes(path: str | os.PathLike[str], schedule: Schedule) -> None:
     for key, params in data.items():
         try:
             frame = int(key)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"{text}: keyframe {key!r} is not a frame number") from None
         if not isinstance(params, Mapping):
             raise ConfigError(f"{text}: keyframe {key} must map parameters to values")
         for name, value in params.items():
-            schedule.set(frame, name, value)
+            try:
+                schedule.set(frame, name, value)
+            except ConfigError as exc:
+                raise ConfigError(f"{text}: {exc}") from None

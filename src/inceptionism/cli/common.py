@@ -261,13 +261,14 @@ def add_precision_option(p: argparse.ArgumentParser, default: str | None = None)
 
 def build_dream_config(args: argparse.Namespace, recipe: dict[str, Any] | None = None) -> Any:
     """The DreamConfig that the arguments (over an optional stored recipe) describe."""
-    from inceptionism.configs import DreamConfig
+    from inceptionism.configs import DreamConfig, stored_values
 
-    values = dict((recipe or {}).get("config", {}))
-    if "mixed_precision" in values and "precision" not in values:
+    stored = (recipe or {}).get("config", {})
+    values = stored_values(DreamConfig, stored, "the recipe")
+    if "mixed_precision" in stored and "precision" not in stored:
         # a recipe from before --precision: float32, except bfloat16 autocast on CUDA
         on_cuda = str((recipe or {}).get("device", "")).startswith("cuda")
-        values["precision"] = "bf16" if values["mixed_precision"] and on_cuda else "fp32"
+        values["precision"] = "bf16" if stored["mixed_precision"] is True and on_cuda else "fp32"
     values = {k: v for k, v in values.items() if k in DREAM_CONFIG_OPTIONS}
     for name in DREAM_CONFIG_OPTIONS:
         given = getattr(args, name, None)

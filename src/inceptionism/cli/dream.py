@@ -68,6 +68,32 @@ def _recipe_value(args: argparse.Namespace, recipe: dict[str, Any], name: str, k
     return given if given is not None else recipe.get(key or name)
 
 
+#: what a dream recipe's fields may hold (besides None): the kinds JSON gives them
+_RECIPE_KINDS: dict[str, tuple[type, ...]] = {
+    "weights": (str,), "model": (str,), "guide": (str,), "input": (str,), "noise": (str,), "word": (str,),
+    "class": (str, int), "topic": (str, int), "input_sha256": (str,), "layers": (list,), "config": (dict,)}
+
+
+def _checked_recipe(recipe: dict[str, Any], path: str) -> dict[str, Any]:
+    """A stored dream recipe whose fields are of the kinds a dream recipe holds, or one clear error."""
+    if recipe.get("command") != "dream":
+        raise ConfigError(f"{path}: was not made by `inceptionism dream`")
+    for key, kinds in _RECIPE_KINDS.items():
+        value = recipe.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, kinds) or \
+                key == "layers" and not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{path}: its recipe is damaged ({key}: {value!r})")
+    from inceptionism.configs import DreamConfig, stored_values
+
+    try:
+        DreamConfig(**stored_values(DreamConfig, recipe.get("config", {}), "its recipe"))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return recipe
+
+
 def cmd_dream(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -82,9 +108,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
 
     recipe: dict[str, Any] = {}
     if args.from_:
-        recipe = read_metadata(args.from_)
-        if recipe.get("command") != "dream":
-            raise ConfigError(f"{args.from_}: was not made by `inceptionism dream`")
+        recipe = _checked_recipe(read_metadata(args.from_), args.from_)
     config = build_dream_config(args, recipe)
     weights = _recipe_value(args, recipe, "weights")
     if weights == "pretrained":

@@ -194,8 +194,11 @@ def _decode(source: Any, text: str, max_pixels: int) -> LoadedImage:
         raise
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"{text}: over the limit of {max_pixels:,} pixels (a decompression bomb?)") from exc
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
-        reason = "not an image file" if isinstance(exc, Image.UnidentifiedImageError) else str(exc)
+    except Exception as exc:  # noqa: BLE001 - Pillow's decoders fail on damaged files with TypeError, struct.error...
+        reason = "not an image file" if isinstance(exc, Image.UnidentifiedImageError) else \
+            (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if not isinstance(exc, (OSError, SyntaxError, ValueError, EOFError, MemoryError)):
+            reason = f"a damaged file ({reason})"
         raise ImageReadError(f"{text}: cannot read image: {reason}") from exc
     image = LoadedImage(
         rgb=torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None],
@@ -347,8 +350,9 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
                     raw = desc[len(METADATA_KEY) + 1:]
     except FileNotFoundError as exc:
         raise ImageReadError(f"{text}: no such file") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(f"{text}: cannot read image: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - as in _decode: damaged files fail in many ways
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ImageReadError(f"{text}: cannot read image: {reason}") from exc
     if raw is None:
         raise ImageReadError(f"{text}: has no inceptionism metadata (was it made by another program?)")
     try:

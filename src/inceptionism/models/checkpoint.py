@@ -30,7 +30,6 @@ from collections import OrderedDict
 from typing import Any, Mapping
 
 import torch
-from safetensors import SafetensorError
 from torch import nn
 
 from inceptionism.errors import ModelError
@@ -160,12 +159,12 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
         if found:
             raise _refused(text, found[1]) from None
-        raise ModelError(f"{text}: refused: it holds Python objects beyond tensors; "
-                         f"use {SAFE_FORMATS}") from None
-    except (RuntimeError, OSError, ValueError, EOFError, zipfile.BadZipFile, IndexError, KeyError, TypeError,
-            AttributeError, SafetensorError) as exc:
-        # an empty, truncated or foreign file: the readers fail with whatever their parsers hit first
-        if isinstance(exc, (EOFError, IndexError, KeyError, TypeError, AttributeError)):
+        # no class named: the bytes are no pickle of tensors at all (a picture or text renamed, a damaged file)
+        raise ModelError(f"{text}: not a readable checkpoint (not a pickle of tensors); use {SAFE_FORMATS}") from None
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an empty, truncated or foreign file: the parsers fail with whatever they hit first
+        if not isinstance(exc, (RuntimeError, OSError, ValueError, zipfile.BadZipFile)):
             reason = "it ends early, or holds something else"  # what a pickle parser says of junk means nothing here
         else:
             reason = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
