@@ -86,8 +86,13 @@ class DreamConfig:
     #: "auto" (bfloat16 where the device computes it natively: CUDA, a CPU with AVX-512 BF16 or AMX),
     #: "bf16" or "fp32"; the image itself always stays float32
     precision: str = "auto"
+    #: Laplacian-pyramid levels the gradient is normalised over (TF's 2016 notebook); 0: off,
+    #: the mean-|gradient| normalisation of Google's original notebook
+    lap_norm: int = 0
 
     def __post_init__(self) -> None:
+        if not 0 <= self.lap_norm <= 12:
+            raise ConfigError(f"lap_norm must be 0 (off) to 12 levels, got {self.lap_norm}")
         if self.steps < 0:
             raise ConfigError(f"steps must be 0 or more, got {self.steps}")
         if not (self.step_size > 0 and math.isfinite(self.step_size)):

@@ -61,10 +61,15 @@ class DreamJob:
     guide_data: bytes | None = None
     #: more devices whose network copies share each step's tiles (``--devices``); the first is ``device``
     devices: tuple[str, ...] = ()
+    #: (-1 for the whole image or the index of a layer in ``layers``, the mask image)
+    masks: tuple[tuple[int, str], ...] = ()
+    invert_mask: bool = False
+    mask_data: tuple[bytes | None, ...] = ()
 
     def portable(self) -> "DreamJob":
         """The job with its files' bytes inside, for workers that do not share this disk."""
-        return replace(self, weights_data=_file_bytes(self.weights), guide_data=_file_bytes(self.guide))
+        return replace(self, weights_data=_file_bytes(self.weights), guide_data=_file_bytes(self.guide),
+                       mask_data=tuple(_file_bytes(path) for _, path in self.masks))
 
     def setup(self) -> "DreamRunner":
         return DreamRunner(self)
@@ -74,7 +79,7 @@ class DreamRunner:
     def __init__(self, job: DreamJob):
         from inceptionism.devices import resolve_device, resolve_devices
         from inceptionism.dream.loop import replicate
-        from inceptionism.io.images import load_image, load_image_bytes
+        from inceptionism.io.images import load_image, load_image_bytes, mask_tensor
         from inceptionism.models import get_model
         from inceptionism.objectives import build_objective
 
@@ -90,14 +95,32 @@ class DreamRunner:
             guide = (load_image_bytes(job.guide_data, job.guide) if job.guide_data is not None
                      else load_image(job.guide)).rgb
         self.guide = guide
+        masks = {}
+        for n, (index, path) in enumerate(job.masks):
+            data = job.mask_data[n] if n < len(job.mask_data) else None
+            masks[index] = mask_tensor(load_image_bytes(data, path) if data is not None else load_image(path),
+                                       invert=job.invert_mask)
+        self.mask_paths = {index: path for index, path in job.masks}
+        self.masks = dict(masks)
+        #: the whole image's mask (--mask before any --layer), or None
+        self.mask = masks.pop(-1, None)
         self.objective, self.chosen = build_objective(self.network, job.layers, guide=guide,
-                                                      class_value=job.class_value, topic=job.topic, word=job.word)
+                                                      class_value=job.class_value, topic=job.topic, word=job.word,
+                                                      masks=masks)
         self.objective.prepare(self.network)
 
     def dream(self, start: torch.Tensor, callback: Any = None) -> Any:
         from inceptionism.dream import dream
 
-        return dream(self.network, start, self.objective, self.job.config, callback=callback, replicas=self.replicas)
+        return dream(self.network, start, self.objective, self.job.config, callback=callback, replicas=self.replicas,
+                     mask=self.mask)
+
+    def check_masks(self, size: tuple[int, int]) -> None:
+        """Each mask fits an image of ``size`` (``H, W``): the same aspect ratio, or one clear error naming it."""
+        from inceptionism.dream.loop import fit_mask
+
+        for index, mask in self.masks.items():
+            fit_mask(mask, size, what=self.mask_paths[index])
 
     def meta(self, label: str | None, data: bytes | None, tile: Any = None, precision: str | None = None) -> dict[str, Any]:
         """The recipe an output records (the same here and on any worker)."""
@@ -113,6 +136,8 @@ class DreamRunner:
             "class": class_index(job.class_value, self.network.categories) if job.class_value is not None else None,
             "input": label,
             "input_sha256": hashlib.sha256(data).hexdigest() if data else None,
+            **({"masks": [[index, path] for index, path in job.masks], "invert_mask": job.invert_mask}
+               if job.masks else {}),
             # the tile and precision actually used, so that --from reproduces the image on any machine
             "config": {**job.config.to_dict(), "tile": tile, "precision": precision or resolve_precision(job.config.precision, self.device,
                                                                          self.network.spec)},
@@ -125,6 +150,7 @@ class DreamRunner:
 
         label, data, fmt = payload
         image = load_image_bytes(data, key)
+        self.check_masks(tuple(image.rgb.shape[-2:]))
         result = self.dream(image.rgb, callback)
         return encode_image(result.image, fmt, alpha=image.alpha, metadata=self.meta(label, data, result.tile, result.precision),
                             quality=self.job.quality)
@@ -245,7 +271,7 @@ class SweepRunner:
                 topic=job.topic, word=job.word)
         config = DreamConfig(steps=payload["steps"], step_size=payload["step_size"], octaves=payload["octaves"],
                              precision=self.job.dream.config.precision)
-        result = dream(self.runner.network, self.image, self.objectives[layer], config)
+        result = dream(self.runner.network, self.image, self.objectives[layer], config, mask=self.runner.mask)
         return np.asarray(to_pil(result.image))
 
 

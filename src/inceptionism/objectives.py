@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import torch
 
@@ -79,6 +79,41 @@ class Sum(Objective):
 
     def __repr__(self) -> str:
         return " + ".join(f"{w:g} * {o!r}" for w, o in self.terms)
+
+
+@dataclass(frozen=True, eq=False)
+class Masked(Objective):
+    """``objective`` where ``mask`` (``1,1,H,W`` in [0, 1], any size of the image's aspect) is white.
+
+    The value is the inner objective's; the dream loop weights this term's gradient
+    by the mask, resized to each octave (:func:`mask_groups`), so that terms with
+    different masks dream different regions.
+    """
+
+    objective: Objective
+    mask: torch.Tensor
+
+    def addresses(self) -> tuple[str, ...]:
+        return self.objective.addresses()
+
+    def prepare(self, network: "Network") -> None:
+        self.objective.prepare(network)
+
+    def __call__(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.objective(features)
+
+    def __repr__(self) -> str:
+        return f"Masked({self.objective!r}, {tuple(self.mask.shape[-2:])})"
+
+
+def mask_groups(objective: Objective) -> list[tuple[Objective, torch.Tensor | None]]:
+    """The objective's terms gathered by mask: ``[(sum of the terms, their mask or None)]``."""
+    groups: dict[int, tuple[list[tuple[float, Objective]], torch.Tensor | None]] = {}
+    for weight, term in _terms(objective):
+        mask = term.mask if isinstance(term, Masked) else None
+        inner = term.objective if isinstance(term, Masked) else term
+        groups.setdefault(id(mask), ([], mask))[0].extend((weight * w, o) for w, o in _terms(inner))
+    return [(Sum(tuple(terms)), mask) for terms, mask in groups.values()]
 
 
 @dataclass(frozen=True, eq=False)
@@ -311,6 +346,7 @@ def build_objective(
     class_value: str | int | None = None,
     topic: int | str | None = None,
     word: str | None = None,
+    masks: Mapping[int, torch.Tensor] | None = None,
 ) -> tuple[Objective, list[LayerAddress]]:
     """The objective that the usual choices describe, and the layer addresses it uses.
 
@@ -318,13 +354,19 @@ def build_objective(
     ``guide`` image's features when one is given; a class logit is added when
     ``class_value`` (a number or a class name) is given, and for a model trained
     on captions a ``topic`` (its number) or the topic mix a ``word`` loads on.
-    With only those, the layers are left out.
+    With only those, the layers are left out. ``masks`` maps an index of ``layers``
+    to the mask that layer dreams through (:class:`Masked`).
     """
     chosen = [a if isinstance(a, LayerAddress) else parse_address(a) for a in (layers or network.spec.default_layers)]
+    masks = dict(masks or {})
+    if any(not 0 <= i < len(chosen) for i in masks):
+        raise ConfigError("a layer mask needs a --layer before it")
     terms: list[Objective] = []
     targeted = class_value is not None or topic is not None or word is not None
-    if guide is not None:
-        terms.extend(a.weight * Guide(a.layer, guide) for a in chosen)
+    if guide is not None or masks:
+        for i, a in enumerate(chosen):
+            term = a.weight * Guide(a.layer, guide) if guide is not None else from_addresses([a])
+            terms.append(Masked(term, masks[i]) if i in masks else term)
     elif layers or not targeted:
         terms.append(from_addresses(chosen))
     if class_value is not None:

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from inceptionism.animate.frames import FrameStore, quantize
 from inceptionism.animate.schedule import Schedule
 from inceptionism.dream import DreamConfig, dream
+from inceptionism.dream.loop import fit_mask
 from inceptionism.errors import ConfigError
 from inceptionism.jobs import frame_tensor
 from inceptionism.models.network import Network
@@ -60,6 +61,7 @@ def zoom_loop(
     store: FrameStore,
     objective_for: Callable[[tuple[str, ...]], Objective],
     callback: Callable[[int, int], None] | None = None,
+    mask: torch.Tensor | None = None,
 ) -> int:
     """Write frames ``store.last()+1 .. frames``; returns the number of frames now on disk.
 
@@ -74,7 +76,7 @@ def zoom_loop(
         p = schedule.at(n - 1)
         moved = transform(previous, zoom=p.zoom, rotate=p.rotate, pan=(p.pan_x, p.pan_y))
         step_config = replace(config, steps=every, step_size=p.step_size, seed=config.seed + n)
-        result = dream(network, moved, objective_for(p.layers), step_config)
+        result = dream(network, moved, objective_for(p.layers), step_config, mask=mask)
         store.write(n, result.image)
         previous = quantize(result.image)
         if callback is not None:
@@ -120,8 +122,12 @@ def video_loop(
     blend: float = 0.0,
     flow: bool = False,
     callback: Callable[[int], None] | None = None,
+    mask: torch.Tensor | None = None,
 ) -> int:
     """Dream every frame of ``frames`` into ``store``; returns how many frames it holds.
+
+    With ``mask``, what lies outside it is the frame itself (not the blend with
+    the previous dream that the dream started from), so nothing ghosts there.
 
     Frames already in the store (a resumed run) are skipped, wherever they are,
     and the loop dreams the missing ones.
@@ -143,7 +149,10 @@ def video_loop(
         if previous_dream is not None and blend > 0:
             carried = flow_warp(previous_dream, previous_frame, frame) if flow else previous_dream
             start = ((1 - blend) * frame.astype(np.float32) + blend * carried.astype(np.float32) + 0.5).astype(np.uint8)
-        result = dream(network, frame_tensor(start), objective, config)
+        result = dream(network, frame_tensor(start), objective, config, mask=mask)
+        if mask is not None and start is not frame:
+            fitted = fit_mask(mask, tuple(result.image.shape[-2:]))
+            result.image = torch.lerp(frame_tensor(frame), result.image, fitted)
         store.write(count, result.image)
         previous_dream = _to_array(quantize(result.image))
         previous_frame = frame

@@ -13,7 +13,7 @@ from typing import Any
 from inceptionism import __version__
 from inceptionism.cli.common import (
     add_cluster_options, add_model_options, add_step_options, assemble_movie, build_dream_config, dream_objective,
-    file_sha256, finish_items, frame_bar, kept_on_stop, load_network, run_items, source_label,
+    file_sha256, finish_items, frame_bar, kept_on_stop, load_masks, load_network, run_items, source_label, split_masks,
 )
 from inceptionism.errors import ConfigError, OutputError
 
@@ -66,6 +66,7 @@ def _add_animate_parser(sub: Any) -> None:
 def cmd_animate(args: argparse.Namespace) -> int:
     from inceptionism.animate.frames import FrameStore, plan_output, resumable_folder
     from inceptionism.animate.loop import zoom_loop
+    from inceptionism.dream.loop import fit_mask
     from inceptionism.animate.schedule import Schedule, load_keyframes, parse_ramp, parse_scheduled_layer
     from inceptionism.dream import noise_image
     from inceptionism.io.images import load_image
@@ -90,6 +91,9 @@ def cmd_animate(args: argparse.Namespace) -> int:
     except ValueError:
         raise ConfigError(f"--pan takes DX,DY in pixels, got {args.pan!r}") from None
     network = load_network(args)
+    mask, _ = load_masks(args, per_layer=False)
+    if mask is not None:
+        fit_mask(mask, tuple(start.shape[-2:]), what=args.mask[0][1])
     by_frame: dict[int, list[str]] = {}
     for text in args.layer or []:
         spec, frame = parse_scheduled_layer(text)
@@ -125,6 +129,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
         "input_sha256": file_sha256(args.input) if args.input else None, "noise": args.noise,
         "guide": args.guide, "class": args.class_, "every": args.every, "schedule": schedule.to_dict(),
         "config": config.to_dict(),
+        **({"mask": source_label(args.mask[0][1]), "mask_sha256": file_sha256(args.mask[0][1]),
+            "invert_mask": args.invert_mask} if mask is not None else {}),
     }
     recipe.update(_targets(args))
     if args.resume:
@@ -134,7 +140,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
     bar = frame_bar(args.frames, min(done, args.frames), (movie or folder).name, args.quiet)
     with kept_on_stop(store, bar):
         zoom_loop(network, start, schedule, config, frames=args.frames, every=args.every, store=store,
-                  objective_for=objective_for, callback=lambda n, total: bar.update(1))
+                  objective_for=objective_for, callback=lambda n, total: bar.update(1), mask=mask)
     assemble_movie(store, args.frames, movie, args.fps, reverse=args.reverse, boomerang=args.boomerang, quiet=args.quiet)
     return 0
 
@@ -166,6 +172,7 @@ def _add_video_parser(sub: Any) -> None:
 def cmd_video(args: argparse.Namespace) -> int:
     from inceptionism.animate.frames import FrameStore, plan_output, resumable_folder
     from inceptionism.animate.loop import video_loop
+    from inceptionism.dream.loop import fit_mask
     from inceptionism.io.images import write_bytes
     from inceptionism.io.video import probe_video, read_video
     from inceptionism.jobs import DreamJob, FrameJob
@@ -182,13 +189,21 @@ def cmd_video(args: argparse.Namespace) -> int:
                           "previous dream, so run those without --ray")
     config = build_dream_config(args)
     network = load_network(args)
-    objective, chosen = dream_objective(network, args.layer, args.guide, args.class_, args.topic, args.word)
+    mask, layer_masks = load_masks(args)
+    objective, chosen = dream_objective(network, args.layer, args.guide, args.class_, args.topic, args.word,
+                                        masks=layer_masks)
     objective.prepare(network)
+    whole, layered = split_masks(args)
+    job_masks = (((-1, whole),) if whole else ()) + tuple(sorted(layered.items()))
+    for index, path in job_masks:
+        fit_mask(mask if index == -1 else layer_masks[index], (info.size[1], info.size[0]), what=path)
     recipe = {
         "command": "video", "version": __version__, "model": network.name, "weights": network.weights,
         "input": os.path.abspath(args.input), "input_sha256": file_sha256(args.input),
         "layers": [str(a) for a in chosen], "guide": args.guide, "class": args.class_,
         "blend": blend, "flow": args.flow, "config": config.to_dict(),
+        **({"masks": [[i, source_label(p), file_sha256(p)] for i, p in job_masks], "invert_mask": args.invert_mask}
+           if job_masks else {}),
     }
     recipe.update(_targets(args))
     if args.resume:
@@ -198,7 +213,8 @@ def cmd_video(args: argparse.Namespace) -> int:
     if args.ray:
         job = FrameJob(DreamJob(model=args.model, weights=args.weights, layers=tuple(args.layer) if args.layer else None,
                                 guide=args.guide, class_value=args.class_, topic=args.topic, word=args.word,
-                                config=config, device=args.device), tuple(store.recipe.items()))
+                                config=config, device=args.device, masks=job_masks, invert_mask=args.invert_mask),
+                       tuple(store.recipe.items()))
         done = set(store.frame_numbers())
         source = _Frames(read_video(args.input))
         items = [(str(n), (lambda n: lambda: (n, source.get(n)))(n)) for n in range(1, info.frames + 1) if n not in done]
@@ -211,7 +227,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     bar = frame_bar(info.frames, min(len(store.frame_numbers()), info.frames), (movie or folder).name, args.quiet)
     with kept_on_stop(store, bar):
         count = video_loop(network, read_video(args.input), objective, config, store=store, blend=blend,
-                           flow=args.flow, callback=lambda n: bar.update(1))
+                           flow=args.flow, callback=lambda n: bar.update(1), mask=mask)
     assemble_movie(store, count, movie, info.fps, audio_from=audio, quiet=args.quiet)
     return 0
 
@@ -270,12 +286,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise ConfigError("--cell must be at least 16 px")
     data = read_image_bytes(args.input)
     load_image_bytes(data, args.input)  # a bad input fails here, in one line
+    whole, _ = split_masks(args)
+    if args.mask and (len(args.mask) > 1 or whole is None):
+        raise ConfigError("sweep takes one --mask for the whole image: put it before any --layer")
     dream_job = DreamJob(model=args.model, weights=args.weights, layers=tuple(args.layer) if args.layer else None,
                          guide=args.guide, class_value=args.class_, topic=args.topic, word=args.word,
-                         config=DreamConfig(), device=args.device)
+                         config=DreamConfig(), device=args.device, masks=((-1, whole),) if whole else (),
+                         invert_mask=args.invert_mask)
     job = SweepJob(dream_job, args.input, data)
     runner = replace(job, dream=replace(dream_job, device="cpu")).setup() if args.ray else job.setup()
     network = runner.runner.network
+    runner.runner.check_masks(tuple(load_image_bytes(data, args.input).rgb.shape[-2:]))
     layer_values = args.layer or ["+".join(network.spec.default_layers)]
     axes = [("layer", layer_values), ("steps", parse_numbers(args.steps, int, "--steps")),
             ("step_size", parse_numbers(args.step_size, float, "--step-size")),

@@ -23,7 +23,7 @@ UNSET = object()
 
 #: CLI options that map one to one onto DreamConfig fields (None: not given).
 DREAM_CONFIG_OPTIONS = ("steps", "step_size", "octaves", "octave_scale", "jitter", "seed", "preserve_colors", "tile",
-                        "precision")
+                        "precision", "lap_norm")
 
 
 class Parser(argparse.ArgumentParser):
@@ -199,6 +199,41 @@ def add_device_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
+class MaskAction(argparse.Action):
+    """``--mask``: kept with the number of ``--layer`` options before it (0: the whole image's mask)."""
+
+    def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option_string: Any = None) -> None:
+        masks = list(getattr(namespace, self.dest) or [])
+        masks.append((len(getattr(namespace, "layer", None) or []), values))
+        setattr(namespace, self.dest, masks)
+
+
+def _lap_levels(text: str) -> int:
+    try:
+        levels = int(text)
+    except ValueError:
+        raise ConfigError(f"--lap-norm takes a number of levels, got {text!r} (put it after the input images)") from None
+    if not 1 <= levels <= 12:
+        raise ConfigError(f"--lap-norm takes 1 to 12 levels, got {levels} (leave it out for the plain normalisation)")
+    return levels
+
+
+def split_masks(args: argparse.Namespace) -> tuple[str | None, dict[int, str]]:
+    """``--mask`` options as (the whole image's mask, {layer index: its mask}), each checked for clashes."""
+    whole, per_layer = None, {}
+    for after, path in args.mask or []:
+        if after == 0:
+            if whole is not None:
+                raise ConfigError("two --mask options before any --layer: give the whole image one mask "
+                                  "(or put each mask after the --layer it is for)")
+            whole = path
+        else:
+            if after - 1 in per_layer:
+                raise ConfigError(f"two --mask options after --layer {args.layer[after - 1]}: one mask per layer")
+            per_layer[after - 1] = path
+    return whole, per_layer
+
+
 def add_model_options(p: argparse.ArgumentParser, *, layer_help: str = "") -> None:
     """--model, --weights, --layer, --guide, --class, --device, --quiet: what to dream, where."""
     p.add_argument("--model", default=None, help="model name (see `inceptionism models`); default efficientnet_lite0")
@@ -208,6 +243,14 @@ def add_model_options(p: argparse.ArgumentParser, *, layer_help: str = "") -> No
     p.add_argument("--layer", action="append", default=None, metavar="SPEC",
                    help="LAYER[:CHANNEL][=WEIGHT], repeatable; default: the model's own (see `inceptionism layers`)"
                    + layer_help)
+    p.add_argument("--mask", action=MaskAction, default=None, metavar="IMAGE",
+                   help="dream where this picture is white, fade where grey, keep black untouched (bit for bit); "
+                        "after a --layer, that layer's own region (different regions, different layers)")
+    p.add_argument("--invert-mask", action="store_true", help="swap the masks' white and black")
+    p.add_argument("--lap-norm", type=argument_type(_lap_levels, "--lap-norm"), nargs="?", const=4, default=None,
+                   metavar="LEVELS",
+                   help="normalise the gradient over a Laplacian pyramid of LEVELS (default 4) levels, as in "
+                        "TensorFlow's 2016 notebook: larger, smoother patterns, less speckle")
     p.add_argument("--guide", default=None, metavar="IMAGE",
                    help="amplify in the input what the network sees in this image, at the chosen layers")
     p.add_argument("--class", dest="class_", default=None, metavar="N|NAME",
@@ -292,14 +335,25 @@ def load_network(args: argparse.Namespace, model: str | None = None, weights: st
 
 
 def dream_objective(network: Any, layers: list[str] | None, guide: str | None, class_value: str | None,
-                    topic: str | None = None, word: str | None = None) -> Any:
-    """The objective of the dream options (``--layer``, ``--guide``, ``--class``, ``--topic``, ``--word``)
-    and its layer addresses."""
+                    topic: str | None = None, word: str | None = None, masks: dict[int, Any] | None = None) -> Any:
+    """The objective of the dream options (``--layer``, ``--guide``, ``--class``, ``--topic``, ``--word``,
+    a ``--mask`` after a ``--layer``) and its layer addresses."""
     from inceptionism.io.images import load_image
     from inceptionism.objectives import build_objective
 
     return build_objective(network, layers, guide=load_image(guide).rgb if guide else None, class_value=class_value,
-                           topic=topic, word=word)
+                           topic=topic, word=word, masks=masks)
+
+
+def load_masks(args: argparse.Namespace, *, per_layer: bool = True) -> tuple[Any, dict[int, Any]]:
+    """The ``--mask`` pictures as tensors: (the whole image's mask or None, {layer index: its mask})."""
+    from inceptionism.io.images import load_image, mask_tensor
+
+    whole, layered = split_masks(args)
+    if layered and not per_layer:
+        raise ConfigError(f"{args.command} takes one --mask for the whole image: put it before any --layer")
+    load = lambda path: mask_tensor(load_image(path), invert=args.invert_mask)  # noqa: E731
+    return (load(whole) if whole else None), {i: load(path) for i, path in layered.items()}
 
 
 # -- many items: here, or on a Ray cluster -------------------------------------------

@@ -13,7 +13,7 @@ from inceptionism.cli.common import (
     LazyBar, TrainBar, add_cluster_options, add_device_options, add_model_options, add_precision_option,
     add_step_options,
     build_dream_config, file_sha256, finish_items, input_targets, model_file_output, recipe_matches, run_items,
-    source_label,
+    source_label, split_masks,
 )
 from inceptionism.errors import ConfigError, InceptionismError, Interrupted
 
@@ -71,7 +71,8 @@ def _recipe_value(args: argparse.Namespace, recipe: dict[str, Any], name: str, k
 #: what a dream recipe's fields may hold (besides None): the kinds JSON gives them
 _RECIPE_KINDS: dict[str, tuple[type, ...]] = {
     "weights": (str,), "model": (str,), "guide": (str,), "input": (str,), "noise": (str,), "word": (str,),
-    "class": (str, int), "topic": (str, int), "input_sha256": (str,), "layers": (list,), "config": (dict,)}
+    "class": (str, int), "topic": (str, int), "input_sha256": (str,), "layers": (list,), "config": (dict,),
+    "masks": (list,)}
 
 
 def _checked_recipe(recipe: dict[str, Any], path: str) -> dict[str, Any]:
@@ -83,7 +84,9 @@ def _checked_recipe(recipe: dict[str, Any], path: str) -> dict[str, Any]:
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, kinds) or \
-                key == "layers" and not all(isinstance(v, str) for v in value):
+                key == "layers" and not all(isinstance(v, str) for v in value) or \
+                key == "masks" and not all(isinstance(m, list) and len(m) == 2 and type(m[0]) is int and m[0] >= -1
+                                           and isinstance(m[1], str) for m in value):
             raise ConfigError(f"{path}: its recipe is damaged ({key}: {value!r})")
     from inceptionism.configs import DreamConfig, stored_values
 
@@ -128,6 +131,12 @@ def cmd_dream(args: argparse.Namespace) -> int:
     if layers:
         for spec in layers:
             parse_address(spec)  # syntax errors before any work
+    whole, per_layer = split_masks(args)
+    masks = ((-1, whole),) if whole else ()
+    masks += tuple(sorted(per_layer.items()))
+    invert_mask = args.invert_mask
+    if args.mask is None and recipe.get("masks"):
+        masks, invert_mask = tuple((int(i), str(p)) for i, p in recipe["masks"]), recipe.get("invert_mask") is True
     devices = tuple(str(d) for d in resolve_devices(args.devices)) if args.devices else ()
     if devices and args.ray:
         raise ConfigError("--devices shares one image among this machine's devices; --ray spreads images over "
@@ -143,7 +152,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
 
     job = DreamJob(model=model_name, weights=weights, layers=tuple(layers) if layers else None, guide=guide_path,
                    class_value=class_value, topic=topic, word=word, config=config, device=args.device,
-                   devices=devices, quality=args.quality, recipe=(
+                   devices=devices, quality=args.quality, masks=masks, invert_mask=invert_mask, recipe=(
                        ("command", "dream"), ("version", __version__), ("weights", weights or "pretrained"),
                        ("guide", source_label(guide_path)), ("topic", topic), ("word", word), ("noise", noise)))
     # the network and objective, checked here before any work (on the CPU when workers do the work)

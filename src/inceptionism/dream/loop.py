@@ -15,9 +15,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import math
 import random
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -25,7 +26,7 @@ import torch.nn.functional as F
 from inceptionism.configs import DreamConfig  # noqa: F401 - re-exported
 from inceptionism.errors import ConfigError
 from inceptionism.models.network import Network
-from inceptionism.objectives import Objective
+from inceptionism.objectives import Objective, mask_groups
 from inceptionism.precision import autocast_dtype
 from inceptionism.dream.tiling import AUTO_MIN, auto_tile, tiled_gradient
 
@@ -129,6 +130,90 @@ def gradient_step(
     return image.add_(grad.mul_(scale)).clamp_(0, 1), value
 
 
+_LAP_KERNEL = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0])
+
+
+def _lap_kernel(like: torch.Tensor) -> torch.Tensor:
+    k = torch.outer(_LAP_KERNEL, _LAP_KERNEL)
+    return (k / k.sum()).to(like)[None, None].expand(like.shape[1], 1, 5, 5)
+
+
+def lap_normalize(grad: torch.Tensor, levels: int = 4) -> torch.Tensor:
+    """``grad`` split into a Laplacian pyramid, each level divided by its own RMS, merged back.
+
+    TensorFlow's 2016 DeepDream notebook (``lap_normalize``): the coarse levels,
+    whose gradient is weak, get as much say as the fine ones, so the dream grows
+    larger, smoother patterns instead of high-frequency speckle. As there, a level
+    is blurred with the 5x5 binomial kernel and halved; the number of levels is cut
+    where the image would shrink under 8 pixels.
+    """
+    levels = max(0, min(levels, int(math.log2(max(1, min(grad.shape[-2:]) // 8)))))
+    if levels == 0:
+        return grad / grad.float().pow(2).mean().sqrt().clamp_min(1e-10)
+    k = _lap_kernel(grad)
+    channels = grad.shape[1]
+
+    def up(low: torch.Tensor, size: torch.Size) -> torch.Tensor:
+        pad = (size[-2] - (2 * low.shape[-2] - 1), size[-1] - (2 * low.shape[-1] - 1))
+        return F.conv_transpose2d(low, k * 4, stride=2, padding=2, output_padding=pad, groups=channels)
+
+    highs, img = [], grad
+    for _ in range(levels):
+        low = F.conv2d(img, k, stride=2, padding=2, groups=channels)
+        highs.append(img - up(low, img.shape))
+        img = low
+    out = img / img.float().pow(2).mean().sqrt().clamp_min(1e-10)
+    for high in reversed(highs):
+        out = up(out, high.shape) + high / high.float().pow(2).mean().sqrt().clamp_min(1e-10)
+    return out
+
+
+def masked_step(
+    image: torch.Tensor,
+    groups: Sequence[tuple[Objective, torch.Tensor | None]],
+    extract: Callable[[torch.Tensor], dict[str, torch.Tensor]],
+    step_size: float,
+    shift: tuple[int, int],
+    *,
+    lap_levels: int = 0,
+    **tiling: Any,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step for objectives whose terms dream through masks (or with a Laplacian-normalised gradient).
+
+    Each group's gradient (same jitter, same tiles) is weighted by its mask and
+    normalised by its mean absolute value inside the mask, so every region moves
+    by ``step_size`` on average however small it is; the groups' steps add up.
+    """
+    total: torch.Tensor | None = None
+    value = torch.zeros((), device=image.device)
+    for objective, mask in groups:
+        if mask is not None and not mask.any():
+            continue  # this region vanished at this octave's size
+        grad, v = tiled_gradient(image, objective, extract, shift=shift, **tiling)
+        value = value + v
+        if lap_levels:
+            grad = lap_normalize(grad, lap_levels)
+        if mask is not None:
+            grad = grad.mul_(mask)
+            area = mask.sum() * grad.shape[1]
+        else:
+            area = torch.tensor(float(grad.numel()), device=grad.device)
+        grad = grad.mul_(step_size / (torch.linalg.vector_norm(grad, ord=1) / area + 1e-8))
+        total = grad if total is None else total.add_(grad)
+    if total is not None:
+        image.add_(total).clamp_(0, 1)
+    return image, value
+
+
+def fit_mask(mask: torch.Tensor, size: tuple[int, int], what: str = "the mask") -> torch.Tensor:
+    """``mask`` (``1,1,h,w``) resized to ``size``; another aspect ratio than the image's is an error."""
+    h, w = mask.shape[-2:]
+    if abs(w / h - size[1] / size[0]) > 0.01 * size[1] / size[0] + 1.0 / min(h, w):
+        raise ConfigError(f"{what} is {w}x{h} and the image {size[1]}x{size[0]}: another aspect ratio "
+                          f"(resize or crop the mask to the image's shape)")
+    return resize(mask.float(), size).clamp_(0, 1)
+
+
 def dream(
     network: Network,
     image: torch.Tensor,
@@ -137,8 +222,14 @@ def dream(
     *,
     callback: Callable[[DreamStep], None] | None = None,
     replicas: Sequence[Network] = (),
+    mask: torch.Tensor | None = None,
 ) -> DreamResult:
     """Dream ``objective`` into ``image`` (``1,3,H,W`` in [0, 1]) with ``network``.
+
+    ``mask`` (``1,1,h,w`` in [0, 1], the image's aspect ratio, any size): the dream
+    happens where it is white, fades where it is grey and leaves black untouched,
+    bit for bit. Terms of ``objective`` wrapped in :class:`~inceptionism.objectives.Masked`
+    dream through their own masks (within ``mask``, when both are given).
 
     Runs on the network's device; returns the image on the CPU at the input size.
     ``replicas``: copies of the network on other devices (:func:`replicate`); the
@@ -163,6 +254,14 @@ def dream(
     autocast = autocast_dtype(config.precision, device, network.spec)
     used_tile = tile if tile is not None and max(largest) > tile else None
     values: list[torch.Tensor] = []
+    groups: list[tuple[Objective, torch.Tensor | None]] = []
+    for term, own in mask_groups(objective):
+        masks = [m for m in (own, mask) if m is not None]
+        fitted = [fit_mask(m.to(device), (height, width)) for m in masks]
+        groups.append((term, fitted[0] * fitted[1] if len(fitted) == 2 else (fitted[0] if fitted else None)))
+    plain = len(groups) == 1 and groups[0][1] is None and not config.lap_norm
+    # where the result may differ from the input: nowhere else is it blended back
+    union = None if any(m is None for _, m in groups) else torch.stack([m for _, m in groups]).amax(0)
     detail = torch.zeros_like(resize(source, sizes[0]))
     with contextlib.ExitStack() as stack:
         extract = stack.enter_context(network.extractor(objective.addresses()))
@@ -177,9 +276,15 @@ def dream(
                 shift = (rng.randint(-config.jitter, config.jitter), rng.randint(-config.jitter, config.jitter))
                 # with several tiles, move the grid too so that seams never stay in one place
                 grid = (rng.randrange(tile), rng.randrange(tile)) if tiled else (0, 0)
-                x, value = gradient_step(x, objective, extract, config.step_size, shift, tile=tile,
-                                         grid_offset=grid, min_size=network.min_size, autocast=autocast,
-                                         replicas=others)
+                if plain:
+                    x, value = gradient_step(x, objective, extract, config.step_size, shift, tile=tile,
+                                             grid_offset=grid, min_size=network.min_size, autocast=autocast,
+                                             replicas=others)
+                else:
+                    x, value = masked_step(x, [(o, None if m is None else resize(m, size)) for o, m in groups],
+                                           extract, config.step_size, shift, lap_levels=config.lap_norm,
+                                           tile=tile, offset=grid, min_size=network.min_size, autocast=autocast,
+                                           replicas=others)
                 values.append(value)
                 if callback is not None:
                     callback(DreamStep(octave, len(sizes), step + 1, config.steps, value, x))
@@ -189,5 +294,7 @@ def dream(
     out = resize(x, (height, width)).clamp_(0, 1)
     if config.preserve_colors:
         out = preserve_colors(out, source)
+    if union is not None:  # black stays the input, bit for bit: source + 0 * (out - source)
+        out = torch.lerp(source.float(), out.float(), union.float())
     return DreamResult(image=out.float().cpu(), objective=[v.item() for v in values], tile=used_tile,
                        precision="fp32" if autocast is None else "bf16")

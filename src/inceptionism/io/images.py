@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, PngImagePlugin
 
-from inceptionism.errors import ImageReadError, OutputError
+from inceptionism.errors import ConfigError, ImageReadError, OutputError
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,27 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
     if p.stat().st_size == 0:
         raise ImageReadError(f"{text}: the file is empty")
     return _decode(p, text, max_pixels)
+
+
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def mask_tensor(image: LoadedImage, *, invert: bool = False) -> torch.Tensor:
+    """A mask (``1,1,H,W`` in [0, 1]) from a picture: its luminance, times its alpha (transparent is black).
+
+    White dreams, grey fades, black is left alone; ``invert`` swaps them. A mask
+    that is all black would change nothing: that is an error that says so.
+    """
+    y = (image.rgb * torch.tensor(_LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    if image.alpha is not None:
+        y = y * image.alpha[None, None]
+    y = torch.where(y > 1 - 1e-5, 1.0, y).clamp_(0, 1)  # white is 1 exactly, whatever the rounding
+    if invert:
+        y = 1 - y
+    if not (y > 0).any():
+        raise ConfigError(f"{image.source}: the mask is all black{' once inverted' if invert else ''}, so nothing "
+                          f"would change (white is where the dream goes{'' if invert else '; --invert-mask swaps'})")
+    return y
 
 
 def load_image_bytes(data: bytes, name: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
