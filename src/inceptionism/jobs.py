@@ -181,11 +181,17 @@ class StylizeJob:
     strength: float = 1.0
     #: the arbitrary network: the size the photo is seen at for its own embedding (with strength < 1)
     style_size: int = 256
+    #: other networks' strength: "norms" (conditional norms toward the identity) or "fade" (into the photo)
+    strength_by: str = "norms"
+    #: (mix or embedding, mask image) per region: each stylised on its own and blended by the masks
+    regions: tuple[tuple[tuple[float, ...], str], ...] = ()
+    region_data: tuple[bytes | None, ...] = ()
 
     def portable(self) -> "StylizeJob":
+        regions = tuple(_file_bytes(path) for _, path in self.regions)
         if self.model in (ARBITRARY, DEMO):
-            return self
-        return replace(self, model_data=_file_bytes(self.model))
+            return replace(self, region_data=regions)
+        return replace(self, model_data=_file_bytes(self.model), region_data=regions)
 
     def setup(self) -> "StylizeRunner":
         return StylizeRunner(self)
@@ -194,6 +200,7 @@ class StylizeJob:
 class StylizeRunner:
     def __init__(self, job: StylizeJob):
         from inceptionism.devices import resolve_device
+        from inceptionism.io.images import load_image, load_image_bytes, mask_tensor
         from inceptionism.precision import autocast_dtype
         from inceptionism.style import magenta
         from inceptionism.style.model_file import load_model
@@ -208,19 +215,46 @@ class StylizeRunner:
             self.net, self.meta = load_model(_with_file(job.model_data, job.model, ".safetensors"), self.device)
         self.mix = torch.tensor([job.mix], dtype=torch.float32)
         self.autocast = autocast_dtype(job.precision, self.device)
+        self.styled = self.net
+        self.photo_strength = isinstance(self.net, magenta.FineTunedStyleNetwork)
+        if job.model != ARBITRARY and job.strength < 1.0 and job.strength_by == "norms" and not self.photo_strength:
+            from inceptionism.style.regions import toward_identity
+
+            self.styled = toward_identity(self.net, job.strength)
+        self.regions = []
+        for n, (mix, path) in enumerate(job.regions):
+            data = job.region_data[n] if n < len(job.region_data) else None
+            picture = load_image_bytes(data, path) if data is not None else load_image(path)
+            self.regions.append((torch.tensor([mix], dtype=torch.float32), mask_tensor(picture), path))
+
+    def _one(self, rgb: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+        from inceptionism.style.magenta import toward_photo, with_strength
+        from inceptionism.style.model_file import auto_stroke_scale, stylize_with_strokes
+
+        job = self.job
+        net = self.styled
+        if job.model == ARBITRARY and job.strength < 1.0:
+            mix = with_strength(self.net, mix.to(self.device), rgb, job.strength, size=job.style_size)
+        elif self.photo_strength and job.strength < 1.0 and job.strength_by == "norms":
+            net, mix = toward_photo(self.net, mix, rgb, job.strength, size=job.style_size)
+        scale = job.stroke_scale
+        scale = auto_stroke_scale(*rgb.shape[-2:]) if scale == "auto" else float(scale)
+        result = stylize_with_strokes(net, rgb, mix, stroke_scale=scale, tile=job.tile, autocast=self.autocast)
+        if job.model != ARBITRARY and job.strength < 1.0 and job.strength_by == "fade":
+            result = torch.lerp(rgb.float(), result.float(), job.strength)
+        return result
 
     def stylize(self, rgb: torch.Tensor) -> torch.Tensor:
         """One picture (``1,3,H,W`` in [0, 1]) stylised as the job says, on the CPU."""
         from inceptionism.dream.loop import preserve_colors
-        from inceptionism.style.magenta import with_strength
-        from inceptionism.style.model_file import auto_stroke_scale, stylize_with_strokes
+        from inceptionism.style.regions import blend_regions, fit_region
 
-        mix = self.mix
-        if self.job.model == ARBITRARY and self.job.strength < 1.0:
-            mix = with_strength(self.net, mix.to(self.device), rgb, self.job.strength, size=self.job.style_size)
-        scale = self.job.stroke_scale
-        scale = auto_stroke_scale(*rgb.shape[-2:]) if scale == "auto" else float(scale)
-        result = stylize_with_strokes(self.net, rgb, mix, stroke_scale=scale, tile=self.job.tile, autocast=self.autocast)
+        if self.regions:
+            size = tuple(rgb.shape[-2:])
+            masks = [fit_region(mask, size, path) for _, mask, path in self.regions]
+            result = blend_regions(rgb.float(), [self._one(rgb, mix).float() for mix, _, _ in self.regions], masks)
+        else:
+            result = self._one(rgb, self.mix)
         return preserve_colors(result, rgb) if self.job.preserve_colors else result
 
     def run(self, key: str, payload: tuple[str, bytes, str]) -> bytes:

@@ -208,6 +208,41 @@ class MaskAction(argparse.Action):
         setattr(namespace, self.dest, masks)
 
 
+class StyleChoice(argparse._AppendAction):
+    """An appended style option (``--style``, ``--style-index``) that a ``--region`` after it pairs with."""
+
+    def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option_string: Any = None) -> None:
+        super().__call__(parser, namespace, values, option_string)
+        namespace.last_style = (self.dest, len(getattr(namespace, self.dest)) - 1)
+
+
+class RegionAction(argparse.Action):
+    """``--region MASK``: kept with the style option just before it, as ``(dest, index, path)``."""
+
+    def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option_string: Any = None) -> None:
+        regions = list(getattr(namespace, self.dest) or [])
+        last = getattr(namespace, "last_style", None)
+        regions.append((*(last or (None, -1)), values))
+        setattr(namespace, self.dest, regions)
+
+
+def paired_regions(args: argparse.Namespace, dest: str, count: int) -> list[str]:
+    """The ``--region`` of each of ``count`` ``dest`` styles, in order; one clear error for a region without
+    a style before it, two regions for one style, or a style left without one."""
+    found: dict[int, str] = {}
+    for kind, index, path in args.region or []:
+        if kind != dest:
+            raise ConfigError(f"--region {path}: put it right after the --{dest.replace('_', '-')} it is for")
+        if index in found:
+            raise ConfigError(f"two --region options for one --{dest.replace('_', '-')}: one region per style")
+        found[index] = path
+    missing = [i for i in range(count) if i not in found]
+    if missing:
+        raise ConfigError(f"--region: every --{dest.replace('_', '-')} needs its own region when one has one "
+                          f"(style {missing[0] + 1} has none)")
+    return [found[i] for i in range(count)]
+
+
 def _lap_levels(text: str) -> int:
     try:
         levels = int(text)

@@ -14,7 +14,7 @@ from inceptionism import __version__
 from inceptionism.cli.common import (
     UNSET, LazyBar, add_cluster_options, add_device_options, add_precision_option, assemble_movie, file_sha256,
     finish_items, frame_bar, input_targets, kept_on_stop, load_network, source_label,
-    model_file_output, recipe_matches, run_items,
+    model_file_output, paired_regions, recipe_matches, run_items, RegionAction, StyleChoice,
 )
 from inceptionism.errors import ConfigError, Interrupted, OutputError
 from inceptionism.parsing import parse_numbers
@@ -158,7 +158,10 @@ def _add_style_parser(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("content", metavar="CONTENT", help="content image (or skimage:NAME)")
-    p.add_argument("--style", action="append", required=True, metavar="IMAGE", help="style image, repeatable")
+    p.add_argument("--style", action=StyleChoice, required=True, metavar="IMAGE", help="style image, repeatable")
+    p.add_argument("--region", action=RegionAction, default=None, metavar="MASK",
+                   help="after a --style: the part of the picture (white) that style paints; give each --style "
+                        "one, and what no region covers stays the content")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output image (.png, .jpg, .webp)")
     p.add_argument("--style-weights", default=None, metavar="W1,W2,...", help="blend of several styles (default equal)")
     p.add_argument("--model", default=None, help="loss network (default efficientnet_lite0; vgg19 and vgg16 are the classics)")
@@ -211,9 +214,10 @@ def build_style_config(args: argparse.Namespace) -> Any:
 def cmd_style(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from inceptionism.io.images import check_output, load_image, read_metadata, save_image
+    from inceptionism.io.images import check_output, load_image, mask_tensor, read_metadata, save_image
     from inceptionism.precision import resolve_precision
     from inceptionism.style import stylize_optimize
+    from inceptionism.style.regions import fit_region
 
     out = check_output(args.output, (args.content, *args.style))
     config = build_style_config(args)
@@ -224,13 +228,19 @@ def cmd_style(args: argparse.Namespace) -> int:
         raise ConfigError("--save-every must be 0 or more")
     content = load_image(args.content)
     styles = [load_image(s).rgb for s in args.style]
+    region_paths = paired_regions(args, "style", len(args.style)) if args.region else []
+    if region_paths and weights is not None:
+        raise ConfigError("--style-weights blends styles everywhere; with --region each style has its own place")
+    regions = [mask_tensor(load_image(r)) for r in region_paths]
+    for path, mask in zip(region_paths, regions):
+        fit_region(mask, tuple(content.rgb.shape[-2:]), path)
     network = load_network(args)
     # the recipe records what "auto" meant here, so that --resume and a repeat compute alike
     device = next(network.parameters()).device
     config = dataclasses.replace(config, precision=resolve_precision(config.precision, device, network.spec))
     meta = {"command": "style", "version": __version__, "model": network.name, "weights": network.weights,
             "content": args.content, "styles": list(args.style), "style_weights": weights,
-            "config": config.to_dict()}
+            "config": config.to_dict(), **({"regions": region_paths} if region_paths else {})}
     resume = None
     if args.resume:
         if not out.is_file():
@@ -256,7 +266,7 @@ def cmd_style(args: argparse.Namespace) -> int:
 
     try:
         result = stylize_optimize(network, content.rgb, styles, config, style_weights=weights, callback=report,
-                                  resume=resume)
+                                  resume=resume, regions=regions or None)
     except KeyboardInterrupt:
         if not at:
             raise Interrupted("interrupted before the first step finished: nothing was written") from None
@@ -380,12 +390,19 @@ def _add_stylize_parser(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("content", nargs="+", metavar="CONTENT", help="images or folders of them (or skimage:NAME)")
-    p.add_argument("--style", action="append", default=None, metavar="IMAGE",
+    p.add_argument("--style", action=StyleChoice, default=None, metavar="IMAGE",
                    help="any painting as the style (repeatable: their embeddings are mixed)")
+    p.add_argument("--region", action=RegionAction, default=None, metavar="MASK",
+                   help="after a --style or --style-index: where (white) that style goes; each is stylised on its "
+                        "own and blended in with a soft edge, and what no region covers stays the photo")
     p.add_argument("--style-weights", default=None, metavar="W1,W2,...",
                    help="with several --style: how much of each (default equal)")
     p.add_argument("--strength", type=float, default=None, metavar="S",
-                   help="with --style: 0 (the photo's own style) to 1 (the painting's; default)")
+                   help="0 (the photo) to 1 (the full style; default). With --style, from the photo's own "
+                        "embedding to the painting's (Ghiasi et al.); otherwise see --strength-by")
+    p.add_argument("--strength-by", choices=STRENGTH_BY, default=None,
+                   help="how a network's --strength works: norms (its conditional norms moved toward the identity; "
+                        "the default) or fade (the stylised picture faded into the photo)")
     p.add_argument("--style-size", type=int, default=None, metavar="PX",
                    help="with --style: the shorter side the painting is seen at (default 256, as Magenta trained; "
                         "larger: finer features of the painting)")
@@ -395,8 +412,9 @@ def _add_stylize_parser(sub: Any) -> None:
                         "(default with --style; 1 otherwise)")
     p.add_argument("--model", default=None, metavar="MODEL",
                    help="a .safetensors from train-style (default: the built-in styles)")
-    p.add_argument("--style-index", type=int, default=None, metavar="I",
-                   help="one style, counted from 0: the built-in ones (`inceptionism styles`) or --model's")
+    p.add_argument("--style-index", type=int, action=StyleChoice, default=None, metavar="I",
+                   help="one style, counted from 0: the built-in ones (`inceptionism styles`) or --model's "
+                        "(repeatable with --region)")
     p.add_argument("--mix", default=None, metavar="W1,W2,...",
                    help="blend --model's styles inside the network (or the shipped network's 3)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file, or a folder for several inputs")
@@ -430,13 +448,6 @@ def _stroke_scale(text: str | None, default: float | str) -> float | str:
 
 def _stylize_network(args: argparse.Namespace, device: Any) -> tuple[str, list[float], list[tuple[str, Any]]]:
     """What the options choose: (model, mix or embedding, the recipe's part that says so)."""
-    from inceptionism.io.images import load_image
-    from inceptionism.jobs import ARBITRARY, DEMO
-    from inceptionism.style import magenta
-    from inceptionism.style.model_file import read_metadata
-    from inceptionism.style.network import mix_weights
-    from inceptionism.style.shipped import shipped_model_path
-
     chosen = [name for name, given in (("--style", args.style), ("--style-index", args.style_index is not None),
                                        ("--mix", args.mix is not None)) if given]
     if len(chosen) > 1:
@@ -444,49 +455,106 @@ def _stylize_network(args: argparse.Namespace, device: Any) -> tuple[str, list[f
     if not chosen:
         raise ConfigError("choose a style: --style PAINTING (any picture), --style-index I "
                           "(`inceptionism styles` lists them) or --mix")
-    arbitrary_only = [o for o, v in (("--style-weights", args.style_weights), ("--strength", args.strength),
-                                     ("--style-size", args.style_size)) if v is not None]
+    arbitrary_only = [o for o, v in (("--style-weights", args.style_weights), ("--style-size", args.style_size))
+                      if v is not None]
     if args.style is None and arbitrary_only:
         raise ConfigError(f"{', '.join(arbitrary_only)} go with --style PAINTING")
+    if args.strength is not None and not (0.0 <= args.strength <= 1.0):
+        raise ConfigError(f"--strength must be between 0 and 1, got {args.strength}")
+    if args.strength_by is not None and args.style is not None:
+        raise ConfigError("--strength-by is for networks (--style-index, --mix); with --style the strength moves the "
+                          "painting's embedding toward the photo's")
+    if args.region:
+        return _stylize_regions(args, device)
+    if args.style_index is not None and len(args.style_index) > 1:
+        raise ConfigError("one --style-index (several go with a --region each; --mix blends styles everywhere)")
+    index = args.style_index[0] if args.style_index is not None else None
     if args.style is not None:
-        if args.model:
-            raise ConfigError("--style uses the arbitrary-style network that ships: leave out --model "
-                              "(or use --style-index with it)")
-        size = args.style_size if args.style_size is not None else magenta.STYLE_SIZE
-        if not 32 <= size <= 4096:
-            raise ConfigError(f"--style-size must be between 32 and 4096 px, got {size}")
-        strength = 1.0 if args.strength is None else args.strength
-        if not (0.0 <= strength <= 1.0):
-            raise ConfigError(f"--strength must be between 0 and 1, got {args.strength}")
         weights = parse_numbers(args.style_weights, float, "--style-weights") if args.style_weights else None
-        paintings = [load_image(s).rgb for s in args.style]
-        magenta.check_paintings(paintings, args.style)
-        net = magenta.load_arbitrary(device)
-        embedding = magenta.embed_styles(net, paintings, weights, size=size)[0].cpu().tolist()
-        recipe = [("network", "magenta arbitrary"), ("styles", [source_label(s) for s in args.style]),
-                  ("style_sha256", [file_sha256(s) for s in args.style]), ("style_weights", weights),
-                  ("strength", strength), ("style_size", size)]
-        return ARBITRARY, embedding, recipe
+        return _painting_style(args, device, list(args.style), weights)
+    return _network_style(args, index)
+
+
+def _painting_style(args: argparse.Namespace, device: Any, paths: list[str],
+                    weights: list[float] | None) -> tuple[str, list[float], list[tuple[str, Any]]]:
+    """Magenta's arbitrary network with the (mixed) embedding of the paintings at ``paths``."""
+    from inceptionism.io.images import load_image
+    from inceptionism.jobs import ARBITRARY
+    from inceptionism.style import magenta
+
+    if args.model:
+        raise ConfigError("--style uses the arbitrary-style network that ships: leave out --model "
+                          "(or use --style-index with it)")
+    size = args.style_size if args.style_size is not None else magenta.STYLE_SIZE
+    if not 32 <= size <= 4096:
+        raise ConfigError(f"--style-size must be between 32 and 4096 px, got {size}")
+    strength = 1.0 if args.strength is None else args.strength
+    paintings = [load_image(s).rgb for s in paths]
+    magenta.check_paintings(paintings, paths)
+    net = magenta.load_arbitrary(device)
+    embedding = magenta.embed_styles(net, paintings, weights, size=size)[0].cpu().tolist()
+    recipe = [("network", "magenta arbitrary"), ("styles", [source_label(s) for s in paths]),
+              ("style_sha256", [file_sha256(s) for s in paths]), ("style_weights", weights),
+              ("strength", strength), ("style_size", size)]
+    return ARBITRARY, embedding, recipe
+
+
+def _network_style(args: argparse.Namespace, index: int | None) -> tuple[str, list[float], list[tuple[str, Any]]]:
+    """A network's style ``index`` (or ``--mix``): --model's, the shipped network's, or the 26 demo styles'."""
+    from inceptionism.jobs import DEMO
+    from inceptionism.style import magenta
+    from inceptionism.style.model_file import read_metadata
+    from inceptionism.style.network import mix_weights
+    from inceptionism.style.shipped import shipped_model_path
+
+    mix_text = parse_numbers(args.mix, float, "--mix") if args.mix is not None else None
     if args.model:
         model = str(Path(args.model).resolve())
         names = [s["name"] for s in read_metadata(model)["styles"]]
-        mix = mix_weights(len(names), index=args.style_index,
-                          mix=parse_numbers(args.mix, float, "--mix") if args.mix is not None else None)[0].tolist()
+        mix = mix_weights(len(names), index=index, mix=mix_text)[0].tolist()
         return model, mix, [("model", model), ("styles", names), ("mix", mix)]
     shipped = str(shipped_model_path())
     names = [s["name"] for s in read_metadata(shipped)["styles"]]
-    if args.mix is not None or args.style_index < len(names):
-        mix = mix_weights(len(names), index=args.style_index,
-                          mix=parse_numbers(args.mix, float, "--mix") if args.mix is not None else None)[0].tolist()
+    if mix_text is not None or (index is not None and index < len(names)):
+        mix = mix_weights(len(names), index=index, mix=mix_text)[0].tolist()
         return shipped, mix, [("model", shipped), ("styles", names), ("mix", mix)]
-    index = args.style_index - len(names)
-    if not 0 <= index < magenta.DEMO_STYLES:
+    assert index is not None
+    demo = index - len(names)
+    if not 0 <= demo < magenta.DEMO_STYLES:
         total = len(names) + magenta.DEMO_STYLES
-        raise ConfigError(f"style index {args.style_index} is out of range: the built-in styles are 0 to {total - 1} "
+        raise ConfigError(f"style index {index} is out of range: the built-in styles are 0 to {total - 1} "
                           "(`inceptionism styles` lists them)")
-    mix = mix_weights(magenta.DEMO_STYLES, index=index)[0].tolist()
-    return DEMO, mix, [("model", DEMO), ("styles", [f"demo {index}"]), ("style_index", args.style_index)]
+    mix = mix_weights(magenta.DEMO_STYLES, index=demo)[0].tolist()
+    return DEMO, mix, [("model", DEMO), ("styles", [f"demo {demo}"]), ("style_index", index)]
 
+
+def _stylize_regions(args: argparse.Namespace, device: Any) -> tuple[str, list[float], list[tuple[str, Any]]]:
+    """Several styles, each with its ``--region``: one network, a mix (or embedding) per region."""
+    from inceptionism.jobs import ARBITRARY
+
+    if args.mix is not None or args.style_weights is not None:
+        raise ConfigError("--mix and --style-weights blend styles everywhere; with --region each style has its own place")
+    if args.style is not None:
+        paths = paired_regions(args, "style", len(args.style))
+        parts = [_painting_style(args, device, [painting], None) for painting in args.style]
+    else:
+        paths = paired_regions(args, "style_index", len(args.style_index))
+        parts = [_network_style(args, index) for index in args.style_index]
+    models = {model for model, _, _ in parts}
+    if len(models) > 1:
+        raise ConfigError("--region: the styles must come from one network (the 3 shipped ones, the 26 demo ones "
+                          "or --model's), not from several")
+    model = models.pop()
+    regions = [(tuple(mix), path) for (_, mix, _), path in zip(parts, paths)]
+    recipe = [("regions", [[dict(chosen), source_label(path), file_sha256(path)] for (_, _, chosen), path in
+                           zip(parts, paths)]), ("strength", 1.0 if args.strength is None else args.strength)]
+    if model == ARBITRARY:
+        recipe += [("network", "magenta arbitrary"), ("style_size", dict(parts[0][2])["style_size"])]
+    return model, list(regions[0][0]), recipe + [("region_mixes", regions)]
+
+
+#: how a network's --strength works, the default first (README: "Strength")
+STRENGTH_BY = ("norms", "fade")
 
 #: what `stylize` reads as a video (frame by frame, frame rate and sound kept)
 VIDEO_INPUTS = (".mp4", ".webm", ".mov", ".mkv", ".avi", ".m4v")
@@ -512,14 +580,30 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     precision = resolve_precision(args.precision or "auto", device)
     model, mix, chosen = _stylize_network(args, device)
+    regions = dict(chosen).get("region_mixes", ())
+    chosen = [(k, v) for k, v in chosen if k != "region_mixes"]
     strokes = _stroke_scale(args.stroke_scale, "auto" if model == ARBITRARY else 1.0)
-    strength = dict(chosen).get("strength", 1.0)
+    strength = 1.0 if args.strength is None else args.strength
+    strength_by = None if model == ARBITRARY else (args.strength_by or STRENGTH_BY[0])
+    if strength < 1.0 and strength_by is not None:
+        chosen += [("strength", strength), ("strength_by", strength_by)]
     job = StylizeJob(model=model, mix=tuple(mix), tile=args.tile, preserve_colors=args.preserve_colors,
                      device=args.device, precision=precision, stroke_scale=strokes, strength=strength,
-                     style_size=dict(chosen).get("style_size", 256),
+                     strength_by=strength_by or STRENGTH_BY[0], style_size=dict(chosen).get("style_size", 256),
+                     regions=tuple(regions),
                      recipe=(("command", "stylize"), ("version", __version__), *chosen,
                              ("stroke_scale", strokes), ("preserve_colors", args.preserve_colors),
                              ("precision", precision)))
+    if regions:
+        # each region fits each picture: checked on the first before any work
+        from inceptionism.io.images import load_image, mask_tensor
+        from inceptionism.style.regions import fit_region
+
+        first = pairs[0][0] if pairs else None
+        if first is not None:
+            size = tuple(load_image(first).rgb.shape[-2:])
+            for _, path in regions:
+                fit_region(mask_tensor(load_image(path)), size, path)
     if videos:
         return _stylize_video(args, job, videos[0])
 

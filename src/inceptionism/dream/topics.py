@@ -82,12 +82,15 @@ def read_caption_file(path: str | os.PathLike[str]) -> list[Captioned]:
                 raise ConfigError(f"{path}:{number}: not a JSON object")
             rows.append((number, row))
     elif path.suffix.lower() == ".csv":
-        reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames or not {"image", "caption"} <= {f.strip() for f in reader.fieldnames}:
-            raise ConfigError(f"{path}: needs a header with 'image' and 'caption' columns, "
-                              f"found {', '.join(reader.fieldnames or []) or 'none'}")
-        for row in reader:
-            rows.append((reader.line_num, {k.strip(): v for k, v in row.items() if k is not None}))
+        reader = csv.DictReader(io.StringIO(text, newline=""))  # newline="": quoted fields may hold line breaks
+        try:
+            if not reader.fieldnames or not {"image", "caption"} <= {f.strip() for f in reader.fieldnames}:
+                raise ConfigError(f"{path}: needs a header with 'image' and 'caption' columns, "
+                                  f"found {', '.join(reader.fieldnames or []) or 'none'}")
+            for row in reader:
+                rows.append((reader.line_num, {k.strip(): v for k, v in row.items() if k is not None}))
+        except csv.Error as exc:
+            raise ConfigError(f"{path}:{reader.line_num}: not CSV ({exc})") from None
     else:
         raise ConfigError(f"{path}: captions come as .csv or .jsonl, not {path.suffix or 'a file without suffix'}")
     items = []

@@ -31,6 +31,8 @@ from inceptionism.models.network import Network
 from inceptionism.parsing import style_weights as check_style_weights
 from inceptionism.precision import autocast as autocast_to
 from inceptionism.precision import autocast_dtype
+from inceptionism.errors import ConfigError
+from inceptionism.style.regions import blend_regions, fit_region, layer_mask, masked_gram
 
 @dataclass
 class StyleStep:
@@ -103,7 +105,8 @@ class StyleLoss:
 
     def __init__(self, network: Network, content: torch.Tensor, styles: Sequence[torch.Tensor],
                  style_weights: Sequence[float], content_layers: Sequence[str], style_layers: Sequence[str],
-                 config: StyleConfig, autocast: torch.dtype | None = None):
+                 config: StyleConfig, autocast: torch.dtype | None = None,
+                 regions: Sequence[torch.Tensor] | None = None):
         self.network = network
         #: the loss network's compute dtype (None: float32); targets and losses are float32 either way
         self.autocast = autocast
@@ -117,16 +120,32 @@ class StyleLoss:
             self.content_targets = {a: feats[a].detach().float() for a in self.content_layers}
             self.style_targets = {a: torch.zeros(()) for a in self.style_layers}
             total = sum(style_weights)
+            #: with regions: each style's own Gram targets, matched inside its region (Gatys et al. 2017)
+            self.regions = list(regions) if regions else None
+            self.region_targets: list[dict[str, torch.Tensor]] = []
+            self.region_weights = [len(style_weights) * w / total for w in style_weights]
             for style, w in zip(styles, style_weights):
                 sfeats = self._features(style)
+                own = {a: gram(sfeats[a]).detach() for a in self.style_layers}
+                self.region_targets.append(own)
                 for a in self.style_layers:
-                    self.style_targets[a] = self.style_targets[a] + (w / total) * gram(sfeats[a]).detach()
+                    self.style_targets[a] = self.style_targets[a] + (w / total) * own[a]
         # scale each style layer so that a random image starts with comparable losses per layer
         self.style_norm = {a: 1.0 / (self.style_targets[a].pow(2).mean().item() + 1e-12) for a in self.style_layers}
+        self._layer_masks: dict[tuple[int, tuple[int, int]], torch.Tensor] = {}
         self.content_norm = {a: 1.0 / (self.content_targets[a].pow(2).mean().item() + 1e-12) for a in self.content_layers}
 
     def close(self) -> None:
         self.extractor.__exit__(None, None, None)
+
+    def mask_at(self, region: int, features: torch.Tensor) -> torch.Tensor:
+        """Region ``region``'s mask at the size of ``features`` (computed once per size)."""
+        assert self.regions is not None
+        size = tuple(features.shape[-2:])
+        key = (region, size)
+        if key not in self._layer_masks:
+            self._layer_masks[key] = layer_mask(self.regions[region], size).to(features.device)
+        return self._layer_masks[key]
 
     def _features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         with autocast_to(self.autocast, image.device):
@@ -137,8 +156,13 @@ class StyleLoss:
         c = self.config
         content = sum(self.content_norm[a] * F.mse_loss(feats[a].float(), self.content_targets[a])
                       for a in self.content_layers)
-        style = sum(self.style_norm[a] * F.mse_loss(gram(feats[a]), self.style_targets[a])
-                    for a in self.style_layers) / max(1, len(self.style_layers))
+        if self.regions is None:
+            style = sum(self.style_norm[a] * F.mse_loss(gram(feats[a]), self.style_targets[a])
+                        for a in self.style_layers) / max(1, len(self.style_layers))
+        else:
+            style = sum(w * self.style_norm[a] * F.mse_loss(masked_gram(feats[a], self.mask_at(r, feats[a])), targets[a])
+                        for r, (w, targets) in enumerate(zip(self.region_weights, self.region_targets))
+                        for a in self.style_layers) / max(1, len(self.style_layers) * len(self.region_targets))
         # the constants make weight 1 of each a good balance for the default layers (tuned by eye on
         # tubingen + starry_night with EfficientNet-Lite0)
         return c.content_weight * content + 10.0 * c.style_weight * style + 10.0 * c.tv_weight * total_variation(image)
@@ -153,8 +177,13 @@ def stylize_optimize(
     style_weights: Sequence[float] | None = None,
     callback: Callable[[StyleStep], None] | None = None,
     resume: tuple[int, int, torch.Tensor] | None = None,
+    regions: Sequence[torch.Tensor] | None = None,
 ) -> StyleResult:
     """Optimise an image with ``content``'s layout in the (blended) style of ``styles``.
+
+    ``regions``: one mask (``1,1,h,w`` in [0, 1], the content's aspect ratio) per
+    style: each style is matched inside its own region only, and what no region
+    covers stays the content (:mod:`inceptionism.style.regions`).
 
     ``resume``: (scale, steps done at that scale, image) of a run that stopped, to
     go on from there (the optimiser's moments start afresh).
@@ -170,6 +199,9 @@ def stylize_optimize(
     styles = [s.to(device=device, dtype=dtype) for s in styles]
     if config.preserve_colors == "match":
         styles = [match_colors(s, content) for s in styles]
+    if regions is not None and len(regions) != len(styles):
+        raise ConfigError(f"{len(regions)} regions for {len(styles)} styles: give each style its region")
+    full = [fit_region(r.to(device), tuple(content.shape[-2:]), f"region {i + 1}") for i, r in enumerate(regions or ())]
     sizes = scale_sizes(content.shape[-2], content.shape[-1], config.size, config.scales, network.min_size)
     generator = torch.Generator().manual_seed(config.seed)
     losses: list[torch.Tensor] = []
@@ -185,7 +217,8 @@ def stylize_optimize(
         style_side = max(network.min_size, round(max(size) * config.style_scale))
         scaled_styles = [_resize_long(s, style_side) for s in styles]
         loss_fn = StyleLoss(network, target, scaled_styles, weights, content_layers, style_layers, config,
-                            autocast_dtype(config.precision, device, network.spec))
+                            autocast_dtype(config.precision, device, network.spec),
+                            regions=[resize(r, size) for r in full] or None)
         try:
             if image is None:
                 image = target.clone() if config.init == "content" else \
@@ -198,6 +231,9 @@ def stylize_optimize(
     assert image is not None
     if config.preserve_colors == "luminance":
         image = luminance_transfer(image, content)
+    if full:  # what no region covers is the content
+        size = tuple(image.shape[-2:])
+        image = blend_regions(resize(content, size).float(), [image.float()] * len(full), [resize(m, size) for m in full])
     return StyleResult(image=image.detach().float().cpu(), losses=[v.item() for v in losses])
 
 

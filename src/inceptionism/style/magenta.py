@@ -411,3 +411,18 @@ def with_strength(net: ArbitraryStyleNetwork, embedding: torch.Tensor, content: 
         return embedding
     own = embed_styles(net, [content], size=size)
     return strength * embedding.to(own) + (1.0 - strength) * own
+
+
+def toward_photo(net: FineTunedStyleNetwork, mix: torch.Tensor, content: torch.Tensor, strength: float, *,
+                 size: int = STYLE_SIZE) -> tuple[FineTunedStyleNetwork, torch.Tensor]:
+    """A fine-tuned network and mix that paint ``strength`` of the way from the photo's own embedding (by
+    the arbitrary network's predictor) to the mix's: the photo's embedding is one more style, mixed in."""
+    if not 0.0 <= strength <= 1.0:
+        raise ConfigError(f"strength must be between 0 and 1, got {strength}")
+    p = next(net.parameters())
+    own = embed_styles(load_arbitrary(p.device), [content], size=size).to(p)
+    out = FineTunedStyleNetwork(net.styles + 1).to(p.device)
+    out.transformer, out.style_params = net.transformer, net.style_params
+    out.embeddings = nn.Parameter(torch.cat([net.embeddings.detach(), own]), requires_grad=False)
+    weights = torch.cat([strength * mix.to(p), torch.full((mix.shape[0], 1), 1.0 - strength).to(p)], dim=1)
+    return out.eval(), weights

@@ -10,6 +10,7 @@ one checkpoint ahead of its state at worst, never a broken file.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -81,6 +82,17 @@ def _settings(saved: dict[str, Any], current: dict[str, Any], damaged: str) -> d
     return out
 
 
+def _state_keys(optimizer: torch.optim.Optimizer) -> set[str]:
+    """What ``optimizer``'s kind keeps per parameter once it has stepped (Adam: step, exp_avg, exp_avg_sq)."""
+    probe = torch.zeros(1, requires_grad=True)
+    accepted = inspect.signature(type(optimizer)).parameters
+    settings = {k: v for k, v in optimizer.param_groups[0].items() if k in accepted and k != "params"}
+    twin = type(optimizer)([probe], **settings)
+    probe.grad = torch.zeros(1)
+    twin.step()
+    return set(twin.state[probe])
+
+
 def load_state(model_path: str | os.PathLike[str], optimizer: torch.optim.Optimizer,
                scheduler: Any = None) -> TrainingState:
     """Put the optimiser (and schedule) back as :func:`save_state` left them; returns the step and meta.
@@ -122,6 +134,11 @@ def load_state(model_path: str | os.PathLike[str], optimizer: torch.optim.Optimi
             raise ModelError(f"{damaged} ({key} has shape {tuple(value.shape)}, the parameter "
                              f"{tuple(params[int(index)].shape)}): was it made for another network?")
         state["state"].setdefault(int(index), {})[name] = value
+    expected = _state_keys(optimizer)
+    for index, kept in state["state"].items():
+        if set(kept) != expected:
+            raise ModelError(f"{damaged} (parameter {index} keeps {', '.join(sorted(kept))}; "
+                             f"{type(optimizer).__name__} keeps {', '.join(sorted(expected))})")
     if groups is not None:  # the learning rate a schedule had reached, betas, weight decay...
         for group, saved in zip(state["param_groups"], groups):
             group.update(_settings(saved, group, damaged))
