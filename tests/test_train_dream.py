@@ -218,7 +218,7 @@ def _bad(tmp_path: Path, case: str) -> tuple[list[str], str]:
     if case == "missing images":
         root = make_collection(tmp_path / "c", captions="jsonl")
         (root / "dots3.png").unlink()
-        return ["train-dream", str(root / "posts.jsonl"), "-o", out, *base], "names dots3.png, which does not exist"
+        return ["train-dream", str(root / "posts.jsonl"), "-o", out, *base], "names 'dots3.png', which does not exist"
     if case == "not utf-8":
         root = make_collection(tmp_path / "c")
         (root / "moss1.txt").write_bytes("mousse \xe0 la for\xeat".encode("latin-1"))

@@ -101,6 +101,39 @@ def test_dream_in_the_browser(server, browser, tmp_path):
     page.close()
 
 
+def test_a_masked_dream_in_the_browser(server, browser, tmp_path):
+    source, mask = tmp_path / "cat.png", tmp_path / "mask.png"
+    save_image(torch.nn.functional.interpolate(load_image("skimage:chelsea").rgb, size=(120, 180), mode="area"), source)
+    half = np.zeros((120, 180), np.uint8)
+    half[:, 90:] = 255
+    Image.fromarray(half, "L").save(mask)
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    page.goto(server)
+    page.locator("#dream-input input[type=file]").set_input_files(str(source))
+    page.locator("#dream-input img").first.wait_for(timeout=30_000)
+    page.locator("#dream-mask input[type=file]").set_input_files(str(mask))
+    page.locator("#dream-mask img").first.wait_for(timeout=30_000)
+    _set_number(page, "dream-octaves", 1)
+    _set_number(page, "dream-steps", 6)
+    _set_number(page, "dream-lap", 3)
+    page.locator("#dream-run").click()
+    page.wait_for_function(
+        "() => document.querySelector('#dream-status textarea').value.startsWith('done')", timeout=180_000)
+    _shot(page, "web-mask.png", tmp_path)
+    link = page.locator("#dream-download a").first
+    link.wait_for(timeout=30_000)
+    href = link.get_attribute("href")
+    result = Image.open(io.BytesIO(page.request.get(href if href.startswith("http") else server + href).body()))
+    before = np.asarray(Image.open(source).convert("RGB"), dtype=int)
+    after = np.asarray(result.convert("RGB"), dtype=int)
+    assert (after[:, :80] == before[:, :80]).all()  # black: untouched
+    assert np.abs(after[:, 100:] - before[:, 100:]).mean() > 2  # white: dreamed
+    page.locator("#dream-cli-button").click()
+    page.wait_for_function("() => document.querySelector('#dream-cli textarea').value.includes('--mask')")
+    assert "--lap-norm 3" in page.locator("#dream-cli textarea").input_value()
+    page.close()
+
+
 def test_the_server_binds_to_localhost_by_default():
     import inspect
 

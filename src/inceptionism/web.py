@@ -30,8 +30,9 @@ import torch
 
 from inceptionism import __version__
 from inceptionism.dream import DreamConfig, DreamStep, dream, noise_image
+from inceptionism.dream.loop import fit_mask
 from inceptionism.errors import InceptionismError
-from inceptionism.io.images import load_image, save_image
+from inceptionism.io.images import load_image, mask_tensor, save_image
 from inceptionism.models import DEFAULT_MODEL, get_model, get_model_spec, list_models
 from inceptionism.objectives import LayerAddress, Objective, build_objective
 from inceptionism.parsing import parse_size
@@ -177,7 +178,8 @@ def layer_choices(model: str) -> list[str]:
 
 def command_line(image: str | None, noise: bool, noise_size: str, model: str, layers: list[str], channel: float | None,
                  guide: str | None, octaves: float, steps: float, step_size: float, seed: float,
-                 target: str | None = None, word: str | None = None, *, choices: dict[str, ModelChoice] | None = None) -> str:
+                 target: str | None = None, word: str | None = None, mask: str | None = None, invert_mask: bool = False,
+                 lap_norm: float = 0, *, choices: dict[str, ModelChoice] | None = None) -> str:
     """The ``inceptionism dream`` command that the current settings describe."""
     args = ["inceptionism", "dream"]
     args += ["--noise", noise_size] if noise else [image or "INPUT.png"]
@@ -197,6 +199,10 @@ def command_line(image: str | None, noise: bool, noise_size: str, model: str, la
         args += ["--layer", spec]
     if guide:
         args += ["--guide", guide]
+    if mask:
+        args += ["--mask", mask] + (["--invert-mask"] if invert_mask else [])
+    if lap_norm and int(lap_norm) > 0:
+        args += ["--lap-norm", str(int(lap_norm))]
     d = DreamConfig()
     for flag, value, default in (("--octaves", int(octaves), d.octaves), ("--steps", int(steps), d.steps),
                                  ("--step-size", float(step_size), d.step_size), ("--seed", int(seed), d.seed)):
@@ -296,11 +302,13 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
 
     def dream_job(image: str | None, noise: bool, noise_size: str, model: str, layers: list[str],
                   channel: float | None, guide: str | None, octaves: float, steps: float, step_size: float,
-                  seed: float, target: str | None, word: str | None, session: str) -> Iterator[tuple[Any, Any, str]]:
+                  seed: float, target: str | None, word: str | None, mask_path: str | None, invert_mask: bool,
+                  lap_norm: float, session: str) -> Iterator[tuple[Any, Any, str]]:
         if int(steps) > limits.max_steps:
             raise gr.Error(f"at most {limits.max_steps} steps per octave here")
         try:
-            config = DreamConfig(steps=int(steps), step_size=float(step_size), octaves=int(octaves), seed=int(seed))
+            config = DreamConfig(steps=int(steps), step_size=float(step_size), octaves=int(octaves), seed=int(seed),
+                                 lap_norm=int(lap_norm or 0))
             if noise:
                 w, h = parse_size(noise_size, "noise size")
                 if w * h > limits.max_pixels:
@@ -313,6 +321,9 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
                 start, source = loaded.rgb, loaded
             network = network_for(model)
             objective = _objective(network, layers, channel, guide, limits, target, word)
+            mask = mask_tensor(load_upload(mask_path, limits, "mask "), invert=bool(invert_mask)) if mask_path else None
+            if mask is not None:
+                fit_mask(mask, tuple(start.shape[-2:]), what="the mask")
         except InceptionismError as exc:
             raise gr.Error(str(exc)) from exc
         running = _Running()
@@ -328,7 +339,7 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
                 elif running.cancel.is_set():
                     raise Cancelled
 
-            return dream(network, start, objective, config, callback=callback)
+            return dream(network, start, objective, config, callback=callback, mask=mask)
 
         for kind, value in _run_in_thread(work, running):
             if kind == "preview":
@@ -339,7 +350,8 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
                 meta = {"command": "dream", "job": job, "version": __version__, "model": network.name, "weights": network.weights,
                         "layers": list(layers or network.spec.default_layers), "channel": channel,
                         "target": target or None, "word": word or None,
-                        "guide": guide, "noise": noise_size if noise else None, "config": config.to_dict()}
+                        "guide": guide, "noise": noise_size if noise else None, "config": config.to_dict(),
+                        "mask": bool(mask_path), "invert_mask": bool(invert_mask) if mask_path else None}
                 save_image(value.image, out, alpha=source.alpha if source else None, metadata=meta)
                 yield str(out), str(out), f"done: {total} steps"
             elif kind == "cancelled":
@@ -423,6 +435,13 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
                     channel = gr.Number(label="Channel of the first layer (-1: all)", value=-1, precision=0)
                     guide = upload(gr, label="Guide image (optional)")
                     with gr.Row():
+                        mask = upload(gr, label="Mask (optional): white dreams, grey fades, black stays",
+                                      elem_id="dream-mask")
+                        with gr.Column():
+                            invert_mask = gr.Checkbox(label="invert the mask", value=False, elem_id="dream-invert")
+                            lap_norm = gr.Slider(0, 8, value=0, step=1, elem_id="dream-lap",
+                                                 label="Laplacian normalisation levels (0: off; 4: smoother, larger)")
+                    with gr.Row():
                         octaves = gr.Slider(1, 8, value=DreamConfig().octaves, step=1, label="Octaves", elem_id="dream-octaves")
                         steps = gr.Slider(1, limits.max_steps, value=DreamConfig().steps, step=1, label="Steps per octave",
                                           elem_id="dream-steps")
@@ -450,7 +469,7 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
 
             model.change(switch_model, model, [layers, target, word])
             inputs = [image, noise, noise_size, model, layers, channel, guide, octaves, steps, step_size, seed,
-                      target, word]
+                      target, word, mask, invert_mask, lap_norm]
             event = run.click(dream_job, [*inputs, session], [output, download, status], concurrency_limit=1,
                               concurrency_id="work")
             stop.click(cancel_job, session, status, cancels=[event], queue=False)

@@ -87,7 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 130
         except InceptionismError as exc:
             if not _other_rank():
-                print(f"{PROG}: error: {exc}", file=sys.stderr)
+                # one line, whatever a file's contents put into the message
+                print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             print(f"{PROG}: interrupted; finished outputs are kept", file=sys.stderr)

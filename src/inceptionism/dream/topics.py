@@ -109,7 +109,7 @@ def read_caption_file(path: str | os.PathLike[str]) -> list[Captioned]:
     if missing:
         number, name = missing[0]
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-        raise ConfigError(f"{path}:{number}: names {name}, which does not exist{more}")
+        raise ConfigError(f"{path}:{number}: names {name!r}, which does not exist{more}")
     if not items:
         raise ConfigError(f"{path}: holds no captions")
     return items
