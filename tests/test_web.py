@@ -134,6 +134,44 @@ def test_a_masked_dream_in_the_browser(server, browser, tmp_path):
     page.close()
 
 
+def test_a_painted_mask_in_the_browser(server, browser, tmp_path):
+    source = tmp_path / "cat.png"
+    save_image(torch.nn.functional.interpolate(load_image("skimage:chelsea").rgb, size=(120, 180), mode="area"), source)
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.goto(server)
+    page.locator("#dream-input input[type=file]").set_input_files(str(source))
+    page.locator("#dream-input img").first.wait_for(timeout=30_000)
+    editor = page.locator("#dream-mask-draw")
+    canvas = editor.locator("canvas").first
+    canvas.wait_for(timeout=30_000)
+    time.sleep(1)  # the input is set as the canvas's background
+    editor.locator("button[aria-label=Brush]").first.click()
+    box = canvas.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.3
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for k in range(12):  # a stroke to the right and down, over the right half only
+        page.mouse.move(x0 + k * box["width"] * 0.01, y0 + k * box["height"] * 0.03)
+    page.mouse.up()
+    _set_number(page, "dream-octaves", 1)
+    _set_number(page, "dream-steps", 6)
+    page.locator("#dream-run").click()
+    page.wait_for_function(
+        "() => document.querySelector('#dream-status textarea').value.startsWith('done')", timeout=180_000)
+    _shot(page, "web-painted-mask.png", tmp_path)
+    link = page.locator("#dream-download a").first
+    link.wait_for(timeout=30_000)
+    href = link.get_attribute("href")
+    result = Image.open(io.BytesIO(page.request.get(href if href.startswith("http") else server + href).body()))
+    assert json.loads(result.info["inceptionism"])["mask"] == "painted"
+    before = np.asarray(Image.open(source).convert("RGB"), dtype=int)
+    after = np.asarray(result.convert("RGB"), dtype=int)
+    changed = np.abs(after - before).max(axis=2) > 0
+    assert not changed[:, :50].any()  # far from the stroke: the input, bit for bit
+    assert changed[:, 90:].mean() > 0.05  # under the stroke: dreamed
+    page.close()
+
+
 def test_the_server_binds_to_localhost_by_default():
     import inspect
 

@@ -44,8 +44,10 @@ def server():
 def _dream_args(image: str) -> tuple:
     from gradio_client import handle_file
 
-    # image, noise, noise size, model, layers, channel, guide, octaves, steps, step size, seed, target, word
-    return (handle_file(image), False, "64x48", "efficientnet_lite0", ["blocks.2"], -1, None, 1, 2, 0.01, 0, "", "")
+    # image, noise, noise size, model, layers, channel, guide, octaves, steps, step size, seed, target, word,
+    # mask, invert mask, Laplacian levels, painted mask
+    return (handle_file(image), False, "64x48", "efficientnet_lite0", ["blocks.2"], -1, None, 1, 2, 0.01, 0, "", "",
+            None, False, 0, None)
 
 
 def _submit(url: str, image: str) -> tuple[str, str]:

@@ -304,7 +304,7 @@ class SweepRunner:
                 self.runner.network, layer.split("+"), guide=self.runner.guide, class_value=job.class_value,
                 topic=job.topic, word=job.word)
         config = DreamConfig(steps=payload["steps"], step_size=payload["step_size"], octaves=payload["octaves"],
-                             precision=self.job.dream.config.precision)
+                             precision=self.job.dream.config.precision, lap_norm=self.job.dream.config.lap_norm)
         result = dream(self.runner.network, self.image, self.objectives[layer], config, mask=self.runner.mask)
         return np.asarray(to_pil(result.image))
 

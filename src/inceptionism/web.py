@@ -211,6 +211,18 @@ def command_line(image: str | None, noise: bool, noise_size: str, model: str, la
     return shlex.join(args)
 
 
+def painted_mask(value: Any) -> torch.Tensor | None:
+    """What was painted over the picture in the mask editor (``1,1,H,W``: 1 where painted), or None."""
+    if not isinstance(value, dict):
+        return None
+    alphas = [np.asarray(layer)[..., 3] for layer in value.get("layers") or []
+              if layer is not None and np.asarray(layer).ndim == 3 and np.asarray(layer).shape[2] == 4]
+    if not alphas or max(int(a.max()) for a in alphas) == 0:
+        return None
+    painted = np.max(np.stack(alphas), axis=0).astype(np.float32) / 255.0
+    return torch.from_numpy(painted)[None, None]
+
+
 def _has_topics(network: Any) -> bool:
     collection = getattr(network, "collection", None)
     return collection is not None and collection.kind == "topics"
@@ -303,7 +315,7 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
     def dream_job(image: str | None, noise: bool, noise_size: str, model: str, layers: list[str],
                   channel: float | None, guide: str | None, octaves: float, steps: float, step_size: float,
                   seed: float, target: str | None, word: str | None, mask_path: str | None, invert_mask: bool,
-                  lap_norm: float, session: str) -> Iterator[tuple[Any, Any, str]]:
+                  lap_norm: float, painted: Any, session: str) -> Iterator[tuple[Any, Any, str]]:
         if int(steps) > limits.max_steps:
             raise gr.Error(f"at most {limits.max_steps} steps per octave here")
         try:
@@ -322,6 +334,11 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
             network = network_for(model)
             objective = _objective(network, layers, channel, guide, limits, target, word)
             mask = mask_tensor(load_upload(mask_path, limits, "mask "), invert=bool(invert_mask)) if mask_path else None
+            drawn = painted_mask(painted) if mask is None and not noise else None
+            if drawn is not None:
+                mask = 1 - drawn if invert_mask else drawn
+                if not (mask > 0).any():
+                    raise InceptionismError("the painted mask covers everything and is inverted: nothing would change")
             if mask is not None:
                 fit_mask(mask, tuple(start.shape[-2:]), what="the mask")
         except InceptionismError as exc:
@@ -351,7 +368,8 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
                         "layers": list(layers or network.spec.default_layers), "channel": channel,
                         "target": target or None, "word": word or None,
                         "guide": guide, "noise": noise_size if noise else None, "config": config.to_dict(),
-                        "mask": bool(mask_path), "invert_mask": bool(invert_mask) if mask_path else None}
+                        "mask": "uploaded" if mask_path else ("painted" if mask is not None else None),
+                        "invert_mask": bool(invert_mask) if mask is not None else None}
                 save_image(value.image, out, alpha=source.alpha if source else None, metadata=meta)
                 yield str(out), str(out), f"done: {total} steps"
             elif kind == "cancelled":
@@ -441,6 +459,10 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
                             invert_mask = gr.Checkbox(label="invert the mask", value=False, elem_id="dream-invert")
                             lap_norm = gr.Slider(0, 8, value=0, step=1, elem_id="dream-lap",
                                                  label="Laplacian normalisation levels (0: off; 4: smoother, larger)")
+                    painted = gr.ImageEditor(type="numpy", sources=(), transforms=(), layers=False,
+                                             brush=gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=24),
+                                             label="...or paint where to dream, over the input (no mask uploaded)",
+                                             elem_id="dream-mask-draw")
                     with gr.Row():
                         octaves = gr.Slider(1, 8, value=DreamConfig().octaves, step=1, label="Octaves", elem_id="dream-octaves")
                         steps = gr.Slider(1, limits.max_steps, value=DreamConfig().steps, step=1, label="Steps per octave",
@@ -470,7 +492,16 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
             model.change(switch_model, model, [layers, target, word])
             inputs = [image, noise, noise_size, model, layers, channel, guide, octaves, steps, step_size, seed,
                       target, word, mask, invert_mask, lap_norm]
-            event = run.click(dream_job, [*inputs, session], [output, download, status], concurrency_limit=1,
+            def canvas(path: str | None) -> Any:
+                """The input becomes the canvas to paint a mask on (a file that is no picture does not)."""
+                try:
+                    load_upload(path, limits) if path else None
+                except InceptionismError:
+                    return None
+                return {"background": path, "layers": [], "composite": path} if path else None
+
+            image.change(canvas, image, painted, queue=False)
+            event = run.click(dream_job, [*inputs, painted, session], [output, download, status], concurrency_limit=1,
                               concurrency_id="work")
             stop.click(cancel_job, session, status, cancels=[event], queue=False)
             show_cli.click(functools.partial(command_line, choices=choices), inputs, cli, queue=False)

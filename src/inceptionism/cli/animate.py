@@ -291,7 +291,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise ConfigError("sweep takes one --mask for the whole image: put it before any --layer")
     dream_job = DreamJob(model=args.model, weights=args.weights, layers=tuple(args.layer) if args.layer else None,
                          guide=args.guide, class_value=args.class_, topic=args.topic, word=args.word,
-                         config=DreamConfig(), device=args.device, masks=((-1, whole),) if whole else (),
+                         config=DreamConfig(lap_norm=args.lap_norm or 0), device=args.device,
+                         masks=((-1, whole),) if whole else (),
                          invert_mask=args.invert_mask)
     job = SweepJob(dream_job, args.input, data)
     runner = replace(job, dream=replace(dream_job, device="cpu")).setup() if args.ray else job.setup()
