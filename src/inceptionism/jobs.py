@@ -262,7 +262,7 @@ class StylizeRunner:
 
         label, data, fmt = payload
         image = load_image_bytes(data, key)
-        meta = {**dict(self.job.recipe), "content": label}
+        meta = {**dict(self.job.recipe), "content": label, "device": str(self.device)}
         return encode_image(self.stylize(image.rgb), fmt, alpha=image.alpha, metadata=meta)
 
 

@@ -142,6 +142,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
         zoom_loop(network, start, schedule, config, frames=args.frames, every=args.every, store=store,
                   objective_for=objective_for, callback=lambda n, total: bar.update(1), mask=mask)
     assemble_movie(store, args.frames, movie, args.fps, reverse=args.reverse, boomerang=args.boomerang, quiet=args.quiet)
+    args.report.output(movie or folder, input=args.input or f"noise {args.noise}", frames=args.frames, fps=args.fps,
+                       recipe=store.recipe)
     return 0
 
 
@@ -223,12 +225,14 @@ def cmd_video(args: argparse.Namespace) -> int:
         if report.failed:
             return finish_items(report, f"video {args.output}", args.quiet)
         assemble_movie(store, info.frames, movie, info.fps, audio_from=audio, quiet=args.quiet)
+        args.report.output(movie or folder, input=args.input, frames=info.frames, fps=info.fps, recipe=store.recipe)
         return 0
     bar = frame_bar(info.frames, min(len(store.frame_numbers()), info.frames), (movie or folder).name, args.quiet)
     with kept_on_stop(store, bar):
         count = video_loop(network, read_video(args.input), objective, config, store=store, blend=blend,
                            flow=args.flow, callback=lambda n: bar.update(1), mask=mask)
     assemble_movie(store, count, movie, info.fps, audio_from=audio, quiet=args.quiet)
+    args.report.output(movie or folder, input=args.input, frames=count, fps=info.fps, recipe=store.recipe)
     return 0
 
 
@@ -330,6 +334,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             "input": args.input, "axes": {n: v for n, v in axes}, "guide": args.guide, "class": args.class_,
             "topic": args.topic, "word": args.word}
     save_image(sheet, args.output, metadata=meta)
+    args.report.output(args.output, input=args.input, cells=len(cells))
     if not args.quiet:
         print(f"wrote {args.output} ({len(row_keys)}x{len(col_axis[1])} grid)", file=sys.stderr)
     return 0

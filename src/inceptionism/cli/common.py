@@ -59,7 +59,7 @@ def file_sha256(path: str) -> str | None:
 
 def source_label(path: str | None) -> str | None:
     """How an input is recorded in a recipe: an absolute path, or ``skimage:NAME`` as given."""
-    if path is None or path.startswith("skimage:"):
+    if path is None or path.startswith("skimage:") or path == "-":  # "-": standard input
         return path
     return os.path.abspath(path)
 
@@ -433,6 +433,8 @@ def run_items(args: argparse.Namespace, job: Any, items: list[tuple[str, Callabl
             report.done += 1
         else:
             report.failed.append((key, value))
+            if hasattr(args, "report"):
+                args.report.output(None, input=key, status="failed", error=value)
         bar.update(1)
 
     resume = "add --resume to go on" if hasattr(args, "resume") else ""

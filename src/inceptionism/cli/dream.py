@@ -179,6 +179,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
         finally:
             bar.close()
         write_bytes(target, data)
+        args.report.output(target, input=src or None, **({"noise": noise} if noise else {}))
         if not args.quiet:
             print(f"wrote {target}", file=sys.stderr)
         return 0
@@ -193,6 +194,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
                 data = None
             if data is not None and recipe_matches(target, runner.meta(source_label(src), data)):
                 skipped += 1
+                args.report.output(target, input=src, status="skipped")
                 continue
         todo.append((src, target))
     where = {src: target for src, target in todo}
@@ -200,9 +202,12 @@ def cmd_dream(args: argparse.Namespace) -> int:
     def load(src: str) -> Any:
         return lambda: (source_label(src), read_image_bytes(src), output_format(where[src]))
 
-    report = run_items(args, job, [(src, load(src)) for src, _ in todo],
-                       lambda key, data: write_bytes(where[key], data), what=Path(args.output).name or args.output,
-                       runner=None if args.ray else runner)
+    def write(key: str, data: bytes) -> None:
+        write_bytes(where[key], data)
+        args.report.output(where[key], input=key)
+
+    report = run_items(args, job, [(src, load(src)) for src, _ in todo], write,
+                       what=Path(args.output).name or args.output, runner=None if args.ray else runner)
     report.total += skipped
     report.skipped = skipped
     return finish_items(report, f"dream into {args.output}", args.quiet)
@@ -288,7 +293,10 @@ def cmd_train_dream(args: argparse.Namespace) -> int:
     if args.nproc > 1 and not dist.active:
         read_collection(args.data, config)  # a bad collection is one line here, not one per process
         distributed.share(config.batch_size, distributed.Dist(world_size=args.nproc))
-        return distributed.launch(args.nproc, distributed.without_option(args.argv, "--nproc"))
+        code = distributed.launch(args.nproc, [a for a in distributed.without_option(args.argv, "--nproc")
+                                               if a != "--json"])  # one report: this process's
+        args.report.output(out, input=args.data, status="written" if code == 0 else "failed", processes=args.nproc)
+        return code
     if spec.weights_status() == "needs download" and dist.main:
         log.warning("%s's ImageNet weights are not in the torch cache: they download now", backbone)
     device = distributed.start(dist, resolve_device(args.device))
@@ -299,6 +307,8 @@ def cmd_train_dream(args: argparse.Namespace) -> int:
     finally:
         bar.close()
         distributed.stop(dist)
+    args.report.output(out, input=args.data, steps=result.step, images=result.images, held_out=result.held_out,
+                       metric=result.metric, value=result.value, chance=result.chance, skipped=result.skipped)
     if not args.quiet and dist.main:
         figure = "" if result.value is None else \
             f"; held-out {result.metric.replace('_', ' ')} {result.value:.2f} (chance {result.chance:.2f})"
@@ -323,10 +333,11 @@ def cmd_topics(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.model}: was trained on class folders, not captions: its classes are "
                           + ", ".join(collection.names))
     n = max(1, args.words)
-    for i in range(collection.count):
-        weights = collection.topic_word[i]
-        top = torch_topk_words(weights, collection.vocabulary, n)
-        print(f"topic {i:>3}: {' '.join(top)}")
+    topics = [torch_topk_words(collection.topic_word[i], collection.vocabulary, n) for i in range(collection.count)]
+    args.report.describe(model=args.model, topics=[{"topic": i, "words": words} for i, words in enumerate(topics)])
+    if not args.json:
+        for i, top in enumerate(topics):
+            print(f"topic {i:>3}: {' '.join(top)}")
     return 0
 
 

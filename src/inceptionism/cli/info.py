@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 
@@ -17,7 +16,6 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(func=cmd_layers)
     p = sub.add_parser("info", help="print how an image was made, or what a model file holds")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--json", action="store_true", help="as JSON")
     p.set_defaults(func=cmd_info)
 
 
@@ -28,6 +26,10 @@ def cmd_models(args: argparse.Namespace) -> int:
     for name in list_models():
         spec = get_model_spec(name)
         rows.append((name, spec.weights_status(), ",".join(spec.default_layers), spec.description))
+    args.report.describe(models=[{"name": r[0], "weights": r[1], "default_layers": r[2].split(","),
+                                  "description": r[3]} for r in rows])
+    if args.json:
+        return 0
     widths = [max(len(r[i]) for r in rows + [("model", "weights", "default layer", "")]) for i in range(3)]
     print(f"{'model':<{widths[0]}}  {'weights':<{widths[1]}}  {'default layer':<{widths[2]}}  description")
     for r in rows:
@@ -42,6 +44,10 @@ def cmd_layers(args: argparse.Namespace) -> int:
     network = get_model(args.model or DEFAULT_MODEL, weights=args.weights or RANDOM)
     paths = network.layer_paths() if args.all else list(network.spec.layers)
     shapes = network.layer_shapes(paths, size=224)
+    args.report.describe(model=network.name, size=224, layers=[
+        {"layer": path, "aliases": list(network.aliases_of(path)), "shape": list(shapes[path])} for path in paths])
+    if args.json:
+        return 0
     width = max(len(p) for p in paths)
     for path in paths:
         aliases = ",".join(network.aliases_of(path)) or "-"
@@ -54,16 +60,23 @@ def cmd_info(args: argparse.Namespace) -> int:
     from inceptionism.io.images import read_metadata
 
     if args.file.endswith(".safetensors"):
-        from inceptionism.models.dream_file import describe, is_dream_model
+        from inceptionism.models.dream_file import describe, is_dream_model, read_dream_metadata
+        from inceptionism.style.model_file import read_metadata as read_style_metadata
 
         if is_dream_model(args.file):
-            print("\n".join(describe(args.file)))
+            args.report.describe(file=args.file, kind="dream model", model=read_dream_metadata(args.file))
+            if not args.json:
+                print("\n".join(describe(args.file)))
         else:
-            _print_style_model(args.file)
+            meta = read_style_metadata(args.file)
+            args.report.describe(file=args.file, kind="style model", model={
+                **meta, "styles": [{k: v for k, v in s.items() if k != "thumbnail"} for s in meta["styles"]]})
+            if not args.json:
+                _print_style_model(args.file)
         return 0
     recipe = read_metadata(args.file)
+    args.report.describe(file=args.file, kind="image", recipe=recipe)
     if args.json:
-        print(json.dumps(recipe, indent=2, sort_keys=True))
         return 0
     config = recipe.pop("config", {})
     for key, value in recipe.items():

@@ -7,15 +7,18 @@ Every command module (dream, animate, style, web, info) adds its sub-commands wi
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import logging
 import os
 import sys
-from typing import Callable, Iterator, Sequence
+import time
+from typing import Any, Iterator, Sequence
 
 from inceptionism import __version__
-from inceptionism.cli import animate, dream, info, style, web
+from inceptionism.cli import animate, completion, dream, info, report, style, web
 from inceptionism.cli.common import PROG, Parser
-from inceptionism.errors import InceptionismError, Interrupted
+from inceptionism.errors import ConfigError, InceptionismError, Interrupted
 
 
 def build_parser() -> Parser:
@@ -23,8 +26,12 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
-    for module in (dream, animate, style, info, web):
+    for module in (dream, animate, style, info, web, completion):
         module.add_parsers(sub)
+    for name, command in sub.choices.items():
+        if name not in ("web", "completion"):  # a server has nothing to report when it ends
+            command.add_argument("--json", action="store_true",
+                                 help="one JSON document on stdout when done (README: Scripting); messages on stderr")
     return parser
 
 
@@ -72,32 +79,69 @@ def _other_rank() -> bool:
         return False
 
 
+def _parse(parser: Parser, argv: list[str]) -> Any:
+    """The parsed arguments; with --json, a usage error is a JSON document too (and still the usage on stderr)."""
+    if "--json" not in argv:
+        return parser.parse_args(argv)
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            return parser.parse_args(argv)
+    except SystemExit as exc:
+        sys.stderr.write(captured.getvalue())
+        if exc.code:
+            lines = [line for line in captured.getvalue().splitlines() if line.strip()]
+            command = next((a for a in argv if not a.startswith("-")), None)
+            print(json.dumps({"schema": report.SCHEMA, "command": command, "ok": False, "exit_code": exc.code,
+                              "error": lines[-1] if lines else "usage error"}))
+        raise
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
+    if argv[:1] == ["__complete"]:  # the shell completion scripts ask here (cli/completion.py)
+        return completion.complete(argv[1:])
+    parser = build_parser()
+    args = _parse(parser, argv)
     args.argv = argv  # for commands that start copies of themselves (--nproc)
-    func: Callable[..., int] = args.func
-    with _logging_to_stderr(), _sigterm_as_ctrl_c():
+    args.report = report.Report(args.command)
+    as_json = getattr(args, "json", False) and not _other_rank()
+    stdout = sys.stdout
+    started = time.perf_counter()
+    code, error = 1, None
+    with _logging_to_stderr(), _sigterm_as_ctrl_c(), \
+            (contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()):
         try:
-            return func(args)
+            if as_json and getattr(args, "output", None) == "-":
+                raise ConfigError("--json and -o - both want standard output: write the image to a file")
+            code = func_code = args.func(args)
+            return func_code
         except Interrupted as exc:
             if not _other_rank():
                 print(f"{PROG}: {exc}", file=sys.stderr)
+            code, error = 130, str(exc)
             return 130
         except InceptionismError as exc:
+            # one line, whatever a file's contents put into the message
+            error = f"{' '.join(str(exc).split())}"
             if not _other_rank():
-                # one line, whatever a file's contents put into the message
-                print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+                print(f"{PROG}: error: {error}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             print(f"{PROG}: interrupted; finished outputs are kept", file=sys.stderr)
+            code, error = 130, "interrupted; finished outputs are kept"
             return 130
         except BrokenPipeError:
+            code = 0
             return 0
         except MemoryError:
-            print(f"{PROG}: error: out of memory (try a smaller image)", file=sys.stderr)
+            error = "out of memory (try a smaller image)"
+            print(f"{PROG}: error: {error}", file=sys.stderr)
             return 1
+        finally:
+            if as_json:
+                doc = report.document(args.report, code=code, seconds=time.perf_counter() - started, error=error)
+                print(json.dumps(doc, default=str), file=stdout, flush=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -78,6 +78,10 @@ def cmd_styles(args: argparse.Namespace) -> int:
         raise ConfigError("-o goes with --sheet PHOTO")
     model = Path(args.model) if args.model else shipped_model_path()
     meta = read_metadata(model)
+    args.report.describe(styles=[{"index": int(label), "name": name, "network": network}
+                                 for label, name, network, _ in styles])
+    if args.json:
+        return 0
     source = "ships with inceptionism" if not args.model else str(model)
     print(f"{len(meta['styles'])} styles of one network ({source}; trained {meta['training'].get('step')} steps; "
           "blend them with --mix)")
@@ -140,6 +144,7 @@ def _style_sheet(args: argparse.Namespace, styles: list[tuple[str, str, str, lis
         sheet.paste(picture, (x, y + caption))
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(out.suffix.lower(), "PNG")
     atomic_write(out, lambda tmp: sheet.save(tmp, fmt))
+    args.report.output(out, input=args.sheet, styles=len(styles))
     if not args.quiet:
         print(f"wrote {out} ({len(styles)} styles)", file=sys.stderr)
     return 0
@@ -277,6 +282,7 @@ def cmd_style(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     save_image(result.image, out, metadata=meta)
+    args.report.output(out, input=args.content, final_loss=result.losses[-1] if result.losses else None)
     if not args.quiet:
         print(f"wrote {out}", file=sys.stderr)
     return 0
@@ -353,7 +359,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.nproc > 1 and not dist.active:
         find_images(args.data)  # a bad folder is one line here, not one per process
         distributed.share(config.batch_size, distributed.Dist(world_size=args.nproc))
-        return distributed.launch(args.nproc, distributed.without_option(args.argv, "--nproc"))
+        code = distributed.launch(args.nproc, [a for a in distributed.without_option(args.argv, "--nproc")
+                                               if a != "--json"])  # one report: this process's
+        args.report.output(out, input=args.data, status="written" if code == 0 else "failed", processes=args.nproc)
+        return code
     device = distributed.start(dist, resolve_device(args.device))
     network = load_network(args, device=device)
     bar = LazyBar(out.name, args.quiet or not dist.main)
@@ -367,6 +376,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         bar.close()
         distributed.stop(dist)
+    args.report.output(out, input=args.data, styles=list(args.style))
     if not args.quiet and dist.main:
         print(f"wrote {out}", file=sys.stderr)
     return 0
@@ -619,11 +629,19 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     if len(pairs) == 1 and todo and not args.ray:
         content, target = todo[0]
         write_bytes(target, job.setup().run(content, load(content)()))
+        args.report.output(target, input=content)
         if not args.quiet:
             print(f"wrote {target}", file=sys.stderr)
         return 0
-    report = run_items(args, job, [(c, load(c)) for c, _ in todo], lambda key, data: write_bytes(where[key], data),
-                       what=Path(args.output).name or args.output)
+    for content, target in pairs:
+        if content not in where:
+            args.report.output(target, input=content, status="skipped")
+
+    def write(key: str, data: bytes) -> None:
+        write_bytes(where[key], data)
+        args.report.output(where[key], input=key)
+
+    report = run_items(args, job, [(c, load(c)) for c, _ in todo], write, what=Path(args.output).name or args.output)
     report.total += len(pairs) - len(todo)
     report.skipped = len(pairs) - len(todo)
     return finish_items(report, f"stylize into {args.output}", args.quiet)
@@ -652,6 +670,7 @@ def _stylize_video(args: argparse.Namespace, job: Any, video: str) -> int:
         count = stylize_video_loop(runner.stylize, read_video(video), store=store, flow=args.flow,
                                    callback=lambda n: bar.update(1))
     assemble_movie(store, count, movie, info.fps, audio_from=video if info.has_audio else None, quiet=args.quiet)
+    args.report.output(movie or folder, input=video, frames=count, fps=info.fps)
     return 0
 
 
@@ -669,6 +688,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if args.output.endswith(".safetensors"):
         check = export_half(args.model, args.output)
+        args.report.output(args.output, input=args.model, max_abs_error=check.max_abs_error,
+                           checked_sizes=[[w, h] for h, w in check.sizes])
         sizes = ", ".join(f"{w}x{h}" for h, w in check.sizes)
         print(f"wrote {args.output} in half precision ({os.path.getsize(args.output) / 2**20:.1f} MB); "
               f"its pixels are within {check.max_abs_error:.1e} of the float32 model's at {sizes}")
@@ -676,6 +697,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not args.output.endswith(".onnx"):
         raise ConfigError(f"{args.output}: the output must end in .onnx or .safetensors")
     check = export_onnx(args.model, args.output)
+    args.report.output(args.output, input=args.model, max_abs_error=check.max_abs_error,
+                       checked_sizes=[[w, h] for h, w in check.sizes])
     sizes = ", ".join(f"{w}x{h}" for h, w in check.sizes)
     print(f"wrote {args.output}; onnxruntime matches PyTorch within {check.max_abs_error:.1e} at {sizes}")
     return 0

@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import os
+import sys
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -141,6 +142,8 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
     text = os.fspath(path)
     if text.startswith(SAMPLE_PREFIX):
         return _check_size(load_sample(text[len(SAMPLE_PREFIX):]), text)
+    if text == STDIO:
+        return load_image_bytes(stdin_bytes(), "standard input", max_pixels=max_pixels)
     p = Path(text)
     if not p.exists():
         raise ImageReadError(f"{text}: no such file")
@@ -176,6 +179,7 @@ def load_image_bytes(data: bytes, name: str, *, max_pixels: int = DEFAULT_MAX_PI
     """:func:`load_image` for a file's bytes (read elsewhere, e.g. by a cluster's driver); ``name`` names it."""
     if name.startswith(SAMPLE_PREFIX):
         return load_image(name, max_pixels=max_pixels)
+    name = "standard input" if name == STDIO else name
     if not data:
         raise ImageReadError(f"{name}: the file is empty")
     return _decode(io.BytesIO(data), name, max_pixels)
@@ -186,6 +190,8 @@ def read_image_bytes(path: str | os.PathLike[str]) -> bytes:
     text = os.fspath(path)
     if text.startswith(SAMPLE_PREFIX):
         return b""
+    if text == STDIO:
+        return stdin_bytes()
     try:
         return Path(text).read_bytes()
     except FileNotFoundError:
@@ -236,8 +242,23 @@ def _check_size(image: LoadedImage, text: str) -> LoadedImage:
     return image
 
 
+#: ``-`` as an input reads the image from standard input; as an output, writes PNG to standard output
+STDIO = "-"
+_stdin: bytes | None = None
+
+
+def stdin_bytes() -> bytes:
+    """Everything on standard input (read once: a command may look at its input twice)."""
+    global _stdin
+    if _stdin is None:
+        _stdin = sys.stdin.buffer.read()
+    return _stdin
+
+
 def output_format(path: str | os.PathLike[str]) -> str:
     """The PIL format for an output path, or :class:`OutputError` for other suffixes."""
+    if os.fspath(path) == STDIO:
+        return "PNG"
     suffix = Path(path).suffix.lower()
     if suffix not in OUTPUT_FORMATS:
         raise OutputError(
@@ -250,6 +271,10 @@ def output_format(path: str | os.PathLike[str]) -> str:
 def check_output(path: str | os.PathLike[str], inputs: tuple[str, ...] = ()) -> Path:
     """Fail early, before any work, if ``path`` cannot be written or is an input."""
     p = Path(path)
+    if os.fspath(path) == STDIO:
+        if sys.stdout.isatty():
+            raise OutputError("-o -: standard output is a terminal; pipe it into a file or a program")
+        return p
     output_format(p)
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
@@ -341,7 +366,11 @@ def encode_image(
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (complete, or not at all)."""
+    """Write ``data`` to ``path`` atomically (complete, or not at all); ``-``: to standard output."""
+    if os.fspath(path) == STDIO:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return Path(path)
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
     return Path(path)
 
@@ -363,7 +392,7 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The recipe stored in an image written by :func:`save_image`."""
     text = os.fspath(path)
     try:
-        with Image.open(text) as im:
+        with Image.open(io.BytesIO(stdin_bytes()) if text == STDIO else text) as im:
             raw = im.info.get(METADATA_KEY)
             if raw is None:
                 desc = im.getexif().get(_EXIF_DESCRIPTION)
