@@ -107,14 +107,12 @@ def candidates(parser: argparse.ArgumentParser, words: list[str], index: int) ->
     return []
 
 
-def complete(argv: list[str]) -> int:
+def complete(parser: argparse.ArgumentParser, argv: list[str]) -> int:
     """``__complete INDEX WORD...``: the candidates, one a line."""
-    from inceptionism.cli.main import build_parser
-
     try:
         index, words = int(argv[0]), list(argv[1:])
     except (IndexError, ValueError):
         return 2
-    for line in candidates(build_parser(), words, index):
+    for line in candidates(parser, words, index):
         print(line)
     return 0

@@ -100,7 +100,7 @@ def _parse(parser: Parser, argv: list[str]) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["__complete"]:  # the shell completion scripts ask here (cli/completion.py)
-        return completion.complete(argv[1:])
+        return completion.complete(build_parser(), argv[1:])
     parser = build_parser()
     args = _parse(parser, argv)
     args.argv = argv  # for commands that start copies of themselves (--nproc)
