@@ -172,6 +172,31 @@ def test_a_painted_mask_in_the_browser(server, browser, tmp_path):
     page.close()
 
 
+def test_an_example_click_and_a_short_animation_in_the_browser(server, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.goto(server)
+    page.get_by_role("tab", name="Animate").click()
+    page.locator("#animate-examples button.gallery-item").first.click()  # chelsea, one click away
+    page.locator("#animate-input img").first.wait_for(timeout=30_000)
+    _set_number(page, "animate-frames", 3)
+    _set_number(page, "animate-every", 1)
+    page.locator("#animate-run").click()
+    page.wait_for_function(
+        "() => document.querySelector('#animate-status textarea').value.startsWith('frame')", timeout=120_000)
+    page.wait_for_function(
+        "() => document.querySelector('#animate-status textarea').value === 'done: 3 frames'", timeout=180_000)
+    link = page.locator("#animate-download a").first
+    link.wait_for(timeout=30_000)
+    href = link.get_attribute("href")
+    movie = Image.open(io.BytesIO(page.request.get(href if href.startswith("http") else server + href).body()))
+    assert movie.format == "GIF" and movie.n_frames == 3 and movie.size == (451, 300)
+    # the result joins this session's gallery, where it can be opened again
+    page.wait_for_function("() => [...document.querySelectorAll('#session-gallery img')]"
+                           ".some(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
+    _shot(page, "web-animate.png", tmp_path)
+    page.close()
+
+
 def test_the_server_binds_to_localhost_by_default():
     import inspect
 

@@ -1,0 +1,294 @@
+"""The Dream tab: an upload (or noise, or an example), the model and its layers, a channel, a guide, a mask
+(uploaded, or painted over the input), Laplacian normalisation, octaves, steps, step size and seed; previews
+while it runs, Cancel, the PNG with its recipe, and the equivalent command line."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from inceptionism import __version__
+from inceptionism.dream import DreamConfig, DreamStep, dream, noise_image
+from inceptionism.dream.loop import fit_mask
+from inceptionism.errors import InceptionismError
+from inceptionism.io.images import mask_tensor, save_image
+from inceptionism.models import DEFAULT_MODEL, get_model_spec, list_models
+from inceptionism.objectives import LayerAddress, Objective, build_objective
+from inceptionism.parsing import parse_size
+from inceptionism.web.app import (
+    PREVIEW_EVERY, Cancelled, Running, Services, WebLimits, load_upload, network, preview, run_in_thread, upload,
+)
+
+#: how a user model (``--dream-model``) is listed among the models
+USER_PREFIX = "yours: "
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A registry model, or a user's dream model file (``inceptionism train-dream``)."""
+
+    label: str
+    name: str | None  # registry name (None: the file names its backbone)
+    weights: str | None  # None: the registry's default weights
+
+    @property
+    def backbone(self) -> str:
+        if self.name is not None:
+            return self.name
+        from inceptionism.models.dream_file import read_dream_metadata
+
+        return read_dream_metadata(self.weights)["backbone"]
+
+
+def model_choices(dream_models: tuple[str, ...] = ()) -> dict[str, ModelChoice]:
+    """The Model dropdown: the registry's models, then each user model as ``yours: FILE``."""
+    choices = {name: ModelChoice(name, name, None) for name in list_models()}
+    for path in dream_models:
+        label = USER_PREFIX + Path(path).name
+        choices[label] = ModelChoice(label, None, os.fspath(path))
+    return choices
+
+
+def target_choices(network: Any) -> list[str]:
+    """What a user model can dream toward: its class names, or its topics (with their top words)."""
+    collection = getattr(network, "collection", None)
+    return list(collection.names) if collection is not None else []
+
+
+def layer_choices(model: str) -> list[str]:
+    """The model's own layers, its aliases first (friendlier names); ``model`` is a registry name."""
+    spec = get_model_spec(model)
+    return list(dict.fromkeys([*spec.aliases, *spec.layers]))
+
+
+def command_line(image: str | None, noise: bool, noise_size: str, model: str, layers: list[str], channel: float | None,
+                 guide: str | None, octaves: float, steps: float, step_size: float, seed: float,
+                 target: str | None = None, word: str | None = None, mask: str | None = None, invert_mask: bool = False,
+                 lap_norm: float = 0, *, choices: dict[str, ModelChoice] | None = None) -> str:
+    """The ``inceptionism dream`` command that the current settings describe."""
+    args = ["inceptionism", "dream"]
+    args += ["--noise", noise_size] if noise else [image or "INPUT.png"]
+    args += ["-o", "dream.png"]
+    choice = (choices or {}).get(model)
+    if choice is not None and choice.weights:
+        args += ["--weights", choice.weights]
+    elif model != DEFAULT_MODEL:
+        args += ["--model", model]
+    if target:
+        topic = _topic_number(target)
+        args += ["--topic", str(topic)] if topic is not None else ["--class", target]
+    if word:
+        args += ["--word", word]
+    for i, layer in enumerate(layers or []):
+        spec = layer if (channel is None or channel < 0 or i > 0) else f"{layer}:{int(channel)}"
+        args += ["--layer", spec]
+    if guide:
+        args += ["--guide", guide]
+    if mask:
+        args += ["--mask", mask] + (["--invert-mask"] if invert_mask else [])
+    if lap_norm and int(lap_norm) > 0:
+        args += ["--lap-norm", str(int(lap_norm))]
+    d = DreamConfig()
+    for flag, value, default in (("--octaves", int(octaves), d.octaves), ("--steps", int(steps), d.steps),
+                                 ("--step-size", float(step_size), d.step_size), ("--seed", int(seed), d.seed)):
+        if value != default:
+            args += [flag, str(value)]
+    return shlex.join(args)
+
+
+def painted_mask(value: Any) -> torch.Tensor | None:
+    """What was painted over the picture in the mask editor (``1,1,H,W``: 1 where painted), or None."""
+    if not isinstance(value, dict):
+        return None
+    alphas = [np.asarray(layer)[..., 3] for layer in value.get("layers") or []
+              if layer is not None and np.asarray(layer).ndim == 3 and np.asarray(layer).shape[2] == 4]
+    if not alphas or max(int(a.max()) for a in alphas) == 0:
+        return None
+    painted = np.max(np.stack(alphas), axis=0).astype(np.float32) / 255.0
+    return torch.from_numpy(painted)[None, None]
+
+
+def _has_topics(network: Any) -> bool:
+    collection = getattr(network, "collection", None)
+    return collection is not None and collection.kind == "topics"
+
+
+def _topic_number(target: str) -> int | None:
+    """The number of a topic label (``topic 3: food pizza ...``), None for a class name."""
+    if target.startswith("topic ") and ":" in target:
+        head = target[len("topic "):target.index(":")]
+        if head.isdigit():
+            return int(head)
+    return None
+
+
+def _objective(network: Any, layers: list[str], channel: float | None, guide: str | None, limits: WebLimits,
+               target: str | None = None, word: str | None = None) -> Objective:
+    """The dream's objective: the layers (a channel of the first, if given), or the guide's features there;
+    and a user model's class, topic or word."""
+    chosen = layers or list(network.spec.default_layers)
+    ch = None if channel is None or channel < 0 else int(channel)
+    addresses = [LayerAddress(layer, ch if i == 0 else None) for i, layer in enumerate(chosen)]
+    g = load_upload(guide, limits, "guide image ").rgb if guide else None
+    topic = _topic_number(target) if target else None
+    class_value = target if target and topic is None else None
+    objective, _ = build_objective(network, addresses if (layers or not (target or word)) else None, guide=g,
+                                   class_value=class_value, topic=topic, word=word or None)
+    return objective
+
+
+def dream_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
+    choices = model_choices(dream_models)
+
+    def network_for(label: str) -> Any:
+        choice = choices.get(label)
+        if choice is None:
+            raise InceptionismError(f"unknown model {label!r}")
+        return network(choice.name, choice.weights, s.device)
+
+    def dream_job(image: str | None, noise: bool, noise_size: str, model: str, layers: list[str],
+                  channel: float | None, guide: str | None, octaves: float, steps: float, step_size: float,
+                  seed: float, target: str | None, word: str | None, mask_path: str | None, invert_mask: bool,
+                  lap_norm: float, painted: Any, session: str) -> Iterator[tuple[Any, Any, str]]:
+        if int(steps) > s.limits.max_steps:
+            raise gr.Error(f"at most {s.limits.max_steps} steps per octave here")
+        try:
+            config = DreamConfig(steps=int(steps), step_size=float(step_size), octaves=int(octaves), seed=int(seed),
+                                 lap_norm=int(lap_norm or 0))
+            if noise:
+                w, h = parse_size(noise_size, "noise size")
+                if w * h > s.limits.max_pixels:
+                    raise gr.Error(f"noise of {w}x{h} is over the limit of {s.limits.max_pixels} pixels")
+                start, source = noise_image(w, h, seed=config.seed), None
+            else:
+                if not image:
+                    raise gr.Error("upload an image, or tick 'start from noise'")
+                loaded = load_upload(image, s.limits)
+                start, source = loaded.rgb, loaded
+            network = network_for(model)
+            objective = _objective(network, layers, channel, guide, s.limits, target, word)
+            mask = mask_tensor(load_upload(mask_path, s.limits, "mask "), invert=bool(invert_mask)) if mask_path else None
+            drawn = painted_mask(painted) if mask is None and not noise else None
+            if drawn is not None:
+                mask = 1 - drawn if invert_mask else drawn
+                if not (mask > 0).any():
+                    raise InceptionismError("the painted mask covers everything and is inverted: nothing would change")
+            if mask is not None:
+                fit_mask(mask, tuple(start.shape[-2:]), what="the mask")
+        except InceptionismError as exc:
+            raise gr.Error(str(exc)) from exc
+        running = Running()
+        s.cancel_flags[session] = running
+        job, folder = s.files.new_job()
+        total = config.octaves * config.steps
+
+        def work(report: Any) -> Any:
+            def callback(step: DreamStep) -> None:
+                done = step.octave * step.steps + step.step
+                if done % PREVIEW_EVERY == 0 or done == total:
+                    report((done, preview(step.image, folder, job, done)))
+                elif running.cancel.is_set():
+                    raise Cancelled
+
+            return dream(network, start, objective, config, callback=callback, mask=mask)
+
+        for kind, value in run_in_thread(work, running):
+            if kind == "preview":
+                done, shown = value
+                yield shown, None, f"step {done} of {total}"
+            elif kind == "done":
+                out = folder / "dream.png"
+                meta = {"command": "dream", "job": job, "version": __version__, "model": network.name, "weights": network.weights,
+                        "layers": list(layers or network.spec.default_layers), "channel": channel,
+                        "target": target or None, "word": word or None,
+                        "guide": guide, "noise": noise_size if noise else None, "config": config.to_dict(),
+                        "mask": "uploaded" if mask_path else ("painted" if mask is not None else None),
+                        "invert_mask": bool(invert_mask) if mask is not None else None}
+                save_image(value.image, out, alpha=source.alpha if source else None, metadata=meta)
+                yield str(out), str(out), f"done: {total} steps"
+            elif kind == "cancelled":
+                yield gr.skip(), None, "cancelled"
+            else:
+                raise gr.Error(value)
+
+    with gr.Row():
+        with gr.Column():
+            image = upload(gr, label="Input image", elem_id="dream-input")
+            gr.Examples([[p] for p in s.examples], [image], label="Examples: click one", elem_id="dream-examples")
+            with gr.Row():
+                noise = gr.Checkbox(label="start from noise", value=False, elem_id="dream-noise")
+                noise_size = gr.Textbox(label="noise size (WxH)", value="512x384")
+            first = next((c for c in choices.values() if c.weights), choices[DEFAULT_MODEL])
+            model = gr.Dropdown(list(choices), value=first.label, label="Model", elem_id="dream-model")
+            layers = gr.Dropdown(layer_choices(first.backbone),
+                                 value=list(get_model_spec(first.backbone).default_layers),
+                                 multiselect=True, label="Layers", elem_id="dream-layers")
+            first_targets = target_choices(network_for(first.label)) if first.weights else []
+            target = gr.Dropdown([""] + first_targets, value="", label="Class or topic (your model)",
+                                 visible=bool(first_targets), elem_id="dream-target")
+            word = gr.Textbox(label="Word (your captions model: amplify the topics it loads on)", value="",
+                              visible=bool(first.weights) and _has_topics(network_for(first.label)),
+                              elem_id="dream-word")
+            channel = gr.Number(label="Channel of the first layer (-1: all)", value=-1, precision=0)
+            guide = upload(gr, label="Guide image (optional)")
+            with gr.Row():
+                mask = upload(gr, label="Mask (optional): white dreams, grey fades, black stays",
+                              elem_id="dream-mask")
+                with gr.Column():
+                    invert_mask = gr.Checkbox(label="invert the mask", value=False, elem_id="dream-invert")
+                    lap_norm = gr.Slider(0, 8, value=0, step=1, elem_id="dream-lap",
+                                         label="Laplacian normalisation levels (0: off; 4: smoother, larger)")
+            painted = gr.ImageEditor(type="numpy", sources=(), transforms=(), layers=False,
+                                     brush=gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=24),
+                                     label="...or paint where to dream, over the input (no mask uploaded)",
+                                     elem_id="dream-mask-draw")
+            with gr.Row():
+                octaves = gr.Slider(1, 8, value=DreamConfig().octaves, step=1, label="Octaves", elem_id="dream-octaves")
+                steps = gr.Slider(1, s.limits.max_steps, value=DreamConfig().steps, step=1, label="Steps per octave",
+                                  elem_id="dream-steps")
+            with gr.Row():
+                step_size = gr.Slider(0.001, 0.05, value=DreamConfig().step_size, step=0.001, label="Step size")
+                seed = gr.Number(label="Seed", value=0, precision=0)
+            with gr.Row():
+                run = gr.Button("Dream", variant="primary", elem_id="dream-run")
+                stop = gr.Button("Cancel", elem_id="dream-cancel")
+                show_cli = gr.Button("Command line", elem_id="dream-cli-button")
+        with gr.Column():
+            output = gr.Image(label="Dream", type="numpy", interactive=False, elem_id="dream-output",
+                              format="png")
+            status = gr.Textbox(label="Progress", interactive=False, elem_id="dream-status")
+            download = gr.File(label="Download (PNG with its recipe)", elem_id="dream-download")
+            cli = gr.Textbox(label="Equivalent command", interactive=False, elem_id="dream-cli")
+    def switch_model(label: str) -> tuple[Any, Any, Any]:
+        choice = choices[label]
+        spec = get_model_spec(choice.backbone)
+        net = network_for(label) if choice.weights else None
+        targets = target_choices(net) if net is not None else []
+        return (gr.Dropdown(choices=layer_choices(spec.name), value=list(spec.default_layers)),
+                gr.Dropdown(choices=[""] + targets, value="", visible=bool(targets)),
+                gr.Textbox(value="", visible=net is not None and _has_topics(net)))
+
+    model.change(switch_model, model, [layers, target, word])
+    inputs = [image, noise, noise_size, model, layers, channel, guide, octaves, steps, step_size, seed,
+              target, word, mask, invert_mask, lap_norm]
+    def canvas(path: str | None) -> Any:
+        """The input becomes the canvas to paint a mask on (a file that is no picture does not)."""
+        try:
+            load_upload(path, s.limits) if path else None
+        except InceptionismError:
+            return None
+        return {"background": path, "layers": [], "composite": path} if path else None
+
+    image.change(canvas, image, painted, queue=False)
+    event = run.click(dream_job, [*inputs, painted, s.session], [output, download, status], concurrency_limit=1,
+                      concurrency_id="work")
+    stop.click(s.cancel_job, s.session, status, cancels=[event], queue=False)
+    s.results.append((event, download))
+    show_cli.click(functools.partial(command_line, choices=choices), inputs, cli, queue=False)

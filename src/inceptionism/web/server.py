@@ -1,0 +1,55 @@
+"""Building and serving the app: the tabs (one module each) on the services they share."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+from inceptionism.web.animate_tab import animate_tab
+from inceptionism.web.app import JobFiles, Services, WebLimits, default_device
+from inceptionism.web.dream_tab import dream_tab
+from inceptionism.web.style_tab import style_tab
+
+
+#: the session gallery keeps small thumbnails however few results there are (Gradio widens a lone one)
+CSS = """
+#session-gallery .grid-container { grid-template-columns: repeat(auto-fill, 140px) !important; }
+#session-gallery .thumbnail-item { width: 140px !important; height: 140px !important; }
+"""
+
+
+def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] = (),
+              limits: WebLimits = WebLimits()) -> Any:
+    # A local tool does not report usage anywhere (and must not wait on a network it lacks).
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio as gr
+
+    s = Services(gr, default_device(), limits, JobFiles())
+    with gr.Blocks(title="inceptionism", analytics_enabled=False) as app:
+        s.session = gr.State(lambda: uuid.uuid4().hex)  # one per browser tab
+        s.history = gr.State([])
+        gr.Markdown("# inceptionism\nDeepDream and neural style transfer, running on this machine.")
+        with gr.Tab("Dream"):
+            dream_tab(gr, s, tuple(dream_models))
+        with gr.Tab("Style"):
+            style_tab(gr, s, style_model)
+        with gr.Tab("Animate"):
+            animate_tab(gr, s)
+        with gr.Accordion("This session's results", open=True):
+            s.gallery = gr.Gallery(label="Your results (newest first): click one to open it", columns=8, height=200,
+                                   object_fit="contain", preview=False, elem_id="session-gallery")
+        for event, download in s.results:
+            s.remember(event, download)
+    app.queue(default_concurrency_limit=1, max_size=limits.queue_size)
+    return app
+
+
+def serve(host: str = "127.0.0.1", port: int = 7860, *, style_model: str | None = None,
+          dream_models: tuple[str, ...] = (), limits: WebLimits = WebLimits(), block: bool = True,
+          auth: list[tuple[str, str]] | None = None) -> Any:
+    """Start the app; ``auth``: (user, password) pairs that must log in (Gradio's login page)."""
+    app = build_app(style_model=style_model, dream_models=dream_models, limits=limits)
+    app.launch(css=CSS, server_name=host, server_port=port, max_file_size=limits.max_upload_bytes, prevent_thread_lock=not block,
+               show_error=True, quiet=True, auth=auth, auth_message="inceptionism: log in to dream here")
+    return app
