@@ -266,6 +266,7 @@ def dream_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
             status = gr.Textbox(label="Progress", interactive=False, elem_id="dream-status")
             download = gr.File(label="Download (PNG with its recipe)", elem_id="dream-download")
             cli = gr.Textbox(label="Equivalent command", interactive=False, elem_id="dream-cli")
+
     def switch_model(label: str) -> tuple[Any, Any, Any]:
         choice = choices[label]
         spec = get_model_spec(choice.backbone)
@@ -278,6 +279,7 @@ def dream_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
     model.change(switch_model, model, [layers, target, word])
     inputs = [image, noise, noise_size, model, layers, channel, guide, octaves, steps, step_size, seed,
               target, word, mask, invert_mask, lap_norm]
+
     def canvas(path: str | None) -> Any:
         """The input becomes the canvas to paint a mask on (a file that is no picture does not)."""
         try:
