@@ -101,6 +101,18 @@ def test_dream_in_the_browser(server, browser, tmp_path):
     page.close()
 
 
+def _dream_and_download(page, server: str, tmp_path: Path, shot: str) -> Image.Image:
+    """Press Dream, wait for the end, and fetch the PNG the page offers."""
+    page.locator("#dream-run").click()
+    page.wait_for_function(
+        "() => document.querySelector('#dream-status textarea').value.startsWith('done')", timeout=180_000)
+    _shot(page, shot, tmp_path)
+    link = page.locator("#dream-download a").first
+    link.wait_for(timeout=30_000)
+    href = link.get_attribute("href")
+    return Image.open(io.BytesIO(page.request.get(href if href.startswith("http") else server + href).body()))
+
+
 def test_a_masked_dream_in_the_browser(server, browser, tmp_path):
     source, mask = tmp_path / "cat.png", tmp_path / "mask.png"
     save_image(torch.nn.functional.interpolate(load_image("skimage:chelsea").rgb, size=(120, 180), mode="area"), source)
@@ -116,14 +128,7 @@ def test_a_masked_dream_in_the_browser(server, browser, tmp_path):
     _set_number(page, "dream-octaves", 1)
     _set_number(page, "dream-steps", 6)
     _set_number(page, "dream-lap", 3)
-    page.locator("#dream-run").click()
-    page.wait_for_function(
-        "() => document.querySelector('#dream-status textarea').value.startsWith('done')", timeout=180_000)
-    _shot(page, "web-mask.png", tmp_path)
-    link = page.locator("#dream-download a").first
-    link.wait_for(timeout=30_000)
-    href = link.get_attribute("href")
-    result = Image.open(io.BytesIO(page.request.get(href if href.startswith("http") else server + href).body()))
+    result = _dream_and_download(page, server, tmp_path, "web-mask.png")
     before = np.asarray(Image.open(source).convert("RGB"), dtype=int)
     after = np.asarray(result.convert("RGB"), dtype=int)
     assert (after[:, :80] == before[:, :80]).all()  # black: untouched
@@ -155,14 +160,7 @@ def test_a_painted_mask_in_the_browser(server, browser, tmp_path):
     page.mouse.up()
     _set_number(page, "dream-octaves", 1)
     _set_number(page, "dream-steps", 6)
-    page.locator("#dream-run").click()
-    page.wait_for_function(
-        "() => document.querySelector('#dream-status textarea').value.startsWith('done')", timeout=180_000)
-    _shot(page, "web-painted-mask.png", tmp_path)
-    link = page.locator("#dream-download a").first
-    link.wait_for(timeout=30_000)
-    href = link.get_attribute("href")
-    result = Image.open(io.BytesIO(page.request.get(href if href.startswith("http") else server + href).body()))
+    result = _dream_and_download(page, server, tmp_path, "web-painted-mask.png")
     assert json.loads(result.info["inceptionism"])["mask"] == "painted"
     before = np.asarray(Image.open(source).convert("RGB"), dtype=int)
     after = np.asarray(result.convert("RGB"), dtype=int)
