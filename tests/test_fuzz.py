@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import resource
 import signal
 import struct
@@ -62,8 +63,12 @@ def _peak_bytes() -> int:
 
 
 def fuzz(examples: int, strategy: st.SearchStrategy, read: Callable[[Any], Any]) -> None:
-    """Run ``read`` on ``examples`` draws of ``strategy``: a result or an InceptionismError, nothing else."""
+    """Run ``read`` on ``examples`` draws of ``strategy``: a result or an InceptionismError, nothing else.
+
+    Prints how many examples ran and how they ended (``pytest -s`` shows it).
+    """
     before = _peak_bytes()
+    outcomes = {"read": 0, "refused": 0}
 
     @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
               suppress_health_check=list(HealthCheck))
@@ -72,11 +77,16 @@ def fuzz(examples: int, strategy: st.SearchStrategy, read: Callable[[Any], Any])
         with _time_limit(TIME_LIMIT):
             try:
                 read(example)
+                outcomes["read"] += 1
             except InceptionismError as exc:
+                outcomes["refused"] += 1
                 assert str(exc) and "\n" not in str(exc).strip(), f"a message of several lines: {exc}"
 
     one()
-    assert _peak_bytes() - before < MEMORY_LIMIT, "the readers' peak memory grew by more than 2 GB"
+    grown = _peak_bytes() - before
+    print(f"\nfuzz {os.environ.get('PYTEST_CURRENT_TEST', '?').split(' ')[0]}: {sum(outcomes.values())} examples, "
+          f"{outcomes['read']} read, {outcomes['refused']} refused in one line; peak memory +{grown / 2**20:.0f} MB")
+    assert grown < MEMORY_LIMIT, "the readers' peak memory grew by more than 2 GB"
 
 
 # -- mutations of valid files ------------------------------------------------------------
