@@ -32,11 +32,11 @@ TINY_SPEC = ModelSpec(
     load_default=lambda progress=True: _tiny_net().state_dict(),
     weights_status=lambda: "embedded",
     mean_std=IMAGENET_MEAN_STD,
-    layers=("0", "2", "4", "7"),
+    layers=("0", "2", "4", "8"),
     default_layers=("2",),
-    classifier="7",
+    classifier="8",  # the Linear (7 is the Flatten before it)
     num_classes=10,
-    aliases={"conv2": "2", "relu3": "5", "logits": "7"},
+    aliases={"conv2": "2", "relu3": "5", "logits": "8"},
     min_size=16,
 )
 
