@@ -336,7 +336,8 @@ def photo_folder(tmp_path) -> Path:
     return folder
 
 
-CAPTIONS = ["a cat on the sea #cat", "sky and trees at dusk", "a cat under a tree"]
+#: captions that share words, so that the valid table yields topics (a table whose captions share none is refused)
+CAPTIONS = ["a cat by the sea #cat", "the sea and a cat at dusk", "a cat under a tree by the sea"]
 
 
 @st.composite
