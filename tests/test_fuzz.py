@@ -451,6 +451,8 @@ def test_fuzz_dream_from_recipes(tmp_path, examples, recipe, capsys):
                      "--octaves", "1", "-q"])
         err = capsys.readouterr().err
         assert code == 0 or (code == 1 and err.count("\n") == 1 and err.startswith("inceptionism: error:")), err
+        if code:
+            raise InceptionismError(err.strip())  # counted as refused, in one line
 
     fuzz(examples, mutated_json(recipe), read)
 
