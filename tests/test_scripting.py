@@ -171,5 +171,23 @@ def test_the_bash_script_completes_through_the_tool(tmp_path):
                           'COMP_CWORD=6\n_inceptionism\nprintf "%s\\n" "${COMPREPLY[@]}"'],
                          capture_output=True, text=True, env={"PATH": f"{tmp_path}:/usr/bin:/bin"}, timeout=120)
     assert run.stdout.split() == ["conv4_1", "conv4_2", "conv4_3"], run.stderr
-    assert "compdef _inceptionism inceptionism" in subprocess.run(
-        [sys.executable, "-m", "inceptionism", "completion", "zsh"], capture_output=True, text=True).stdout
+
+
+def test_the_zsh_script_completes_through_the_tool(tmp_path):
+    import shutil
+
+    if shutil.which("zsh") is None:
+        pytest.skip("zsh is not installed here")
+    script = subprocess.run([sys.executable, "-m", "inceptionism", "completion", "zsh"], capture_output=True,
+                            text=True, check=True).stdout
+    shim = tmp_path / "inceptionism"
+    shim.write_text(f"#!/bin/sh\nexec {sys.executable} -m inceptionism \"$@\"\n")
+    shim.chmod(0o755)
+    # compadd and _files work only inside a completion widget: stand-ins print what they are given
+    driver = ("autoload -U compinit; compinit -u 2>/dev/null\n" + script +
+              '\ncompadd() { shift; print -l -- "$@" }\n_files() { print FILES }\n'
+              "words=(inceptionism dream x.jpg --model vgg16 --layer conv4); CURRENT=7; _inceptionism\n"
+              'words=(inceptionism dream -o ""); CURRENT=4; _inceptionism\n')
+    run = subprocess.run(["zsh", "-f", "-c", driver], capture_output=True, text=True, timeout=120,
+                         env={"PATH": f"{tmp_path}:/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert run.stdout.split() == ["conv4_1", "conv4_2", "conv4_3", "FILES"], run.stdout + run.stderr
