@@ -67,7 +67,9 @@ def _same_kind(old: Any, new: Any) -> bool:
         return number(old) and number(new)
     if isinstance(old, (list, tuple)) and isinstance(new, (list, tuple)):
         return len(old) == len(new) and all(_same_kind(a, b) for a, b in zip(old, new))
-    return old is None or type(old) is type(new)
+    if old is None:  # a setting left to the library's choice: it stays so
+        return new is None
+    return type(old) is type(new)
 
 
 def _settings(saved: dict[str, Any], current: dict[str, Any], damaged: str) -> dict[str, Any]:
@@ -143,7 +145,10 @@ def load_state(model_path: str | os.PathLike[str], optimizer: torch.optim.Optimi
         for group, saved in zip(state["param_groups"], groups):
             group.update(_settings(saved, group, damaged))
     if scheduler is not None and schedule is not None:
-        schedule = {**scheduler.state_dict(), **_settings(schedule, scheduler.state_dict(), damaged)}
+        # the schedule's own functions are this run's: only its counters and rates are put back
+        current = {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
+        schedule = {**scheduler.state_dict(), **_settings({k: v for k, v in schedule.items() if k != "lr_lambdas"},
+                                                          current, damaged)}
     optimizer.load_state_dict(state)
     if scheduler is not None and schedule is not None:
         scheduler.load_state_dict(schedule)
