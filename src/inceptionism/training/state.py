@@ -84,12 +84,12 @@ def _settings(saved: dict[str, Any], current: dict[str, Any], damaged: str) -> d
     return out
 
 
-def _state_keys(optimizer: torch.optim.Optimizer) -> set[str]:
-    """What ``optimizer``'s kind keeps per parameter once it has stepped (Adam: step, exp_avg, exp_avg_sq)."""
+def _state_keys(kind: type, group: dict[str, Any]) -> set[str]:
+    """What an optimiser of ``kind`` with ``group``'s settings keeps per parameter once it has stepped
+    (Adam: step, exp_avg, exp_avg_sq; with amsgrad, max_exp_avg_sq too)."""
     probe = torch.zeros(1, requires_grad=True)
-    accepted = inspect.signature(type(optimizer)).parameters
-    settings = {k: v for k, v in optimizer.param_groups[0].items() if k in accepted and k != "params"}
-    twin = type(optimizer)([probe], **settings)
+    accepted = inspect.signature(kind).parameters
+    twin = kind([probe], **{k: v for k, v in group.items() if k in accepted and k != "params"})
     probe.grad = torch.zeros(1)
     twin.step()
     return set(twin.state[probe])
@@ -136,14 +136,19 @@ def load_state(model_path: str | os.PathLike[str], optimizer: torch.optim.Optimi
             raise ModelError(f"{damaged} ({key} has shape {tuple(value.shape)}, the parameter "
                              f"{tuple(params[int(index)].shape)}): was it made for another network?")
         state["state"].setdefault(int(index), {})[name] = value
-    expected = _state_keys(optimizer)
-    for index, kept in state["state"].items():
-        if set(kept) != expected:
-            raise ModelError(f"{damaged} (parameter {index} keeps {', '.join(sorted(kept))}; "
-                             f"{type(optimizer).__name__} keeps {', '.join(sorted(expected))})")
     if groups is not None:  # the learning rate a schedule had reached, betas, weight decay...
         for group, saved in zip(state["param_groups"], groups):
             group.update(_settings(saved, group, damaged))
+    for group in state["param_groups"]:  # with the settings the run will go on with (amsgrad keeps more)
+        try:
+            expected = _state_keys(type(optimizer), group)
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise ModelError(f"{damaged} (its optimiser settings are refused: {exc})") from None
+        for index in group["params"]:
+            kept = state["state"].get(index)
+            if kept is not None and set(kept) != expected:
+                raise ModelError(f"{damaged} (parameter {index} keeps {', '.join(sorted(kept))}; "
+                                 f"{type(optimizer).__name__} keeps {', '.join(sorted(expected))})")
     if scheduler is not None and schedule is not None:
         # the schedule's own functions are this run's: only its counters and rates are put back
         current = {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
