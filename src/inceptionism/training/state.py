@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,6 +155,9 @@ def load_state(model_path: str | os.PathLike[str], optimizer: torch.optim.Optimi
         current = {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
         schedule = {**scheduler.state_dict(), **_settings({k: v for k, v in schedule.items() if k != "lr_lambdas"},
                                                           current, damaged)}
+        for counter in ("last_epoch", "_step_count"):
+            if counter in schedule and not (isinstance(schedule[counter], int) and 0 <= schedule[counter] <= 10**9):
+                raise ModelError(f"{damaged} (its schedule's {counter} is {schedule[counter]!r})")
     optimizer.load_state_dict(state)
     if scheduler is not None and schedule is not None:
         scheduler.load_state_dict(schedule)
@@ -167,7 +171,11 @@ def load_state(model_path: str | os.PathLike[str], optimizer: torch.optim.Optimi
         for i, group in enumerate(optimizer.param_groups):
             if lambdas is not None:
                 group["initial_lr"] = asked[i]
-                group["lr"] = asked[i] * lambdas[i](scheduler.last_epoch)
+                factor = lambdas[i](scheduler.last_epoch)
+                if not (math.isfinite(factor) and 0 <= factor <= 1e6):
+                    raise ModelError(f"{damaged} (its schedule at step {scheduler.last_epoch} scales the learning "
+                                     f"rate by {factor!r})")
+                group["lr"] = asked[i] * factor
             else:
                 group["lr"] = asked[i]
     return TrainingState(step, meta)
