@@ -133,6 +133,10 @@ def load_state(model_path: str | os.PathLike[str], optimizer: torch.optim.Optimi
         index, _, name = key.partition(".")
         if not (index.isdigit() and int(index) < len(params) and name):
             raise ModelError(f"{damaged} (a tensor {key!r} for no parameter of this network)")
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise ModelError(f"{damaged} ({key} holds NaN or infinite values)")
+        if name == "step" and (value.numel() != 1 or not 0 <= float(value) <= 1e9):
+            raise ModelError(f"{damaged} ({key} is {value.flatten()[:1].tolist()}, not a count of steps)")
         if value.dim() and value.shape != params[int(index)].shape:
             raise ModelError(f"{damaged} ({key} has shape {tuple(value.shape)}, the parameter "
                              f"{tuple(params[int(index)].shape)}): was it made for another network?")
