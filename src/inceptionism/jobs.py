@@ -247,11 +247,12 @@ class StylizeRunner:
     def stylize(self, rgb: torch.Tensor) -> torch.Tensor:
         """One picture (``1,3,H,W`` in [0, 1]) stylised as the job says, on the CPU."""
         from inceptionism.dream.loop import preserve_colors
-        from inceptionism.style.regions import blend_regions, fit_region
+        from inceptionism.dream.loop import fit_mask
+        from inceptionism.style.regions import blend_regions
 
         if self.regions:
             size = tuple(rgb.shape[-2:])
-            masks = [fit_region(mask, size, path) for _, mask, path in self.regions]
+            masks = [fit_mask(mask, size, path, kind="region") for _, mask, path in self.regions]
             result = blend_regions(rgb.float(), [self._one(rgb, mix).float() for mix, _, _ in self.regions], masks)
         else:
             result = self._one(rgb, self.mix)

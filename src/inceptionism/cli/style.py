@@ -222,7 +222,7 @@ def cmd_style(args: argparse.Namespace) -> int:
     from inceptionism.io.images import check_output, load_image, mask_tensor, read_metadata, save_image
     from inceptionism.precision import resolve_precision
     from inceptionism.style import stylize_optimize
-    from inceptionism.style.regions import fit_region
+    from inceptionism.dream.loop import fit_mask
 
     out = check_output(args.output, (args.content, *args.style))
     config = build_style_config(args)
@@ -238,7 +238,7 @@ def cmd_style(args: argparse.Namespace) -> int:
         raise ConfigError("--style-weights blends styles everywhere; with --region each style has its own place")
     regions = [mask_tensor(load_image(r)) for r in region_paths]
     for path, mask in zip(region_paths, regions):
-        fit_region(mask, tuple(content.rgb.shape[-2:]), path)
+        fit_mask(mask, tuple(content.rgb.shape[-2:]), path, kind="region")
     network = load_network(args)
     # the recipe records what "auto" meant here, so that --resume and a repeat compute alike
     device = next(network.parameters()).device
@@ -607,13 +607,13 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     if regions:
         # each region fits each picture: checked on the first before any work
         from inceptionism.io.images import load_image, mask_tensor
-        from inceptionism.style.regions import fit_region
+        from inceptionism.dream.loop import fit_mask
 
         first = pairs[0][0] if pairs else None
         if first is not None:
             size = tuple(load_image(first).rgb.shape[-2:])
             for _, path in regions:
-                fit_region(mask_tensor(load_image(path)), size, path)
+                fit_mask(mask_tensor(load_image(path)), size, path, kind="region")
     if videos:
         return _stylize_video(args, job, videos[0])
 

@@ -205,12 +205,15 @@ def masked_step(
     return image, value
 
 
-def fit_mask(mask: torch.Tensor, size: tuple[int, int], what: str = "the mask") -> torch.Tensor:
-    """``mask`` (``1,1,h,w``) resized to ``size``; another aspect ratio than the image's is an error."""
+def fit_mask(mask: torch.Tensor, size: tuple[int, int], what: str = "the mask", *, kind: str = "mask") -> torch.Tensor:
+    """``mask`` (``1,1,h,w``) resized to ``size``; another aspect ratio than the image's is an error.
+
+    Dream masks and style regions (``kind="region"``) alike.
+    """
     h, w = mask.shape[-2:]
     if abs(w / h - size[1] / size[0]) > 0.01 * size[1] / size[0] + 1.0 / min(h, w):
         raise ConfigError(f"{what} is {w}x{h} and the image {size[1]}x{size[0]}: another aspect ratio "
-                          f"(resize or crop the mask to the image's shape)")
+                          f"(resize or crop the {kind} to the image's shape)")
     return resize(mask.float(), size).clamp_(0, 1)
 
 

@@ -32,7 +32,8 @@ from inceptionism.parsing import style_weights as check_style_weights
 from inceptionism.precision import autocast as autocast_to
 from inceptionism.precision import autocast_dtype
 from inceptionism.errors import ConfigError
-from inceptionism.style.regions import blend_regions, fit_region, layer_mask, masked_gram
+from inceptionism.dream.loop import fit_mask
+from inceptionism.style.regions import blend_regions, layer_mask, masked_gram
 
 @dataclass
 class StyleStep:
@@ -201,7 +202,8 @@ def stylize_optimize(
         styles = [match_colors(s, content) for s in styles]
     if regions is not None and len(regions) != len(styles):
         raise ConfigError(f"{len(regions)} regions for {len(styles)} styles: give each style its region")
-    full = [fit_region(r.to(device), tuple(content.shape[-2:]), f"region {i + 1}") for i, r in enumerate(regions or ())]
+    full = [fit_mask(r.to(device), tuple(content.shape[-2:]), f"region {i + 1}", kind="region")
+            for i, r in enumerate(regions or ())]
     sizes = scale_sizes(content.shape[-2], content.shape[-1], config.size, config.scales, network.min_size)
     generator = torch.Generator().manual_seed(config.seed)
     losses: list[torch.Tensor] = []

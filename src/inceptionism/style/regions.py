@@ -32,18 +32,6 @@ from inceptionism.errors import ConfigError
 FEATHER = 0.01
 
 
-def fit_region(mask: torch.Tensor, size: tuple[int, int], what: str) -> torch.Tensor:
-    """``mask`` (``1,1,h,w``) resized to ``size``; another aspect ratio than the image's is an error."""
-    h, w = mask.shape[-2:]
-    if abs(w / h - size[1] / size[0]) > 0.01 * size[1] / size[0] + 1.0 / min(h, w):
-        raise ConfigError(f"{what} is {w}x{h} and the image {size[1]}x{size[0]}: another aspect ratio "
-                          f"(resize or crop the region to the image's shape)")
-    if (h, w) == tuple(size):
-        return mask.float()
-    shrinking = size[0] < h
-    return F.interpolate(mask.float(), size=size, mode="bilinear", align_corners=False, antialias=shrinking).clamp_(0, 1)
-
-
 def feather(mask: torch.Tensor, fraction: float = FEATHER) -> torch.Tensor:
     """``mask`` with its edges softened by a Gaussian of ``fraction`` of the long side (black stays black
     far from an edge, white stays white)."""
