@@ -13,7 +13,8 @@ from typing import Any
 from inceptionism import __version__
 from inceptionism.cli.common import (
     add_cluster_options, add_model_options, add_step_options, assemble_movie, build_dream_config, dream_objective,
-    file_sha256, finish_items, frame_bar, kept_on_stop, load_masks, load_network, run_items, source_label, split_masks,
+    file_sha256, finish_items, frame_bar, kept_on_stop, load_masks, load_network, mask_pairs, run_items, source_label,
+    split_masks,
 )
 from inceptionism.errors import ConfigError, OutputError
 
@@ -195,8 +196,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     objective, chosen = dream_objective(network, args.layer, args.guide, args.class_, args.topic, args.word,
                                         masks=layer_masks)
     objective.prepare(network)
-    whole, layered = split_masks(args)
-    job_masks = (((-1, whole),) if whole else ()) + tuple(sorted(layered.items()))
+    job_masks = mask_pairs(args)
     for index, path in job_masks:
         fit_mask(mask if index == -1 else layer_masks[index], (info.size[1], info.size[0]), what=path)
     recipe = {

@@ -380,6 +380,12 @@ def dream_objective(network: Any, layers: list[str] | None, guide: str | None, c
                            topic=topic, word=word, masks=masks)
 
 
+def mask_pairs(args: argparse.Namespace) -> tuple[tuple[int, str], ...]:
+    """``--mask`` options as a job's (index, path) pairs: -1 for the whole image, then each layer's, in order."""
+    whole, per_layer = split_masks(args)
+    return (((-1, whole),) if whole else ()) + tuple(sorted(per_layer.items()))
+
+
 def load_masks(args: argparse.Namespace, *, per_layer: bool = True) -> tuple[Any, dict[int, Any]]:
     """The ``--mask`` pictures as tensors: (the whole image's mask or None, {layer index: its mask})."""
     from inceptionism.io.images import load_image, mask_tensor

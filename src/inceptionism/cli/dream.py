@@ -13,7 +13,7 @@ from inceptionism.cli.common import (
     LazyBar, TrainBar, add_cluster_options, add_device_options, add_model_options, add_precision_option,
     add_step_options,
     build_dream_config, file_sha256, finish_items, input_targets, model_file_output, recipe_matches, run_items,
-    source_label, split_masks,
+    mask_pairs, source_label,
 )
 from inceptionism.errors import ConfigError, InceptionismError, Interrupted
 
@@ -131,9 +131,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
     if layers:
         for spec in layers:
             parse_address(spec)  # syntax errors before any work
-    whole, per_layer = split_masks(args)
-    masks = ((-1, whole),) if whole else ()
-    masks += tuple(sorted(per_layer.items()))
+    masks = mask_pairs(args)
     invert_mask = args.invert_mask
     if args.mask is None and recipe.get("masks"):
         masks, invert_mask = tuple((int(i), str(p)) for i, p in recipe["masks"]), recipe.get("invert_mask") is True
