@@ -111,6 +111,62 @@ class DreamConfig:
         return asdict(self)
 
 
+# -- feature visualisation -----------------------------------------------------------
+#: how a visualised picture is represented (inceptionism.visualize.param)
+VISUALIZE_PARAMS = ("fft", "pixel")
+#: sets of random transformations before each step (inceptionism.visualize.transforms)
+VISUALIZE_TRANSFORMS = ("none", "standard", "strong")
+
+
+@dataclass(frozen=True)
+class VisualizeConfig:
+    """How ``inceptionism visualize`` renders an objective from nothing. The CLI's defaults are these."""
+
+    #: picture width and height in pixels
+    width: int = 224
+    height: int = 224
+    #: optimiser (Adam) steps
+    steps: int = 256
+    #: Adam's learning rate on the picture's parameters
+    lr: float = 0.05
+    #: "fft": a 1/f-scaled spectrum (Olah et al. 2017); "pixel": one parameter per pixel
+    param: str = "fft"
+    #: colour decorrelated by the square root of ImageNet's colour covariance
+    decorrelate: bool = True
+    #: random transformations before each step: "none", "standard" (Lucid's) or "strong"
+    transforms: str = "standard"
+    #: pictures rendered at once
+    batch: int = 1
+    #: weight of Lucid's Gram-matrix diversity term between the pictures of a batch (0: off)
+    diversity: float = 0.0
+    #: seeds the starting parameters and every random transformation
+    seed: int = 0
+    #: "auto", "bf16" or "fp32" (see inceptionism.precision); the picture's parameters stay float32
+    precision: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.width <= 8192 and 1 <= self.height <= 8192):
+            raise ConfigError(f"size must be 1 to 8192 pixels a side, got {self.width}x{self.height}")
+        if self.steps < 0:
+            raise ConfigError(f"steps must be 0 or more, got {self.steps}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ConfigError(f"lr must be a positive number, got {self.lr}")
+        if self.param not in VISUALIZE_PARAMS:
+            raise ConfigError(f"param must be one of {', '.join(VISUALIZE_PARAMS)}, got {self.param!r}")
+        if self.transforms not in VISUALIZE_TRANSFORMS:
+            raise ConfigError(f"transforms must be one of {', '.join(VISUALIZE_TRANSFORMS)}, got {self.transforms!r}")
+        if not 1 <= self.batch <= 64:
+            raise ConfigError(f"batch must be 1 to 64 pictures, got {self.batch}")
+        if not (self.diversity >= 0 and math.isfinite(self.diversity)):
+            raise ConfigError(f"diversity must be 0 or a positive number, got {self.diversity}")
+        if self.diversity > 0 and self.batch < 2:
+            raise ConfigError("diversity compares the pictures of a batch: give --batch 2 or more")
+        check_precision(self.precision)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
 # -- style transfer by optimisation --------------------------------------------
 OPTIMIZERS = ("adam", "lbfgs")
 COLOR_MODES = ("luminance", "match")

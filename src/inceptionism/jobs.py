@@ -156,6 +156,93 @@ class DreamRunner:
                             quality=self.job.quality)
 
 
+# -- visualize ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    """What one visualised picture shows: the objective's choices, as the command line gives them."""
+
+    layers: tuple[str, ...] = ()
+    neurons: tuple[str, ...] = ()
+    class_value: str | None = None
+    topic: str | None = None
+    word: str | None = None
+    label: str = ""
+
+    def fields(self) -> dict[str, Any]:
+        """The recipe's fields for this target."""
+        return {"layers": list(self.layers), "neurons": list(self.neurons), "class": self.class_value,
+                "topic": self.topic, "word": self.word}
+
+
+@dataclass(frozen=True)
+class VisualizeJob:
+    """Render targets from nothing with one network and one config (a picture, or an atlas's tiles)."""
+
+    model: str | None
+    weights: str | None
+    config: Any  # VisualizeConfig
+    device: str = "auto"
+    recipe: tuple[tuple[str, Any], ...] = ()
+    weights_data: bytes | None = None
+
+    def portable(self) -> "VisualizeJob":
+        return replace(self, weights_data=_file_bytes(self.weights))
+
+    def setup(self) -> "VisualizeRunner":
+        return VisualizeRunner(self)
+
+
+class VisualizeRunner:
+    def __init__(self, job: VisualizeJob):
+        from inceptionism.devices import resolve_device
+        from inceptionism.models import get_model
+        from inceptionism.visualize.render import check
+
+        self.job = job
+        self.device = resolve_device(job.device)
+        weights = _with_file(job.weights_data, job.weights, ".safetensors" if (job.weights or "").endswith(
+            ".safetensors") else ".pt")
+        self.network = get_model(job.model, weights=weights, device=self.device, progress=False)
+        check(self.network, job.config)
+
+    def objective(self, target: Target) -> Any:
+        """The target's objective, checked against the network (unknown names and channels are one line here)."""
+        from inceptionism.objectives import build_objective
+
+        objective, _ = build_objective(self.network, list(target.layers) or None, class_value=target.class_value,
+                                       topic=target.topic, word=target.word, neurons=target.neurons)
+        objective.prepare(self.network)
+        return objective
+
+    def meta(self, target: Target, precision: str | None = None) -> dict[str, Any]:
+        """The recipe an output records (the same here and on any worker)."""
+        from inceptionism.objectives import class_index
+        from inceptionism.precision import resolve_precision
+
+        fields = target.fields()
+        if target.class_value is not None:
+            fields["class"] = class_index(target.class_value, self.network.categories)
+        return {**dict(self.job.recipe), **fields, "model": self.network.name, "label": target.label or None,
+                "config": {**self.job.config.to_dict(),
+                           "precision": precision or resolve_precision(self.job.config.precision, self.device,
+                                                                       self.network.spec)},
+                "device": str(self.device)}
+
+    def render(self, target: Target, callback: Any = None) -> Any:
+        from inceptionism.visualize import render
+
+        return render(self.network, self.objective(target), self.job.config, callback=callback)
+
+    def run(self, key: str, payload: tuple[Target, str], callback: Any = None) -> bytes:
+        """Render one target; ``payload`` is (the target, the output format). Several pictures: side by side."""
+        from inceptionism.io.images import encode_image
+        from inceptionism.visualize.atlas import side_by_side
+
+        target, fmt = payload
+        result = self.render(target, callback)
+        return encode_image(side_by_side(result.images), fmt, metadata=self.meta(target, result.precision))
+
+
 # -- stylize -----------------------------------------------------------------------
 #: the networks that ship and take no model file
 ARBITRARY, DEMO = "arbitrary", "demo26"

@@ -151,6 +151,62 @@ class Layer(Objective):
 
 
 @dataclass(frozen=True, eq=False)
+class Neuron(Objective):
+    """One channel of a layer at the centre position only (Lucid's ``neuron``), not its mean over the image.
+
+    What makes that single unit fire: one object in the middle of the picture, where
+    :class:`Layer` with a channel fills the whole picture with the feature.
+    """
+
+    layer: str
+    channel: int
+
+    def addresses(self) -> tuple[str, ...]:
+        return (self.layer,)
+
+    def prepare(self, network: "Network") -> None:
+        Layer(self.layer, self.channel).prepare(network)
+
+    def __call__(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        act = features[self.layer]
+        if act.ndim != 4:
+            raise LayerError(f"a neuron needs a convolutional layer; {self.layer} has output shape {tuple(act.shape)}")
+        h, w = act.shape[-2:]
+        return act[:, self.channel, h // 2, w // 2].float().mean()
+
+    def __repr__(self) -> str:
+        return f"Neuron({self.layer!r}, {self.channel})"
+
+
+@dataclass(frozen=True, eq=False)
+class Diversity(Objective):
+    """Minus how alike a batch's pictures look to ``layer``: Lucid's ``diversity`` term.
+
+    Each picture's Gram matrix of the layer's channels is normalised to unit length;
+    the value is minus the mean over pictures of the summed dot products with the
+    others', so maximising it (with a weight, beside another objective) makes the
+    pictures of one batch show different faces of one concept. Zero for one picture.
+    """
+
+    layer: str
+
+    def addresses(self) -> tuple[str, ...]:
+        return (self.layer,)
+
+    def __call__(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        act = features[self.layer].float()
+        b, c = act.shape[:2]
+        flat = act.reshape(b, c, -1)
+        grams = torch.bmm(flat, flat.transpose(1, 2)).reshape(b, -1)
+        grams = grams / grams.norm(dim=1, keepdim=True).clamp_min(1e-10)
+        similarity = grams @ grams.T
+        return -(similarity.sum() - similarity.diagonal().sum()) / b
+
+    def __repr__(self) -> str:
+        return f"Diversity({self.layer!r})"
+
+
+@dataclass(frozen=True, eq=False)
 class ClassLogit(Objective):
     """The logit of one class of the network's classifier."""
 
@@ -347,6 +403,7 @@ def build_objective(
     topic: int | str | None = None,
     word: str | None = None,
     masks: Mapping[int, torch.Tensor] | None = None,
+    neurons: Sequence[str | LayerAddress] = (),
 ) -> tuple[Objective, list[LayerAddress]]:
     """The objective that the usual choices describe, and the layer addresses it uses.
 
@@ -354,21 +411,28 @@ def build_objective(
     ``guide`` image's features when one is given; a class logit is added when
     ``class_value`` (a number or a class name) is given, and for a model trained
     on captions a ``topic`` (its number) or the topic mix a ``word`` loads on.
-    With only those, the layers are left out. ``masks`` maps an index of ``layers``
-    to the mask that layer dreams through (:class:`Masked`).
+    ``neurons`` (``LAYER:CHANNEL[=WEIGHT]``) add the centre unit of a channel
+    (:class:`Neuron`). With only those, the layers are left out. ``masks`` maps an
+    index of ``layers`` to the mask that layer dreams through (:class:`Masked`).
     """
     chosen = [a if isinstance(a, LayerAddress) else parse_address(a) for a in (layers or network.spec.default_layers)]
     masks = dict(masks or {})
     if any(not 0 <= i < len(chosen) for i in masks):
         raise ConfigError("a layer mask needs a --layer before it")
     terms: list[Objective] = []
-    targeted = class_value is not None or topic is not None or word is not None
+    units = [a if isinstance(a, LayerAddress) else parse_address(a) for a in neurons]
+    for unit in units:
+        if unit.channel is None:
+            raise ConfigError(f"a neuron is LAYER:CHANNEL (its centre position), got {str(unit)!r}")
+    targeted = class_value is not None or topic is not None or word is not None or bool(units)
     if guide is not None or masks:
         for i, a in enumerate(chosen):
             term = a.weight * Guide(a.layer, guide) if guide is not None else from_addresses([a])
             terms.append(Masked(term, masks[i]) if i in masks else term)
     elif layers or not targeted:
         terms.append(from_addresses(chosen))
+    for unit in units:
+        terms.append(unit.weight * Neuron(unit.layer, unit.channel))  # type: ignore[arg-type]
     if class_value is not None:
         terms.append(ClassLogit(class_index(class_value, network.categories), network.spec.classifier))
     if topic is not None or word is not None:
