@@ -128,3 +128,37 @@ def browser():
             "--disable-component-update", "--disable-sync"])
         yield b
         b.close()
+
+
+# -- the checkout stays clean ------------------------------------------------------------
+_REPO = Path(__file__).resolve().parents[1]
+
+
+def _git_status() -> set[str] | None:
+    """``git status --porcelain`` of the checkout as a set of lines, or None where there is no git or no checkout."""
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or not (_REPO / ".git").exists():
+        return None
+    proc = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=_REPO, capture_output=True,
+                          text=True)
+    return set(proc.stdout.splitlines()) if proc.returncode == 0 else None
+
+
+def pytest_sessionstart(session):
+    session.config._git_before = _git_status()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A test run that leaves anything new or changed in the checkout fails, naming what it left."""
+    before = getattr(session.config, "_git_before", None)
+    after = _git_status()
+    if before is None or after is None:
+        return
+    left = sorted(after - before)
+    if left:
+        import sys
+
+        print(f"\nthe test run left these in the checkout (git status): {left}", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -23,7 +23,7 @@ UNSET = object()
 
 #: CLI options that map one to one onto DreamConfig fields (None: not given).
 DREAM_CONFIG_OPTIONS = ("steps", "step_size", "octaves", "octave_scale", "jitter", "seed", "preserve_colors", "tile",
-                        "precision", "lap_norm")
+                        "precision", "lap_norm", "transforms", "decorrelate")
 
 
 class Parser(argparse.ArgumentParser):
@@ -131,7 +131,9 @@ def input_targets(inputs: list[str], output: str) -> list[tuple[str, Path]]:
         path = Path(item)
         if not item.startswith(SAMPLE_PREFIX) and path.is_dir():
             folders = True
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            from inceptionism.training.data import walk_images
+
+            found = walk_images(path)  # links to folders followed, each folder once
             if not found:
                 raise ConfigError(f"{item}: holds no images ({', '.join(IMAGE_SUFFIXES)})")
             pairs += [(str(f), f.relative_to(path).with_suffix(".png")) for f in found]
@@ -321,6 +323,11 @@ def add_step_options(p: argparse.ArgumentParser, *, steps: bool = True, octaves:
     p.add_argument("--seed", type=int, default=None, help=f"random seed (default {d['seed']})")
     p.add_argument("--preserve-colors", action="store_true", default=None,
                    help="keep the input's colours; only luminance changes")
+    p.add_argument("--transforms", choices=("none", "standard", "strong"), default=None,
+                   help="random pad/jitter/scale/rotate of the image before every gradient, as `visualize` does: "
+                        f"with --class, --topic or --word the concept shows in the picture (default {d['transforms']})")
+    p.add_argument("--decorrelate", action="store_true", default=None,
+                   help="step as a 1/f-scaled, decorrelated-colour picture would (larger shapes, natural colours)")
     p.add_argument("--tile", type=argument_type(parse_tile, "tile"), default=UNSET, metavar="PX|auto|off",
                    help="work on large images tile by tile (default auto: the largest tile that fits in free memory)")
     add_precision_option(p)

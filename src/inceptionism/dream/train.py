@@ -45,7 +45,7 @@ from inceptionism.precision import autocast as autocast_to
 from inceptionism.precision import autocast_dtype
 from inceptionism.training import ImageFiles, TrainStep, distributed, find_images, fit, load_state, save_state
 from inceptionism.training import seed_everything, warmup_cosine
-from inceptionism.training.data import IMAGE_SUFFIXES, batches, warn_skipped
+from inceptionism.training.data import IMAGE_SUFFIXES, batches, walk_images, warn_skipped
 from inceptionism.training.distributed import Dist
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def detect_labels(data: Path) -> str:
     for name in ("captions.csv", "captions.jsonl"):
         if (data / name).is_file():
             return "captions"
-    images = [p for p in data.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+    images = walk_images(data)
     if not images:
         raise ConfigError(f"{data}: holds no images ({', '.join(IMAGE_SUFFIXES)})")
     if any(sidecar_of(p) is not None for p in images):
@@ -91,10 +91,10 @@ def detect_labels(data: Path) -> str:
 
 def read_folders(data: Path) -> LabelledCollection:
     """One subfolder per class; its images (recursively) are that class."""
-    classes = sorted(p.name for p in data.iterdir() if p.is_dir() and not p.name.startswith("."))
+    classes = sorted(p.name for p in data.iterdir() if p.is_dir() and not p.name.startswith("."))  # links too
     images, labels = [], []
     for index, name in enumerate(classes):
-        found = [p for p in sorted((data / name).rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+        found = walk_images(data / name)
         images += found
         labels += [index] * len(found)
     used = sorted({classes[i] for i in labels})
@@ -163,7 +163,8 @@ class LabelledImages(ImageFiles):
     """(image, target) pairs: random resized crops, flips and a mild colour jitter for training."""
 
     def __init__(self, images: Sequence[Path], targets: torch.Tensor, size: int, *, train: bool, name: str, seed: int):
-        super().__init__(images, name=name, seed=seed)
+        # decoded no larger than the crops need: the shorter side at least twice the crop
+        super().__init__(images, name=name, seed=seed, min_side=2 * size)
         self.targets, self.size, self.train = targets, size, train
         from torchvision.transforms import v2
 

@@ -66,7 +66,7 @@ class LoadedImage:
 
 
 @contextlib.contextmanager
-def _pixel_limit(max_pixels: int) -> Iterator[None]:
+def pixel_limit(max_pixels: int) -> Iterator[None]:
     # PIL refuses images over 2 * MAX_IMAGE_PIXELS itself; we apply our own limit
     # instead (it is larger, for huge tiled dreams) and turn PIL's warning off.
     previous = Image.MAX_IMAGE_PIXELS
@@ -74,6 +74,8 @@ def _pixel_limit(max_pixels: int) -> Iterator[None]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # a palette's transparency is read as RGBA below (_to_float_array): Pillow's advice is taken
+            warnings.filterwarnings("ignore", "Palette images with Transparency", UserWarning)
             yield
     finally:
         Image.MAX_IMAGE_PIXELS = previous
@@ -204,7 +206,7 @@ def read_image_bytes(path: str | os.PathLike[str]) -> bytes:
 
 def _decode(source: Any, text: str, max_pixels: int) -> LoadedImage:
     try:
-        with _pixel_limit(max_pixels), Image.open(source) as im:
+        with pixel_limit(max_pixels), Image.open(source) as im:
             w, h = im.size
             if w * h > max_pixels:
                 raise ImageReadError(

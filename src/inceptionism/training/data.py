@@ -30,12 +30,33 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".g
 READ_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
 
+def walk_images(root: str | os.PathLike[str]) -> list[Path]:
+    """Every image file under ``root``, recursively, in a stable order.
+
+    Links to folders are followed (a collection assembled from links to other
+    folders is common), each real folder once, so a link cycle ends the walk
+    there instead of looping.
+    """
+    seen: set[str] = set()
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        found += [Path(folder) / f for f in files if Path(f).suffix.lower() in IMAGE_SUFFIXES
+                  and os.path.isfile(os.path.join(folder, f))]
+    return sorted(found)
+
+
 def find_images(root: str | os.PathLike[str]) -> list[Path]:
-    """Every image file under ``root``, recursively, in a stable order."""
+    """Every image file under ``root``, recursively, in a stable order (:func:`walk_images`)."""
     folder = Path(root)
     if not folder.is_dir():
         raise ConfigError(f"{os.fspath(root)}: no such folder of training images")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = walk_images(folder)
     if not files:
         raise ConfigError(f"{os.fspath(root)}: holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return files
@@ -63,21 +84,50 @@ def seed_worker(worker_id: int) -> None:
     random.seed(seed)
 
 
-def open_rgb(path: Path) -> Image.Image:
-    """The file as a fully decoded RGB image (raises one of ``READ_ERRORS`` if it cannot be read)."""
-    with Image.open(path) as im:
+def open_rgb(path: Path, *, min_side: int | None = None) -> Image.Image:
+    """The file as a decoded RGB image (raises one of ``READ_ERRORS`` if it cannot be read).
+
+    Transparency is flattened onto white (drawings and logos are drawn on a
+    transparent page; black, what a plain conversion gives, would make every one
+    of them a silhouette). Pillow's decompression-bomb warning is not shown: our own
+    pixel limit is the one in force. ``min_side``: the picture is decoded (JPEG's
+    draft mode) or reduced so that its shorter side is no smaller than this, and no
+    larger than needed: a 169-megapixel drawing becomes a few hundred pixels a side
+    before any training transform sees it.
+    """
+    from inceptionism.io.images import DEFAULT_MAX_PIXELS, pixel_limit
+
+    with pixel_limit(DEFAULT_MAX_PIXELS), Image.open(path) as im:
+        w, h = im.size
+        if w * h > DEFAULT_MAX_PIXELS:
+            raise ValueError(f"{w}x{h} is over the limit of {DEFAULT_MAX_PIXELS:,} pixels")
+        if min_side and im.format == "JPEG":
+            im.draft("RGB", (max(1, w * min_side // min(w, h)), max(1, h * min_side // min(w, h))))
         im.load()
-        return im.convert("RGB")
+        transparent = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
+        im = im.convert("RGBA" if transparent else "RGB")
+        if min_side and min(im.size) >= 2 * min_side:
+            im = im.reduce(min(im.size) // min_side)
+        if transparent:
+            page = Image.new("RGBA", im.size, (255, 255, 255, 255))
+            return Image.alpha_composite(page, im).convert("RGB")
+        return im
 
 
 class ImageFiles(torch.utils.data.Dataset):
     """Samples made from image files; an unreadable file is skipped and the next readable one stands in."""
 
-    def __init__(self, files: Sequence[Path], *, name: str, seed: int = 0):
+    def __init__(self, files: Sequence[Path], *, name: str, seed: int = 0, min_side: int | None = None,
+                 cache_bytes: int = 256 * 2**20):
         if not files:
             raise ConfigError(f"{name}: holds no images")
         self.files = list(files)
         self.name, self.seed = name, seed
+        #: read pictures down to this shorter side (None: as they are), and keep up to ``cache_bytes`` of
+        #: them per reading process, so that huge files are decoded once, not every epoch
+        self.min_side, self.cache_bytes = min_side, cache_bytes
+        self._cache: dict[int, Image.Image] = {}
+        self._cached = 0
         #: 1 where a file turned out unreadable; in shared memory, so worker processes' marks are seen here
         self.bad = torch.zeros(len(self.files), dtype=torch.uint8).share_memory_()
 
@@ -104,11 +154,29 @@ class ImageFiles(torch.utils.data.Dataset):
             if self.bad[i]:
                 continue
             try:
-                return self.sample(i, open_rgb(self.files[i]), rng)
+                return self.sample(i, self.read(i), rng)
             except READ_ERRORS as exc:
                 self.bad[i] = 1
                 log.warning("skipping unreadable training image %s: %s", self.files[i], exc)
         raise ConfigError(f"{self.name}: none of its images can be read")
+
+    def read(self, i: int) -> Image.Image:
+        """File ``i`` as RGB (:func:`open_rgb`), from this process's bounded cache when it was read before."""
+        if self.min_side is None:
+            return open_rgb(self.files[i])
+        image = self._cache.pop(i, None)
+        if image is None:
+            image = open_rgb(self.files[i], min_side=self.min_side)
+            size = image.width * image.height * 3
+            if size > self.cache_bytes:
+                return image
+            while self._cached + size > self.cache_bytes and self._cache:
+                oldest = next(iter(self._cache))
+                old = self._cache.pop(oldest)
+                self._cached -= old.width * old.height * 3
+            self._cached += size
+        self._cache[i] = image  # the most recently used last
+        return image
 
     def skipped(self) -> list[Path]:
         """The files found unreadable so far."""
