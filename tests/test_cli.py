@@ -39,7 +39,7 @@ def test_cli_defaults_equal_dataclass_defaults(tmp_path):
     help_text = build_parser()._subparsers._group_actions[0].choices["dream"].format_help()
     help_text = " ".join(help_text.split())
     for f in fields(DreamConfig):
-        if f.name != "preserve_colors":  # an on/off flag
+        if f.name not in ("preserve_colors", "decorrelate"):  # on/off flags
             assert f"(default {f.default}" in help_text, f.name
 
 

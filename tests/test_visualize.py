@@ -249,3 +249,39 @@ def test_a_class_atlas_of_an_imagenet_model_takes_a_list(capsys, tmp_path):
     assert names == ["0000-flamingo.png", "0001-goldfish.png"]
     with Image.open(out) as sheet:
         assert sheet.height > 2 * 64 > sheet.width - 64
+
+
+# -- the same ideas in a dream -----------------------------------------------------------
+def test_preconditioning_whitens_toward_low_frequencies_and_luminance():
+    g = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    p = param.precondition(g)
+    power = torch.fft.rfft2(p).abs().pow(2).mean(dim=(0, 1))
+    freqs = param.rfft2d_freqs(64, 64)
+    assert power[(freqs > 0.02) & (freqs < 0.06)].mean() > 10 * power[freqs > 0.4].mean()
+    luminance = torch.tensor([1.0, 1.0, 1.0]) / 3 ** 0.5
+    share = lambda t: (torch.einsum("c,bchw->bhw", luminance, t).pow(2).sum() / t.pow(2).sum()).item()  # noqa: E731
+    assert share(p) > 0.6 > share(g)  # white noise has a third of its energy along luminance
+
+
+def test_a_dream_toward_a_class_with_transforms_and_decorrelation(lite0, small_cat):
+    from inceptionism.dream import DreamConfig, dream
+
+    objective = ClassLogit(130, "classifier")
+    config = DreamConfig(steps=6, octaves=2, transforms="standard", decorrelate=True, seed=2)
+    a = dream(lite0, small_cat, objective, config)
+    b = dream(lite0, small_cat, objective, config)
+    plain = dream(lite0, small_cat, objective, DreamConfig(steps=6, octaves=2, seed=2))
+    assert torch.equal(a.image, b.image)  # the transforms' draws come from the seed
+    assert not torch.equal(a.image, plain.image)
+    assert np.mean(a.objective[-3:]) > np.mean(a.objective[:3])
+    with torch.no_grad():
+        assert lite0(a.image).softmax(-1)[0, 130] > lite0(small_cat).softmax(-1)[0, 130]
+
+
+def test_dream_takes_the_options_and_records_them(capsys, tmp_path):
+    out = tmp_path / "d.png"
+    code, _, err = run(capsys, "dream", "skimage:chelsea", "-o", str(out), "--class", "flamingo", "--transforms",
+                       "strong", "--decorrelate", "--steps", "2", "--octaves", "1", "-q")
+    assert code == 0, err
+    code, text, _ = run(capsys, "info", str(out))
+    assert "config.transforms: strong" in text and "config.decorrelate: True" in text

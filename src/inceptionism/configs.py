@@ -62,6 +62,12 @@ def stored_values(cls: type, values: Any, where: str) -> dict[str, Any]:
     return out
 
 
+#: how a visualised picture is represented (inceptionism.visualize.param)
+VISUALIZE_PARAMS = ("fft", "pixel")
+#: sets of random transformations before each step (inceptionism.visualize.transforms)
+VISUALIZE_TRANSFORMS = ("none", "standard", "strong")
+
+
 # -- dreams ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DreamConfig:
@@ -89,8 +95,15 @@ class DreamConfig:
     #: Laplacian-pyramid levels the gradient is normalised over (TF's 2016 notebook); 0: off,
     #: the mean-|gradient| normalisation of Google's original notebook
     lap_norm: int = 0
+    #: random transformations of the image before each gradient (feature visualisation's transformation
+    #: robustness): "none", "standard" or "strong"; with a class, topic or word the concept shows in the photo
+    transforms: str = "none"
+    #: step along the gradient as a 1/f-scaled, decorrelated-colour parameterisation would (Olah et al. 2017)
+    decorrelate: bool = False
 
     def __post_init__(self) -> None:
+        if self.transforms not in VISUALIZE_TRANSFORMS:
+            raise ConfigError(f"transforms must be one of {', '.join(VISUALIZE_TRANSFORMS)}, got {self.transforms!r}")
         if not 0 <= self.lap_norm <= 12:
             raise ConfigError(f"lap_norm must be 0 (off) to 12 levels, got {self.lap_norm}")
         if self.steps < 0:
@@ -112,10 +125,6 @@ class DreamConfig:
 
 
 # -- feature visualisation -----------------------------------------------------------
-#: how a visualised picture is represented (inceptionism.visualize.param)
-VISUALIZE_PARAMS = ("fft", "pixel")
-#: sets of random transformations before each step (inceptionism.visualize.transforms)
-VISUALIZE_TRANSFORMS = ("none", "standard", "strong")
 
 
 @dataclass(frozen=True)

@@ -117,13 +117,17 @@ def gradient_step(
     min_size: int = 1,
     autocast: torch.dtype | None = None,
     replicas: Sequence[Callable[[torch.Tensor], dict[str, torch.Tensor]]] = (),
+    precondition: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One jittered, normalised ascent step; returns the new image and the objective value.
 
-    ``image`` is updated in place (it is a working buffer of the loop).
+    ``image`` is updated in place (it is a working buffer of the loop). ``precondition``
+    maps the gradient before it is normalised (``DreamConfig.decorrelate``).
     """
     grad, value = tiled_gradient(image, objective, extract, tile=tile, offset=grid_offset, shift=shift,
                                  min_size=min_size, autocast=autocast, replicas=replicas)
+    if precondition is not None:
+        grad = precondition(grad)
     # The notebook's normalisation, over the whole image: divide by the mean |gradient|
     # (an L1 norm reduces without an image-sized temporary).
     scale = step_size / (torch.linalg.vector_norm(grad, ord=1) / grad.numel() + 1e-8)
@@ -176,6 +180,7 @@ def masked_step(
     shift: tuple[int, int],
     *,
     lap_levels: int = 0,
+    precondition: Callable[[torch.Tensor], torch.Tensor] | None = None,
     **tiling: Any,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One step for objectives whose terms dream through masks (or with a Laplacian-normalised gradient).
@@ -191,6 +196,8 @@ def masked_step(
             continue  # this region vanished at this octave's size
         grad, v = tiled_gradient(image, objective, extract, shift=shift, **tiling)
         value = value + v
+        if precondition is not None:
+            grad = precondition(grad)
         if lap_levels:
             grad = lap_normalize(grad, lap_levels)
         if mask is not None:
@@ -203,6 +210,27 @@ def masked_step(
     if total is not None:
         image.add_(total).clamp_(0, 1)
     return image, value
+
+
+def _transformed(extract: Callable[[torch.Tensor], dict[str, torch.Tensor]], others: Sequence[Any], name: str,
+                 seed: int) -> tuple[Any, list[Any]]:
+    """``extract`` (and the replicas' extractors) seeing each input through a random transform of ``name``."""
+    from inceptionism.visualize.transforms import named
+
+    transform = named(name)
+    rng = random.Random(f"transforms-{seed}")
+    lock = __import__("threading").Lock()  # replicas draw from the one stream, in turn
+
+    def wrap(run: Any) -> Any:
+        def transformed(x: torch.Tensor) -> dict[str, torch.Tensor]:
+            with lock:
+                t = random.Random(rng.random())
+            return run(transform(x, t))
+
+        transformed.network = getattr(run, "network", None)  # type: ignore[attr-defined]
+        return transformed
+
+    return wrap(extract), [wrap(o) for o in others]
 
 
 def fit_mask(mask: torch.Tensor, size: tuple[int, int], what: str = "the mask", *, kind: str = "mask") -> torch.Tensor:
@@ -266,9 +294,16 @@ def dream(
     # where the result may differ from the input: nowhere else is it blended back
     union = None if any(m is None for _, m in groups) else torch.stack([m for _, m in groups]).amax(0)
     detail = torch.zeros_like(resize(source, sizes[0]))
+    precondition = None
+    if config.decorrelate:
+        from inceptionism.visualize.param import precondition
     with contextlib.ExitStack() as stack:
         extract = stack.enter_context(network.extractor(objective.addresses()))
         others = [stack.enter_context(r.extractor(objective.addresses())) for r in replicas]
+        if config.transforms != "none":
+            # transformation robustness (visualize's): the gradient flows back through a random
+            # pad/jitter/scale/rotate of each (tile of the) image, drawn from a stream of its own
+            extract, others = _transformed(extract, others, config.transforms, config.seed)
         for octave, size in enumerate(sizes):
             base = resize(source, size)
             detail = resize(detail, size)
@@ -282,10 +317,11 @@ def dream(
                 if plain:
                     x, value = gradient_step(x, objective, extract, config.step_size, shift, tile=tile,
                                              grid_offset=grid, min_size=network.min_size, autocast=autocast,
-                                             replicas=others)
+                                             replicas=others, precondition=precondition)
                 else:
                     x, value = masked_step(x, [(o, None if m is None else resize(m, size)) for o, m in groups],
                                            extract, config.step_size, shift, lap_levels=config.lap_norm,
+                                           precondition=precondition,
                                            tile=tile, offset=grid, min_size=network.min_size, autocast=autocast,
                                            replicas=others)
                 values.append(value)

@@ -93,3 +93,20 @@ def image(param: str, batch: int, height: int, width: int, *, decorrelated: bool
 
         raise ConfigError(f"param must be one of {', '.join(PARAMS)}, got {param!r}")
     return params, lambda: to_rgb(raw(), decorrelated=decorrelated)
+
+
+def precondition(grad: torch.Tensor, *, decay_power: float = 1.0) -> torch.Tensor:
+    """A pixel gradient as the step a Fourier, decorrelated-colour parameterisation would take.
+
+    The chain rule through :func:`fft_image` and :func:`decorrelate` turns a pixel
+    gradient ``g`` into the parameters' gradient and, after the step, back into a
+    change of the picture of ``C C^T F^-1(s^2 F(g))`` (``s = 1/f``, ``C`` the colour
+    matrix). Here ``s`` rather than ``s^2`` (``decay_power`` 1 spends one factor on
+    whitening only), so that a dream on a photo grows larger, coherent shapes in
+    natural colours without washing the photo out into blobs.
+    """
+    h, w = grad.shape[-2:]
+    scale = spectrum_scale(h, w, decay_power).to(device=grad.device)
+    g = torch.fft.irfft2(torch.fft.rfft2(grad.float()) * scale, s=(h, w))
+    m = COLOR_CORRELATION_NORMALIZED.to(g)
+    return torch.einsum("ij,bjhw->bihw", m @ m.T, g).to(grad.dtype)

