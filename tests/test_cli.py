@@ -161,3 +161,22 @@ def test_the_installed_command_prints_no_traceback(tmp_path):
 def test_an_unwritable_destination_is_one_clear_line(capsys, photo):
     code, _, err = run(capsys, "dream", str(photo), "-o", "/sys/kernel/dream.png", *FAST)
     assert code == 1 and "cannot write" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_library_warning_is_one_line_of_ours_once(capsys, monkeypatch):
+    import importlib
+    import warnings
+
+    module = importlib.import_module("inceptionism.cli.main")
+
+    def noisy(args):
+        for _ in range(3):
+            warnings.warn("something a library says\nover two lines", UserWarning)
+        return 0
+
+    parser = build_parser()
+    monkeypatch.setattr(module, "build_parser", lambda: parser)
+    parser._subparsers._group_actions[0].choices["models"].set_defaults(func=noisy)
+    assert module.main(["models"]) == 0
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["inceptionism: warning: something a library says over two lines"]

@@ -498,3 +498,25 @@ def test_fuzz_images(tmp_path, examples, fmt):
         assert image.dim() == 4 and image.shape[1] == 3 and torch.isfinite(image).all()
 
     fuzz(examples, mutated(buf.getvalue()), read)
+
+
+# -- pickles of every protocol, both torch formats, through every command that reads a model ------------
+@pytest.mark.parametrize("protocol", range(6))
+@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
+def test_pickles_of_every_protocol_are_one_line_in_every_command(tmp_path, capsys, protocol, legacy):
+    from inceptionism.cli import main
+
+    path = tmp_path / f"p{protocol}.pth"
+    buf = io.BytesIO()
+    torch.save(_tiny_net().state_dict(), buf, pickle_protocol=protocol, _use_new_zipfile_serialization=not legacy)
+    path.write_bytes(buf.getvalue())
+    commands = [["dream", "skimage:chelsea", "--weights", str(path), "--steps", "1", "--octaves", "1"],
+                ["stylize", "skimage:chelsea", "--model", str(path), "--mix", "1"],
+                ["info", str(path)], ["export", str(path)]]
+    for argv in commands:
+        out = tmp_path / ("out.onnx" if argv[0] == "export" else "out.png")
+        extra = [] if argv[0] == "info" else ["-o", str(out)] + ([] if argv[0] == "export" else ["-q"])
+        code = main([*argv, *extra])
+        err = capsys.readouterr().err
+        assert code != 0 and len(err.strip().splitlines()) == 1, (argv[0], err)
+        assert "Warning" not in err and not out.exists(), (argv[0], err)

@@ -56,6 +56,30 @@ def _logging_to_stderr() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _warnings_in_one_line() -> Iterator[None]:
+    """A warning from a library (torch, Pillow, numpy...) reaches the terminal as one line of ours, once.
+
+    Python's default shows the warning with its source file and line, which breaks
+    through progress bars and says nothing a user can act on; those we know to be
+    useful are said in our own words where they arise.
+    """
+    import warnings
+
+    seen: set[str] = set()
+
+    def show(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+        text = " ".join(str(message).split())
+        if text in seen:
+            return
+        seen.add(text)
+        print(f"{PROG}: warning: {text}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show  # type: ignore[assignment]
+        yield
+
+
+@contextlib.contextmanager
 def _sigterm_as_ctrl_c() -> Iterator[None]:
     """SIGTERM (a scheduler, ``kill``, a container stopping) stops a command the way Ctrl-C does."""
     import signal
@@ -109,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stdout = sys.stdout
     started = time.perf_counter()
     code, error = 1, None
-    with _logging_to_stderr(), _sigterm_as_ctrl_c(), \
+    with _logging_to_stderr(), _warnings_in_one_line(), _sigterm_as_ctrl_c(), \
             (contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()):
         try:
             if as_json and getattr(args, "output", None) == "-":

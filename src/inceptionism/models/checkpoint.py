@@ -25,6 +25,7 @@ import io
 import os
 import pickle
 import re
+import warnings
 import zipfile
 from collections import OrderedDict
 from typing import Any, Mapping
@@ -139,6 +140,24 @@ def _is_torchscript(path: str) -> bool:
         return any(n.endswith("constants.pkl") or "/code/" in n for n in zf.namelist())
 
 
+def _pickle_protocol(path: str) -> str | None:
+    """The pickle protocol of a torch checkpoint (zip or legacy), from its first PROTO opcode ("0 or 1" without
+    one); None if unknown."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                name = next((n for n in archive.namelist() if n.endswith("/data.pkl")), None)
+                head = archive.open(name).read(2) if name else b""
+        else:
+            with open(path, "rb") as f:
+                head = f.read(2)
+    except (OSError, zipfile.BadZipFile, KeyError, RuntimeError):
+        return None
+    if len(head) == 2 and head[0] == 0x80:
+        return str(head[1])
+    return "0 or 1" if head[:1] not in (b"", b"\x80") else None
+
+
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """The tensors of a checkpoint file, by name, on the CPU."""
     text = os.fspath(path)
@@ -154,11 +173,19 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
                 raise ModelError(
                     f"{text}: refused: torch {torch.__version__} cannot read pickled checkpoints from others safely "
                     f"(CVE-2025-32434, CVE-2026-24747, fixed in torch 2.10): upgrade torch, or use a .safetensors file")
-            obj = torch.load(text, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():
+                # torch warns of any pickle protocol but 2 (with its source line); what it cannot read is said below
+                warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+                obj = torch.load(text, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
         if found:
             raise _refused(text, found[1]) from None
+        protocol = _pickle_protocol(text)
+        if protocol is not None and protocol != "2" and "Unsupported operand" in str(exc):
+            raise ModelError(f"{text}: a checkpoint pickled with protocol {protocol}, which torch's safe loader cannot "
+                             f"read; save it again with torch.save's default protocol (2), or use .safetensors "
+                             f"(best)") from None
         # no class named: the bytes are no pickle of tensors at all (a picture or text renamed, a damaged file)
         raise ModelError(f"{text}: not a readable checkpoint (not a pickle of tensors); use {SAFE_FORMATS}") from None
     except ModelError:
