@@ -10,6 +10,7 @@ from inceptionism.web.animate_tab import animate_tab
 from inceptionism.web.app import JobFiles, Services, WebLimits, default_device
 from inceptionism.web.dream_tab import dream_tab
 from inceptionism.web.style_tab import style_tab
+from inceptionism.web.visualize_tab import visualize_tab
 
 
 #: the session gallery keeps small thumbnails however few results there are (Gradio widens a lone one)
@@ -32,6 +33,8 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
         gr.Markdown("# inceptionism\nDeepDream and neural style transfer, running on this machine.")
         with gr.Tab("Dream"):
             dream_tab(gr, s, tuple(dream_models))
+        with gr.Tab("Visualize"):
+            visualize_tab(gr, s, tuple(dream_models))
         with gr.Tab("Style"):
             style_tab(gr, s, style_model)
         with gr.Tab("Animate"):
