@@ -160,3 +160,31 @@ def test_outputs_are_checked_and_written_atomically(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_reading_a_large_picture_peaks_at_its_float_copy_plus_its_decode(tmp_path):
+    """A 30 MP picture: the 8-bit decode and the float32 result, and little more (was about twice that)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "large.png"
+    Image.new("RGB", (6000, 5000), (30, 120, 200)).save(path)
+    child = ("import resource, sys\nfrom inceptionism.io.images import load_image\nload_image('skimage:chelsea')\n"
+             "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\nimage = load_image(sys.argv[1])\n"
+             "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)")
+    grown = int(subprocess.run([sys.executable, "-c", child, str(path)], capture_output=True, text=True,
+                               check=True).stdout)
+    pixels = 6000 * 5000
+    assert grown < pixels * 3 + pixels * 12 + 150 * 2**20, grown / 2**20
+
+
+def test_a_picture_that_would_not_fit_in_memory_is_refused_before_decoding(tmp_path, monkeypatch):
+    from inceptionism.errors import ImageReadError
+    from inceptionism.io import images
+
+    path = tmp_path / "claims.png"
+    Image.new("RGB", (3000, 3000)).save(path)
+    monkeypatch.setattr(images, "available_memory", lambda: 100 * 2**20)
+    monkeypatch.setattr(images, "_float_rows", lambda *a: pytest.fail("decoded"))
+    with pytest.raises(ImageReadError, match=r"3000x3000 \(9 MP\) needs 0\.4 GB to read and 0\.1 GB are free"):
+        images.load_image(path)

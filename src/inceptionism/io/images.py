@@ -81,6 +81,25 @@ def pixel_limit(max_pixels: int) -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = previous
 
 
+#: rows of 8-bit pixels converted to float at a time (a 64 MB slice), so a huge picture never has a second
+#: full-size 8-bit copy or a float64/float32 temporary beside its float32 result
+_CHUNK_BYTES = 64 << 20
+
+
+def _float_rows(im: Image.Image, mode: str) -> np.ndarray:
+    """``im`` in ``mode`` (RGB or RGBA) as an HxWxC float32 array in [0, 1], converted a slice of rows at a time."""
+    w, h = im.size
+    channels = len(mode)
+    out = np.empty((h, w, channels), dtype=np.float32)
+    rows = max(1, _CHUNK_BYTES // max(1, w * channels))
+    for y in range(0, h, rows):
+        part = im.crop((0, y, w, min(h, y + rows)))
+        if part.mode != mode:
+            part = part.convert(mode)
+        np.divide(np.asarray(part), np.float32(255.0), out=out[y:y + rows], dtype=np.float32)
+    return out
+
+
 def _to_float_array(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     """HxWx3 RGB and optional HxW alpha, both float32 in [0, 1]."""
     mode = im.mode
@@ -92,12 +111,36 @@ def _to_float_array(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
         return np.repeat(gray[..., None], 3, axis=2), None
     has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
     if has_alpha:
-        rgba = np.asarray(im.convert("RGBA"), dtype=np.float32) / 255.0
-        alpha = rgba[..., 3]
+        rgba = _float_rows(im, "RGBA")
+        alpha = np.ascontiguousarray(rgba[..., 3])
         if alpha.min() >= 1.0:
             alpha = None
         return rgba[..., :3], alpha
-    return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0, None
+    return _float_rows(im, "RGB"), None
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this machine can still give (``MemAvailable``), or None where it cannot be told."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+#: what reading takes besides the decoded 8-bit picture and its float32 copy (slices, Pillow's buffers)
+READ_OVERHEAD = 300 << 20
+
+
+def reading_bytes(width: int, height: int, mode: str) -> int:
+    """The most memory reading a ``width`` x ``height`` picture of PIL ``mode`` takes: its 8-bit decode, its
+    float32 RGB (and alpha) copy and :data:`READ_OVERHEAD`."""
+    pixels = width * height
+    decoded = pixels * max(1, len(mode) if mode.isalpha() else 4)
+    return decoded + pixels * 4 * (4 if mode in ("RGBA", "LA", "PA") else 3) + READ_OVERHEAD
 
 
 def _from_array(arr: np.ndarray, source: str) -> LoadedImage:
@@ -212,12 +255,19 @@ def _decode(source: Any, text: str, max_pixels: int) -> LoadedImage:
                 raise ImageReadError(
                     f"{text}: {w}x{h} is {w * h:,} pixels, over the limit of {max_pixels:,} (a decompression bomb?)"
                 )
+            need, free = reading_bytes(w, h, im.mode), available_memory()
+            if free is not None and need > free:
+                # before decoding: a small file that claims a huge picture must not take the machine down
+                raise ImageReadError(
+                    f"{text}: {w}x{h} ({w * h / 1e6:.0f} MP) needs {need / 2**30:.1f} GB to read and "
+                    f"{free / 2**30:.1f} GB are free: use a smaller picture, or free memory")
             frames = getattr(im, "n_frames", 1)
             if frames > 1:
                 log.warning("%s has %d frames; using the first", text, frames)
                 im.seek(0)
             im.load()
-            im = ImageOps.exif_transpose(im)
+            if im.getexif().get(0x0112, 1) != 1:  # turned by its EXIF orientation (else no copy is made)
+                im = ImageOps.exif_transpose(im)
             rgb, alpha = _to_float_array(im)
     except ImageReadError:
         raise
