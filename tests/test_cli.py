@@ -180,3 +180,18 @@ def test_a_library_warning_is_one_line_of_ours_once(capsys, monkeypatch):
     assert module.main(["models"]) == 0
     err = capsys.readouterr().err
     assert err.strip().splitlines() == ["inceptionism: warning: something a library says over two lines"]
+
+
+def test_sweep_takes_every_option_of_the_dream_it_compares(capsys, tmp_path):
+    choices = build_parser()._subparsers._group_actions[0].choices
+    options = lambda name: {o for a in choices[name]._actions for o in a.option_strings}  # noqa: E731
+    missing = options("dream") - options("sweep") - {"--noise", "--from", "--quality", "--resume", "--devices"}
+    assert not missing, missing
+    out = tmp_path / "grid.png"
+    code = main(["sweep", "skimage:chelsea", "-o", str(out), "--steps", "1,2", "--octaves", "1", "--fp32", "--seed",
+                 "3", "--jitter", "4", "--cell", "48", "-q"])
+    assert code == 0
+    from inceptionism.io.images import read_metadata
+
+    config = read_metadata(out)["config"]
+    assert config["precision"] == "fp32" and config["seed"] == 3 and config["jitter"] == 4

@@ -381,7 +381,7 @@ class SweepRunner:
 
     def run(self, key: str, payload: dict[str, Any]) -> np.ndarray:
         """One cell: ``payload`` holds its layer (``A+B`` for several), steps, step size and octaves."""
-        from inceptionism.dream import DreamConfig, dream
+        from inceptionism.dream import dream
         from inceptionism.io.images import to_pil
         from inceptionism.objectives import build_objective
 
@@ -391,8 +391,9 @@ class SweepRunner:
             self.objectives[layer], _ = build_objective(
                 self.runner.network, layer.split("+"), guide=self.runner.guide, class_value=job.class_value,
                 topic=job.topic, word=job.word)
-        config = DreamConfig(steps=payload["steps"], step_size=payload["step_size"], octaves=payload["octaves"],
-                             precision=self.job.dream.config.precision, lap_norm=self.job.dream.config.lap_norm)
+        # every other setting is the sweep's own (seed, jitter, precision, transforms...), as dream's options give it
+        config = replace(self.job.dream.config, steps=payload["steps"], step_size=payload["step_size"],
+                         octaves=payload["octaves"])
         result = dream(self.runner.network, self.image, self.objectives[layer], config, mask=self.runner.mask)
         return np.asarray(to_pil(result.image))
 

@@ -265,10 +265,9 @@ def _add_sweep_parser(sub: Any) -> None:
     )
     p.add_argument("input", metavar="INPUT", help="image file or skimage:NAME")
     p.add_argument("-o", "--output", required=True, metavar="GRID", help="the contact sheet (.png, .jpg, .webp)")
-    p.add_argument("--steps", default="10", metavar="N[,N...]", help="steps per octave, one or several (default 10)")
-    p.add_argument("--step-size", default="0.01", metavar="X[,X...]", help="step sizes (default 0.01)")
-    p.add_argument("--octaves", default="4", metavar="N[,N...]", help="octave counts (default 4)")
     p.add_argument("--cell", type=int, default=256, metavar="PX", help="longest side of each cell (default 256)")
+    # the same options as dream's, from the same group (steps, step size and octaves may be lists)
+    add_step_options(p, lists=True)
     add_model_options(p)
     add_cluster_options(p)
     p.set_defaults(func=cmd_sweep)
@@ -293,9 +292,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     whole, _ = split_masks(args)
     if args.mask and (len(args.mask) > 1 or whole is None):
         raise ConfigError("sweep takes one --mask for the whole image: put it before any --layer")
+    d = DreamConfig()
+    axis_values = {"steps": args.steps or str(d.steps), "step_size": args.step_size or str(d.step_size),
+                   "octaves": args.octaves or str(d.octaves)}
+    base = build_dream_config(argparse.Namespace(**{**vars(args), "steps": None, "step_size": None, "octaves": None}))
     dream_job = DreamJob(model=args.model, weights=args.weights, layers=tuple(args.layer) if args.layer else None,
                          guide=args.guide, class_value=args.class_, topic=args.topic, word=args.word,
-                         config=DreamConfig(lap_norm=args.lap_norm or 0), device=args.device,
+                         config=base, device=args.device,
                          masks=((-1, whole),) if whole else (),
                          invert_mask=args.invert_mask)
     job = SweepJob(dream_job, args.input, data)
@@ -303,11 +306,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     network = runner.runner.network
     runner.runner.check_masks(tuple(load_image_bytes(data, args.input).rgb.shape[-2:]))
     layer_values = args.layer or ["+".join(network.spec.default_layers)]
-    axes = [("layer", layer_values), ("steps", parse_numbers(args.steps, int, "--steps")),
-            ("step_size", parse_numbers(args.step_size, float, "--step-size")),
-            ("octaves", parse_numbers(args.octaves, int, "--octaves"))]
+    axes = [("layer", layer_values), ("steps", parse_numbers(axis_values["steps"], int, "--steps")),
+            ("step_size", parse_numbers(axis_values["step_size"], float, "--step-size")),
+            ("octaves", parse_numbers(axis_values["octaves"], int, "--octaves"))]
     for steps, size, octaves in itertools.product(*[v for _, v in axes[1:]]):
-        DreamConfig(steps=steps, step_size=size, octaves=octaves)  # bad values fail before any work
+        replace(base, steps=steps, step_size=size, octaves=octaves)  # bad values fail before any work
     varying = [(name, values) for name, values in axes if len(values) > 1]
     fixed = {name: values[0] for name, values in axes if len(values) == 1}
     rows_axes, col_axis = (varying[:-1], varying[-1]) if varying else ([], ("", [None]))
@@ -331,7 +334,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     sheet = contact_sheet(grid, row_labels, col_labels, cell=args.cell,
                           title=", ".join(f"{k}={v}" for k, v in fixed.items()))
     meta = {"command": "sweep", "version": __version__, "model": network.name, "weights": args.weights or "pretrained",
-            "input": args.input, "axes": {n: v for n, v in axes}, "guide": args.guide, "class": args.class_,
+            "input": args.input, "axes": {n: v for n, v in axes}, "config": base.to_dict(), "guide": args.guide,
+            "class": args.class_,
             "topic": args.topic, "word": args.word}
     save_image(sheet, args.output, metadata=meta)
     args.report.output(args.output, input=args.input, cells=len(cells))

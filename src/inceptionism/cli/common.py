@@ -306,17 +306,24 @@ def dream_config_defaults() -> dict[str, Any]:
     return {f.name: f.default for f in fields(DreamConfig)}
 
 
-def add_step_options(p: argparse.ArgumentParser, *, steps: bool = True, octaves: int | None = None) -> None:
-    """The DreamConfig options; every default is DreamConfig's unless ``octaves`` says otherwise."""
+def add_step_options(p: argparse.ArgumentParser, *, steps: bool = True, octaves: int | None = None,
+                     lists: bool = False) -> None:
+    """The DreamConfig options; every default is DreamConfig's unless ``octaves`` says otherwise.
+
+    ``lists``: ``--steps``, ``--step-size`` and ``--octaves`` take one value or several (``sweep``'s axes).
+    """
     from inceptionism.parsing import parse_tile
 
     d = dream_config_defaults()
+    several = " (one or several, comma-separated)" if lists else ""
+    kind = (lambda _: str) if lists else (lambda t: t)  # noqa: E731 - sweep parses its lists itself
     if steps:
-        p.add_argument("--steps", type=int, default=None, help=f"gradient steps per octave (default {d['steps']})")
-    p.add_argument("--step-size", type=float, default=None,
-                   help=f"mean pixel change per step, [0, 1] units (default {d['step_size']})")
-    p.add_argument("--octaves", type=int, default=octaves,
-                   help=f"number of scales (default {octaves if octaves is not None else d['octaves']})")
+        p.add_argument("--steps", type=kind(int), default=None, metavar="N[,N...]" if lists else None,
+                       help=f"gradient steps per octave{several} (default {d['steps']})")
+    p.add_argument("--step-size", type=kind(float), default=None, metavar="X[,X...]" if lists else None,
+                   help=f"mean pixel change per step, [0, 1] units{several} (default {d['step_size']})")
+    p.add_argument("--octaves", type=kind(int), default=octaves, metavar="N[,N...]" if lists else None,
+                   help=f"number of scales{several} (default {octaves if octaves is not None else d['octaves']})")
     p.add_argument("--octave-scale", type=float, default=None,
                    help=f"size ratio between octaves (default {d['octave_scale']})")
     p.add_argument("--jitter", type=int, default=None, help=f"random roll in pixels per step (default {d['jitter']})")
