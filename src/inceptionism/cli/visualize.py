@@ -319,7 +319,7 @@ def _atlas(args: argparse.Namespace, job: Any, runner: Any, output: Path, fmt: s
         with Image.open(folder / names[str(i)]) as im:
             tiles.append(im.convert("RGB"))
         labels.append(target.label)
-    title = f"{runner.network.name}" + (f" ({source_label(job.weights)})" if job.weights else "") + \
+    title = f"{runner.network.name}" + (f" ({Path(job.weights).name})" if job.weights else "") + \
         f": {args.atlas}, {job.config.steps} steps, seed {job.config.seed}"
     sheet = contact_sheet(tiles, labels, columns=args.columns, title=title)
     import torch
