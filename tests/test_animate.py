@@ -217,3 +217,16 @@ def test_sweep_makes_a_labelled_two_by_three_grid(capsys, tmp_path):
     boxes = [b for b in ndimage.find_objects(blobs) if (b[0].stop - b[0].start) * (b[1].stop - b[1].start) > 3000]
     assert len(boxes) == 6  # the six pictures; the labels are small glyphs
     assert len({b[0].start for b in boxes}) == 2 and len({b[1].start for b in boxes}) == 3
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".gif"])
+def test_a_movie_carries_its_recipe_and_the_closing_line_says_where_its_frames_are(tmp_path, capsys, suffix):
+    from inceptionism.cli import main
+
+    movie = tmp_path / f"zoom{suffix}"
+    assert main(["animate", "skimage:chelsea", "-o", str(movie), "--frames", "2", "--every", "1", "--seed", "5"]) == 0
+    err = capsys.readouterr().err
+    assert f"{movie}_frames" in err and "can be deleted" in err
+    assert main(["info", str(movie)]) == 0
+    text = capsys.readouterr().out
+    assert "command: animate" in text and "frames: 2" in text and "config.seed: 5" in text

@@ -514,9 +514,12 @@ def assemble_movie(store: Any, count: int, movie: Path | None, fps: float, *, re
         frames = frames[::-1]
     if boomerang:
         frames = frames + frames[-2:0:-1]
-    write_movie(frames, movie, fps, audio_from=audio_from)
+    write_movie(frames, movie, fps, audio_from=audio_from,
+                metadata={**store.recipe, "frames": count, "fps": fps, "reverse": reverse, "boomerang": boomerang})
     if not quiet:
-        print(f"wrote {movie} ({len(frames)} frames at {fps:g} fps)", file=sys.stderr)
+        # the frames stay for --resume (and a sibling format made at once); say where, and that they may go
+        print(f"wrote {movie} ({len(frames)} frames at {fps:g} fps); its frames are kept in {store.folder}/ for "
+              f"--resume or another format, and can be deleted", file=sys.stderr)
 
 
 @contextlib.contextmanager

@@ -440,9 +440,27 @@ def save_image(
     return write_bytes(path, data)
 
 
+def _movie_metadata(text: str) -> dict[str, Any]:
+    from inceptionism.io.video import movie_recipe
+
+    raw = movie_recipe(text)
+    if raw is None:
+        raise ImageReadError(f"{text}: a movie without inceptionism metadata (made by another program, or by a "
+                             f"version before 0.1.0's movie recipes: its frames folder's recipe.json has the settings)")
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ImageReadError(f"{text}: its inceptionism metadata is damaged: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ImageReadError(f"{text}: its inceptionism metadata is damaged")
+    return data
+
+
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The recipe stored in an image written by :func:`save_image`."""
     text = os.fspath(path)
+    if Path(text).suffix.lower() in (".mp4", ".webm", ".mov", ".mkv") and os.path.isfile(text):
+        return _movie_metadata(text)
     try:
         with Image.open(io.BytesIO(stdin_bytes()) if text == STDIO else text) as im:
             raw = im.info.get(METADATA_KEY)
@@ -450,6 +468,9 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
                 desc = im.getexif().get(_EXIF_DESCRIPTION)
                 if isinstance(desc, str) and desc.startswith(METADATA_KEY + ":"):
                     raw = desc[len(METADATA_KEY) + 1:]
+            comment = im.info.get("comment")  # a GIF's
+            if raw is None and isinstance(comment, bytes) and comment.startswith(METADATA_KEY.encode() + b":"):
+                raw = comment[len(METADATA_KEY) + 1:].decode("utf-8", errors="replace")
     except FileNotFoundError as exc:
         raise ImageReadError(f"{text}: no such file") from exc
     except Exception as exc:  # noqa: BLE001 - as in _decode: damaged files fail in many ways

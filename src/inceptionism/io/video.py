@@ -6,11 +6,12 @@ file renamed over the target), so an interrupted encode leaves nothing half-made
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 from PIL import Image
@@ -79,16 +80,25 @@ def _even(frame: np.ndarray) -> np.ndarray:
     return frame[: h - h % 2, : w - w % 2]
 
 
-def write_gif(frames: Sequence[np.ndarray], path: str | os.PathLike[str], fps: float) -> None:
-    """An endlessly looping GIF; each frame gets its own adaptive 256-colour palette, dithered."""
+def _recipe_text(metadata: dict[str, Any] | None) -> str | None:
+    from inceptionism.io.images import METADATA_KEY
+
+    return None if metadata is None else f"{METADATA_KEY}:" + json.dumps(metadata, sort_keys=True)
+
+
+def write_gif(frames: Sequence[np.ndarray], path: str | os.PathLike[str], fps: float, *,
+              metadata: dict[str, Any] | None = None) -> None:
+    """An endlessly looping GIF; each frame gets its own adaptive 256-colour palette, dithered.
+    ``metadata`` (the recipe) goes into its comment, where ``inceptionism info`` finds it."""
     images = [Image.fromarray(f).quantize(colors=256, method=Image.Quantize.MEDIANCUT,
                                           dither=Image.Dither.FLOYDSTEINBERG) for f in frames]
     # GIF delays are in hundredths of a second
     duration = max(2, round(100 / fps)) * 10
 
     def write(tmp: str) -> None:
+        text = _recipe_text(metadata)
         images[0].save(tmp, "GIF", save_all=True, append_images=images[1:], duration=duration, loop=0,
-                       disposal=1, optimize=False)
+                       disposal=1, optimize=False, **({"comment": text.encode("utf-8")} if text else {}))
 
     atomic_write(path, write)
 
@@ -99,8 +109,10 @@ def write_video(
     fps: float,
     *,
     audio_from: str | os.PathLike[str] | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> None:
-    """MP4 (H.264) or WebM (VP9), optionally with the audio track of another file."""
+    """MP4 (H.264) or WebM (VP9), optionally with the audio track of another file; ``metadata`` (the
+    recipe) goes into the container's comment tag, where ``inceptionism info`` finds it."""
     import imageio_ffmpeg
 
     suffix = Path(path).suffix.lower()
@@ -108,6 +120,9 @@ def write_video(
         raise OutputError(f"{os.fspath(path)}: unsupported movie format {suffix!r}: use .gif, .mp4 or .webm")
     video_codec, audio_codec = _CODECS[suffix]
     params = ["-crf", "32", "-b:v", "0"] if video_codec == "libvpx-vp9" else ["-crf", "18"]
+    text = _recipe_text(metadata)
+    if text:
+        params += ["-metadata", f"comment={text}"]
 
     def write(tmp: str) -> None:
         iterator = iter(frames)
@@ -128,7 +143,8 @@ def write_video(
         if audio_from:
             try:
                 cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-i", silent, "-i", os.fspath(audio_from),
-                       "-map", "0:v:0", "-map", "1:a:0?", "-c:v", "copy", "-c:a", audio_codec, "-shortest", tmp]
+                       "-map", "0:v:0", "-map", "1:a:0?", "-map_metadata", "0", "-c:v", "copy", "-c:a", audio_codec,
+                       "-shortest", tmp]
                 proc = subprocess.run(cmd, capture_output=True, text=True)
                 if proc.returncode != 0:
                     raise OutputError(f"{os.fspath(path)}: copying the audio failed: {proc.stderr.strip()[-300:]}")
@@ -140,9 +156,25 @@ def write_video(
 
 
 def write_movie(frames: Sequence[np.ndarray], path: str | os.PathLike[str], fps: float,
-                audio_from: str | os.PathLike[str] | None = None) -> None:
-    """GIF, MP4 or WebM by the path's suffix."""
+                audio_from: str | os.PathLike[str] | None = None, *, metadata: dict[str, Any] | None = None) -> None:
+    """GIF, MP4 or WebM by the path's suffix, with ``metadata`` (the recipe) inside."""
     if Path(path).suffix.lower() == ".gif":
-        write_gif(frames, path, fps)
+        write_gif(frames, path, fps, metadata=metadata)
     else:
-        write_video(frames, path, fps, audio_from=audio_from)
+        write_video(frames, path, fps, audio_from=audio_from, metadata=metadata)
+
+
+def movie_recipe(path: str | os.PathLike[str]) -> str | None:
+    """The recipe text a movie of ours carries in its comment tag (MP4, WebM), or None."""
+    import re
+
+    from inceptionism.io.images import METADATA_KEY
+
+    proc = subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-i", os.fspath(path), "-f", "ffmetadata", "-"],
+                          capture_output=True, text=True, errors="replace")
+    for line in proc.stdout.splitlines():
+        if line.lower().startswith("comment="):
+            value = re.sub(r"\\(.)", r"\1", line[len("comment="):])  # ffmetadata escapes = ; # \ with a backslash
+            if value.startswith(METADATA_KEY + ":"):
+                return value[len(METADATA_KEY) + 1:]
+    return None

@@ -65,7 +65,7 @@ def animate_tab(gr: Any, s: Services) -> None:
             zoom_loop(net, start, schedule, config, frames=frames, every=every, store=store,
                       objective_for=lambda layers: objective, callback=callback)
             movie = folder / f"zoom.{'mp4' if movie_format == 'MP4' else 'gif'}"
-            write_movie(store.arrays(frames), movie, 12)
+            write_movie(store.arrays(frames), movie, 12, metadata={**recipe, "fps": 12})
             return movie
 
         for kind, value in run_in_thread(work, running):
