@@ -191,3 +191,10 @@ def test_the_zsh_script_completes_through_the_tool(tmp_path):
     run = subprocess.run(["zsh", "-f", "-c", driver], capture_output=True, text=True, timeout=120,
                          env={"PATH": f"{tmp_path}:/usr/bin:/bin", "HOME": str(tmp_path)})
     assert run.stdout.split() == ["conv4_1", "conv4_2", "conv4_3", "FILES"], run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("data, reason", [(b"", "it is empty"), (b"hello\n", "not an image file")])
+def test_info_of_standard_input_that_is_no_image_says_so_in_our_words(data, reason):
+    proc = subprocess.run([sys.executable, "-m", "inceptionism", "info", "-"], input=data, capture_output=True)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and err.strip() == f"inceptionism: error: standard input: cannot read image: {reason}"

@@ -474,7 +474,12 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     except FileNotFoundError as exc:
         raise ImageReadError(f"{text}: no such file") from exc
     except Exception as exc:  # noqa: BLE001 - as in _decode: damaged files fail in many ways
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        reason = "not an image file" if isinstance(exc, Image.UnidentifiedImageError) else \
+            (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if text == STDIO:
+            text = "standard input"
+            if not stdin_bytes():
+                reason = "it is empty"
         raise ImageReadError(f"{text}: cannot read image: {reason}") from exc
     if raw is None:
         raise ImageReadError(f"{text}: has no inceptionism metadata (was it made by another program?)")
