@@ -161,6 +161,30 @@ def output_targets(inputs: list[str], output: str) -> list[Path]:
     return [target for _, target in input_targets(inputs, output)]
 
 
+def checked_recipe(recipe: dict[str, Any], path: str, command: str, kinds: dict[str, tuple[type, ...]],
+                   config_cls: type, *, lists_of_text: tuple[str, ...] = (),
+                   valid: Callable[[str, Any], bool] | None = None) -> dict[str, Any]:
+    """A stored recipe of ``command`` whose fields are of the ``kinds`` JSON gives them (lists of text for
+    ``lists_of_text``, whatever ``valid`` says besides) and whose config builds ``config_cls``; else one line."""
+    from inceptionism.configs import stored_values
+
+    if recipe.get("command") != command:
+        raise ConfigError(f"{path}: was not made by `inceptionism {command}`")
+    for key, allowed in kinds.items():
+        value = recipe.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, allowed) or \
+                key in lists_of_text and not all(isinstance(v, str) for v in value) or \
+                valid is not None and not valid(key, value):
+            raise ConfigError(f"{path}: its recipe is damaged ({key}: {value!r})")
+    try:
+        config_cls(**stored_values(config_cls, recipe.get("config", {}), "its recipe"))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return recipe
+
+
 def recipe_matches(path: Path, expected: dict[str, Any], *, ignore: tuple[str, ...] = ("version", "device")) -> bool:
     """Whether ``path`` exists and was made by this recipe (``--resume`` skips it then)."""
     from inceptionism.io.images import read_metadata

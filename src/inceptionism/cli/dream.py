@@ -12,7 +12,7 @@ from inceptionism import __version__
 from inceptionism.cli.common import (
     LazyBar, TrainBar, add_cluster_options, add_device_options, add_model_options, add_precision_option,
     add_step_options,
-    build_dream_config, file_sha256, finish_items, input_targets, model_file_output, recipe_matches, run_items,
+    build_dream_config, checked_recipe, file_sha256, finish_items, input_targets, model_file_output, recipe_matches, run_items,
     mask_pairs, source_label,
 )
 from inceptionism.errors import ConfigError, InceptionismError, Interrupted
@@ -75,26 +75,17 @@ _RECIPE_KINDS: dict[str, tuple[type, ...]] = {
     "masks": (list,)}
 
 
+def _masks_valid(key: str, value: Any) -> bool:
+    return key != "masks" or all(isinstance(m, list) and len(m) == 2 and type(m[0]) is int and m[0] >= -1
+                                 and isinstance(m[1], str) for m in value)
+
+
 def _checked_recipe(recipe: dict[str, Any], path: str) -> dict[str, Any]:
     """A stored dream recipe whose fields are of the kinds a dream recipe holds, or one clear error."""
-    if recipe.get("command") != "dream":
-        raise ConfigError(f"{path}: was not made by `inceptionism dream`")
-    for key, kinds in _RECIPE_KINDS.items():
-        value = recipe.get(key)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, kinds) or \
-                key == "layers" and not all(isinstance(v, str) for v in value) or \
-                key == "masks" and not all(isinstance(m, list) and len(m) == 2 and type(m[0]) is int and m[0] >= -1
-                                           and isinstance(m[1], str) for m in value):
-            raise ConfigError(f"{path}: its recipe is damaged ({key}: {value!r})")
-    from inceptionism.configs import DreamConfig, stored_values
+    from inceptionism.configs import DreamConfig
 
-    try:
-        DreamConfig(**stored_values(DreamConfig, recipe.get("config", {}), "its recipe"))
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    return recipe
+    return checked_recipe(recipe, path, "dream", _RECIPE_KINDS, DreamConfig, lists_of_text=("layers",),
+                          valid=_masks_valid)
 
 
 def cmd_dream(args: argparse.Namespace) -> int:

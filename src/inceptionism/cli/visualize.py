@@ -11,7 +11,7 @@ from typing import Any
 
 from inceptionism import __version__
 from inceptionism.cli.common import (
-    LazyBar, add_cluster_options, add_device_options, add_precision_option, argument_type, finish_items,
+    LazyBar, add_cluster_options, add_device_options, add_precision_option, checked_recipe, finish_items,
     recipe_matches, run_items, source_label,
 )
 from inceptionism.errors import ConfigError, Interrupted
@@ -112,22 +112,10 @@ _RECIPE_KINDS: dict[str, tuple[type, ...]] = {
 
 
 def _checked_recipe(recipe: dict[str, Any], path: str) -> dict[str, Any]:
-    from inceptionism.configs import VisualizeConfig, stored_values
+    from inceptionism.configs import VisualizeConfig
 
-    if recipe.get("command") != "visualize":
-        raise ConfigError(f"{path}: was not made by `inceptionism visualize`")
-    for key, kinds in _RECIPE_KINDS.items():
-        value = recipe.get(key)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, kinds) or \
-                key in ("layers", "neurons") and not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{path}: its recipe is damaged ({key}: {value!r})")
-    try:
-        VisualizeConfig(**stored_values(VisualizeConfig, recipe.get("config", {}), "its recipe"))
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    return recipe
+    return checked_recipe(recipe, path, "visualize", _RECIPE_KINDS, VisualizeConfig,
+                          lists_of_text=("layers", "neurons"))
 
 
 def build_config(args: argparse.Namespace, recipe: dict[str, Any] | None = None) -> Any:

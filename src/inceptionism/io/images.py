@@ -447,6 +447,11 @@ def _movie_metadata(text: str) -> dict[str, Any]:
     if raw is None:
         raise ImageReadError(f"{text}: a movie without inceptionism metadata (made by another program, or by a "
                              f"version before 0.1.0's movie recipes: its frames folder's recipe.json has the settings)")
+    return _parse_recipe(raw, text)
+
+
+def _parse_recipe(raw: str, text: str) -> dict[str, Any]:
+    """A stored recipe's JSON text as a mapping, or one line naming the file."""
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -483,10 +488,4 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ImageReadError(f"{text}: cannot read image: {reason}") from exc
     if raw is None:
         raise ImageReadError(f"{text}: has no inceptionism metadata (was it made by another program?)")
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ImageReadError(f"{text}: its inceptionism metadata is damaged: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ImageReadError(f"{text}: its inceptionism metadata is damaged")
-    return data
+    return _parse_recipe(raw, text)

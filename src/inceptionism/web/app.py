@@ -188,6 +188,13 @@ class Services:
     #: (event, its download component) of every job: what it offered joins the gallery (wired in build_app)
     results: list[tuple[Any, Any]] = field(default_factory=list)
 
+    def start_job(self, session: str) -> tuple[Running, str, Path]:
+        """A new job of this browser tab's: its Cancel flag (which the Cancel button finds), its id and folder."""
+        running = Running()
+        self.cancel_flags[session] = running
+        job, folder = self.files.new_job()
+        return running, job, folder
+
     def cancel_job(self, session: str) -> str:
         running = self.cancel_flags.pop(session, None)
         if running is None:  # nothing had started: Gradio takes a queued job out of the queue itself

@@ -44,6 +44,21 @@ def _target(kind: str, name: str | None, word: str | None, layer: str | None, ch
     return Target(class_value=name, label=name)
 
 
+def _stream(gr: Any, work: Any, running: Running, progress: str, done: str) -> Iterator[tuple[Any, Any, str]]:
+    """The page's (picture, download, status) as ``work`` reports ``(n, preview)``: ``progress`` formats ``n``."""
+    for kind, value in run_in_thread(work, running):
+        if kind == "preview":
+            if value is not None:
+                n, shown = value
+                yield shown, None, progress.format(n)
+        elif kind == "done":
+            yield str(value), str(value), done
+        elif kind == "cancelled":
+            yield gr.skip(), None, "cancelled"
+        else:
+            raise gr.Error(value)
+
+
 def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
     import torch
 
@@ -86,9 +101,7 @@ def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> N
             objective.prepare(net)
         except InceptionismError as exc:
             raise gr.Error(str(exc)) from exc
-        running = Running()
-        s.cancel_flags[session] = running
-        job, folder = s.files.new_job()
+        running, job, folder = s.start_job(session)
 
         def work(report: Any) -> Any:
             def callback(step: Any) -> None:
@@ -105,17 +118,7 @@ def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> N
                 "config": config.to_dict()})
             return path
 
-        for kind_, value in run_in_thread(work, running):
-            if kind_ == "preview":
-                if value is not None:
-                    n, shown = value
-                    yield shown, None, f"step {n} of {config.steps}"
-            elif kind_ == "done":
-                yield str(value), str(value), f"done: {target.label}"
-            elif kind_ == "cancelled":
-                yield gr.skip(), None, "cancelled"
-            else:
-                raise gr.Error(value)
+        yield from _stream(gr, work, running, f"step {{}} of {config.steps}", f"done: {target.label}")
 
     def atlas_job(model: str, size: float, steps: float, seed: float, transforms: str,
                   session: str) -> Iterator[tuple[Any, Any, str]]:
@@ -133,9 +136,7 @@ def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> N
             targets = [_target("class or topic", n, None, None, None) for n in names]
         except InceptionismError as exc:
             raise gr.Error(str(exc)) from exc
-        running = Running()
-        s.cancel_flags[session] = running
-        job, folder = s.files.new_job()
+        running, job, folder = s.start_job(session)
 
         def work(report: Any) -> Any:
             tiles: list[Image.Image] = []
@@ -161,17 +162,7 @@ def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> N
                 report((len(tiles), str(path)))
             return path
 
-        for kind_, value in run_in_thread(work, running):
-            if kind_ == "preview":
-                if value is not None:
-                    n, shown = value
-                    yield shown, None, f"tile {n} of {len(targets)}"
-            elif kind_ == "done":
-                yield str(value), str(value), f"done: {len(targets)} tiles"
-            elif kind_ == "cancelled":
-                yield gr.skip(), None, "cancelled"
-            else:
-                raise gr.Error(value)
+        yield from _stream(gr, work, running, f"tile {{}} of {len(targets)}", f"done: {len(targets)} tiles")
 
     gr.Markdown("What the network sees in a class, a topic, a word or a channel, painted from nothing "
                 "(Lucid's recipe: a 1/f Fourier picture, decorrelated colour, a little random jitter, scale and "
