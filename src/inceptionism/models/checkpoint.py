@@ -151,7 +151,7 @@ def _pickle_protocol(path: str) -> str | None:
         else:
             with open(path, "rb") as f:
                 head = f.read(2)
-    except (OSError, zipfile.BadZipFile, KeyError, RuntimeError):
+    except Exception:  # noqa: BLE001 - a best-effort look at a file already known to be unreadable
         return None
     if len(head) == 2 and head[0] == 0x80:
         return str(head[1])
