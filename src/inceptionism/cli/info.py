@@ -74,8 +74,11 @@ def cmd_info(args: argparse.Namespace) -> int:
             if not args.json:
                 _print_style_model(args.file)
         return 0
-    recipe = read_metadata(args.file)
-    args.report.describe(file=args.file, kind="image", recipe=recipe)
+    from inceptionism.io.video import TAGGED_MOVIE_SUFFIXES, read_movie_metadata
+
+    movie = args.file.lower().endswith(TAGGED_MOVIE_SUFFIXES)
+    recipe = read_movie_metadata(args.file) if movie else read_metadata(args.file)
+    args.report.describe(file=args.file, kind="movie" if movie else "image", recipe=recipe)
     if args.json:
         return 0
     config = recipe.pop("config", {})

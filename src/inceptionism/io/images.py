@@ -440,17 +440,7 @@ def save_image(
     return write_bytes(path, data)
 
 
-def _movie_metadata(text: str) -> dict[str, Any]:
-    from inceptionism.io.video import movie_recipe
-
-    raw = movie_recipe(text)
-    if raw is None:
-        raise ImageReadError(f"{text}: a movie without inceptionism metadata (made by another program, or by a "
-                             f"version before 0.1.0's movie recipes: its frames folder's recipe.json has the settings)")
-    return _parse_recipe(raw, text)
-
-
-def _parse_recipe(raw: str, text: str) -> dict[str, Any]:
+def parse_recipe(raw: str, text: str) -> dict[str, Any]:
     """A stored recipe's JSON text as a mapping, or one line naming the file."""
     try:
         data = json.loads(raw)
@@ -464,8 +454,6 @@ def _parse_recipe(raw: str, text: str) -> dict[str, Any]:
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The recipe stored in an image written by :func:`save_image`."""
     text = os.fspath(path)
-    if Path(text).suffix.lower() in (".mp4", ".webm", ".mov", ".mkv") and os.path.isfile(text):
-        return _movie_metadata(text)
     try:
         with Image.open(io.BytesIO(stdin_bytes()) if text == STDIO else text) as im:
             raw = im.info.get(METADATA_KEY)
@@ -488,4 +476,4 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ImageReadError(f"{text}: cannot read image: {reason}") from exc
     if raw is None:
         raise ImageReadError(f"{text}: has no inceptionism metadata (was it made by another program?)")
-    return _parse_recipe(raw, text)
+    return parse_recipe(raw, text)

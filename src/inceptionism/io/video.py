@@ -178,3 +178,21 @@ def movie_recipe(path: str | os.PathLike[str]) -> str | None:
             if value.startswith(METADATA_KEY + ":"):
                 return value[len(METADATA_KEY) + 1:]
     return None
+
+
+#: movie files whose recipe ``inceptionism info`` reads from the container's comment tag (a GIF's is read as an image's)
+TAGGED_MOVIE_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv")
+
+
+def read_movie_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The recipe a movie of ours carries (MP4, WebM), or one line saying it has none."""
+    from inceptionism.io.images import parse_recipe
+
+    text = os.fspath(path)
+    if not os.path.isfile(text):
+        raise ImageReadError(f"{text}: no such file")
+    raw = movie_recipe(text)
+    if raw is None:
+        raise ImageReadError(f"{text}: a movie without inceptionism metadata (made by another program, or by a "
+                             f"version before 0.1.0's movie recipes: its frames folder's recipe.json has the settings)")
+    return parse_recipe(raw, text)

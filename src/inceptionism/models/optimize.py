@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import copy
 import logging
 import math
@@ -207,7 +208,8 @@ class _ConvInputGrad(torch.autograd.Function):
             weight = conv.cast(weight, dtype)
             bias = conv.cast(bias, dtype) if bias is not None else None
         x = x.to(dtype)
-        one_dnn = (kind == "cpu" and dtype in (torch.float32, torch.bfloat16) and torch.backends.mkldnn.is_available())
+        one_dnn = (kind == "cpu" and dtype in (torch.float32, torch.bfloat16) and torch.backends.mkldnn.is_available()
+                   and (dtype == torch.float32 or _onednn_bf16()))
         with torch.autocast(kind, enabled=False) if autocasting else contextlib.nullcontext():
             if clamp is not None and one_dnn:
                 attr, scalars = ("relu", []) if clamp == (0.0, math.inf) else ("hardtanh", list(clamp))
@@ -244,6 +246,17 @@ class _ConvInputGrad(torch.autograd.Function):
                 grad, x.to(grad.dtype), weight.to(grad.dtype), None, list(conv.stride), list(padding), [1, 1],
                 False, [0, 0], conv.groups, [True, False, False])[0]
         return grad_x, None, None
+
+
+@functools.lru_cache(maxsize=None)
+def _onednn_bf16() -> bool:
+    """Whether oneDNN computes bfloat16 convolutions on this CPU (it refuses without AVX-512 BW/VL/DQ or
+    AVX-NE-CONVERT); elsewhere a bfloat16 convolution takes PyTorch's own (slower) path."""
+    probe = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    try:
+        return bool(probe()) if probe is not None else False
+    except RuntimeError:
+        return False
 
 
 _CLAMPS: dict[type, Callable[[nn.Module], tuple[float, float]]] = {
