@@ -264,8 +264,8 @@ def atlas_targets(network: Any, atlas: str, *, classes: str | None = None, chann
 def _atlas(args: argparse.Namespace, job: Any, runner: Any, output: Path, fmt: str) -> int:
     from PIL import Image
 
-    from inceptionism.io.images import atomic_write, encode_image
-    from inceptionism.visualize.atlas import contact_sheet, tile_name
+    from inceptionism.io.images import encode_image, write_bytes
+    from inceptionism.visualize.atlas import contact_sheet, sheet_tensor, tile_name
 
     targets = atlas_targets(runner.network, args.atlas, classes=args.classes, channels=args.channels)
     for target in targets:
@@ -292,8 +292,6 @@ def _atlas(args: argparse.Namespace, job: Any, runner: Any, output: Path, fmt: s
         return lambda: (target, "PNG")
 
     def write(key: str, data: bytes) -> None:
-        from inceptionism.io.images import write_bytes
-
         write_bytes(where[key], data)
 
     report = run_items(args, job, [(key, load(t)) for key, t in todo], write, what=output.name, unit="tile",
@@ -309,14 +307,11 @@ def _atlas(args: argparse.Namespace, job: Any, runner: Any, output: Path, fmt: s
         labels.append(target.label)
     title = f"{runner.network.name}" + (f" ({Path(job.weights).name})" if job.weights else "") + \
         f": {args.atlas}, {job.config.steps} steps, seed {job.config.seed}"
-    sheet = contact_sheet(tiles, labels, columns=args.columns, title=title)
-    import torch
-
-    image = torch.from_numpy(__import__("numpy").asarray(sheet, dtype="float32") / 255.0).permute(2, 0, 1)[None]
+    image = sheet_tensor(contact_sheet(tiles, labels, columns=args.columns, title=title))
     meta = {**dict(job.recipe), "atlas": args.atlas, "classes": args.classes, "channels": args.channels,
             "model": runner.network.name, "tiles": [t.label for t in targets], "config": job.config.to_dict()}
     data = encode_image(image, fmt, metadata=meta)
-    atomic_write(output, lambda tmp: Path(tmp).write_bytes(data))
+    write_bytes(output, data)
     args.report.output(output, tiles=len(targets), skipped=skipped)
     if not args.quiet:
         print(f"wrote {output} ({len(targets)} tiles, in {folder}" +

@@ -17,6 +17,7 @@ import copy
 import logging
 import math
 import random
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -219,7 +220,7 @@ def _transformed(extract: Callable[[torch.Tensor], dict[str, torch.Tensor]], oth
 
     transform = named(name)
     rng = random.Random(f"transforms-{seed}")
-    lock = __import__("threading").Lock()  # replicas draw from the one stream, in turn
+    lock = threading.Lock()  # replicas draw from the one stream, in turn
 
     def wrap(run: Any) -> Any:
         def transformed(x: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -100,5 +100,7 @@ def contact_sheet(tiles: Sequence[Image.Image], labels: Sequence[str], *, column
     return sheet
 
 
-def sheet_array(sheet: Image.Image) -> np.ndarray:
-    return np.asarray(sheet.convert("RGB"))
+def sheet_tensor(sheet: Image.Image) -> torch.Tensor:
+    """A contact sheet as a ``1,3,H,W`` float tensor in [0, 1], for the image writers."""
+    arr = np.asarray(sheet.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(arr).permute(2, 0, 1)[None]

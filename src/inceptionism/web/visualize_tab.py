@@ -60,13 +60,11 @@ def _stream(gr: Any, work: Any, running: Running, progress: str, done: str) -> I
 
 
 def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
-    import torch
-
     from inceptionism.configs import VisualizeConfig
     from inceptionism.io.images import save_image
     from inceptionism.objectives import build_objective
     from inceptionism.visualize import render
-    from inceptionism.visualize.atlas import contact_sheet, side_by_side
+    from inceptionism.visualize.atlas import contact_sheet, sheet_tensor, side_by_side
 
     choices = model_choices(dream_models)
     first = next(iter(choices.values()))
@@ -154,8 +152,7 @@ def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> N
                     tiles.append(im.convert("RGB"))
                 sheet = contact_sheet(tiles, [t.label for t in targets[:len(tiles)]], title=f"{model}: {steps:g} steps")
                 path = folder / f"atlas-{len(tiles):03d}.png"
-                arr = torch.from_numpy(__import__("numpy").asarray(sheet, dtype="float32") / 255.0).permute(2, 0, 1)
-                save_image(arr[None], path, metadata={"command": "visualize", "version": __version__, "job": job,
+                save_image(sheet_tensor(sheet), path, metadata={"command": "visualize", "version": __version__, "job": job,
                                                      "atlas": "classes or topics", "model": net.name,
                                                      "weights": choice.weights or "pretrained",
                                                      "tiles": [t.label for t in targets], "config": config.to_dict()})
