@@ -185,7 +185,9 @@ def test_a_library_warning_is_one_line_of_ours_once(capsys, monkeypatch):
 def test_sweep_takes_every_option_of_the_dream_it_compares(capsys, tmp_path):
     choices = build_parser()._subparsers._group_actions[0].choices
     options = lambda name: {o for a in choices[name]._actions for o in a.option_strings}  # noqa: E731
-    missing = options("dream") - options("sweep") - {"--noise", "--from", "--quality", "--resume", "--devices"}
+    # --max-side: a sweep's cells are already made small (--cell)
+    missing = options("dream") - options("sweep") - {"--noise", "--from", "--quality", "--resume", "--devices",
+                                                     "--max-side"}
     assert not missing, missing
     out = tmp_path / "grid.png"
     code = main(["sweep", "skimage:chelsea", "-o", str(out), "--steps", "1,2", "--octaves", "1", "--fp32", "--seed",
@@ -195,3 +197,20 @@ def test_sweep_takes_every_option_of_the_dream_it_compares(capsys, tmp_path):
 
     config = read_metadata(out)["config"]
     assert config["precision"] == "fp32" and config["seed"] == 3 and config["jitter"] == 4
+
+
+def test_max_side_shrinks_the_input_and_the_recipe_repeats_it(capsys, tmp_path):
+    from PIL import Image
+
+    from inceptionism.io.images import read_metadata
+
+    out, again = tmp_path / "small.png", tmp_path / "again.png"
+    assert main(["dream", "skimage:chelsea", "-o", str(out), "--max-side", "90", "--steps", "1", "--octaves", "1",
+                 "-q"]) == 0
+    assert Image.open(out).size == (90, 60) and read_metadata(out)["max_side"] == 90
+    assert main(["dream", "--from", str(out), "-o", str(again), "-q"]) == 0
+    assert (np.asarray(Image.open(again)) == np.asarray(Image.open(out))).all()
+    capsys.readouterr()
+    assert main(["dream", "skimage:chelsea", "-o", str(tmp_path / "x.png"), "--max-side", "3"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--max-side must be at least 16" in err and not (tmp_path / "x.png").exists()

@@ -65,6 +65,8 @@ class DreamJob:
     masks: tuple[tuple[int, str], ...] = ()
     invert_mask: bool = False
     mask_data: tuple[bytes | None, ...] = ()
+    #: an input whose long side is over this many pixels is shrunk to it first (0: dreamed as it is)
+    max_side: int = 0
 
     def portable(self) -> "DreamJob":
         """The job with its files' bytes inside, for workers that do not share this disk."""
@@ -138,6 +140,7 @@ class DreamRunner:
             "input_sha256": hashlib.sha256(data).hexdigest() if data else None,
             **({"masks": [[index, path] for index, path in job.masks], "invert_mask": job.invert_mask}
                if job.masks else {}),
+            **({"max_side": job.max_side} if job.max_side else {}),
             # the tile and precision actually used, so that --from reproduces the image on any machine
             "config": {**job.config.to_dict(), "tile": tile, "precision": precision or resolve_precision(job.config.precision, self.device,
                                                                          self.network.spec)},
@@ -146,10 +149,10 @@ class DreamRunner:
 
     def run(self, key: str, payload: tuple[str, bytes, str], callback: Any = None) -> bytes:
         """Dream one image; ``payload`` is (its label in the recipe, its bytes, the output format)."""
-        from inceptionism.io.images import encode_image, load_image_bytes
+        from inceptionism.io.images import encode_image, load_image_bytes, shrink
 
         label, data, fmt = payload
-        image = load_image_bytes(data, key)
+        image = shrink(load_image_bytes(data, key), self.job.max_side)
         self.check_masks(tuple(image.rgb.shape[-2:]))
         result = self.dream(image.rgb, callback)
         return encode_image(result.image, fmt, alpha=image.alpha, metadata=self.meta(label, data, result.tile, result.precision),

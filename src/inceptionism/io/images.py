@@ -65,6 +65,19 @@ class LoadedImage:
         return self.rgb.shape[-1], self.rgb.shape[-2]
 
 
+def shrink(image: LoadedImage, max_side: int) -> LoadedImage:
+    """``image`` with its long side at most ``max_side`` pixels (area-averaged, aspect kept); 0: unchanged."""
+    w, h = image.size
+    if max_side <= 0 or max(w, h) <= max_side:
+        return image
+    scale = max_side / max(w, h)
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    rgb = torch.nn.functional.interpolate(image.rgb, size=size, mode="area")
+    alpha = (None if image.alpha is None else
+             torch.nn.functional.interpolate(image.alpha[None, None], size=size, mode="area")[0, 0])
+    return LoadedImage(rgb, alpha, image.source)
+
+
 @contextlib.contextmanager
 def pixel_limit(max_pixels: int) -> Iterator[None]:
     # PIL refuses images over 2 * MAX_IMAGE_PIXELS itself; we apply our own limit

@@ -44,7 +44,28 @@ class Cancelled(Exception):
 
 @functools.lru_cache(maxsize=2)
 def network(name: str | None, weights: str | None, device: str) -> Any:
-    return get_model(name, weights=weights, device=device, progress=False)
+    """A model for the page; one whose weights this machine lacks and cannot download is said in the page's words."""
+    from inceptionism.errors import ModelError
+    from inceptionism.models import DEFAULT_MODEL, get_model_spec
+
+    try:
+        return get_model(name, weights=weights, device=device, progress=False)
+    except ModelError as exc:
+        if weights is None and name is not None and get_model_spec(name).weights_status() == "needs download":
+            raise ModelError(f"{name}'s weights are not on this machine and the server could not download them "
+                             f"(no internet?): choose {DEFAULT_MODEL}, which is built in, or ask whoever runs this "
+                             f"server to dream once with {name} while it is online (the weights are then kept)"
+                             ) from exc
+        raise
+
+
+def model_label(name: str) -> str:
+    """A model's name as the page lists it, with where its weights are: built in, downloaded, or to download."""
+    from inceptionism.models import get_model_spec
+
+    status = get_model_spec(name).weights_status()
+    where = {"embedded": "built in", "cached": "downloaded"}.get(status, "downloads its weights on first use")
+    return f"{name} ({where})"
 
 
 def default_device() -> str:
@@ -83,13 +104,18 @@ class JobFiles:
         return job, folder
 
 
-def upload(gr: Any, **kwargs: Any) -> Any:
-    """An image upload whose file reaches our loader undecoded.
+def upload(gr: Any, limits: "WebLimits", **kwargs: Any) -> Any:
+    """An image upload, checked by our loader the moment it arrives.
 
-    Gradio's Image component opens every upload with PIL before the handler runs,
-    so a file that is not an image, or a decompression bomb, fails there with
-    Gradio's own message; ours (:func:`load_upload`) applies the byte and pixel
-    caps and says what is wrong in one line.
+    A file that is not a picture (or is over the limits) is refused at once: one line in a
+    toast, the box emptied, one line in the server's log; no job ever sees it. Gradio's Image
+    would open every upload with PIL before a handler runs (its own message, with the
+    server's temporary path), so this component's ``preprocess`` hands the file over
+    undecoded. That override lives on this instance: an event that returns a property
+    update for the component (``gr.Examples`` does) makes Gradio keep a fresh instance for
+    that browser session, without it; so examples go through :func:`examples`, which sets
+    plain values. (A subclass would carry the override, but Gradio writes a ``.pyi`` beside
+    the source of every component class it sees.)
     """
     component = gr.Image(type="filepath", sources=["upload"], **kwargs)
 
@@ -97,7 +123,51 @@ def upload(gr: Any, **kwargs: Any) -> Any:
         return None if payload is None or payload.path is None else str(payload.path)
 
     component.preprocess = preprocess
+
+    def check(path: str | None) -> Any:
+        if not path:
+            return gr.skip()
+        try:
+            load_upload(path, limits)
+        except InceptionismError as exc:
+            import warnings
+
+            with warnings.catch_warnings():  # gr.Warning also warns in Python: the log line below says it once
+                warnings.simplefilter("ignore")
+                gr.Warning(log_line(str(exc)))
+            return None
+        return gr.skip()
+
+    # queued (toasts reach the page only from queued events), in a group of its own: it never waits for a job
+    component.upload(check, component, component, show_progress="hidden", api_visibility="private",
+                     concurrency_limit=None)
     return component
+
+
+#: how an example picture's file is named: the command line calls it ``skimage:NAME``
+EXAMPLE_PREFIX = "skimage-"
+
+
+def examples(gr: Any, target: Any, paths: list[str], label: str, elem_id: str) -> Any:
+    """A row of clickable example pictures that fill ``target`` (an :func:`upload`) with a plain value."""
+    dataset = gr.Dataset(components=[target], samples=[[p] for p in paths], label=label, elem_id=elem_id,
+                         type="index", samples_per_page=12)
+    dataset.click(lambda i: paths[i] if i is not None else gr.skip(), dataset, target, queue=False,
+                  show_progress="hidden", api_visibility="private")
+    return dataset
+
+
+def log_line(message: str) -> str:
+    """A visitor's mistake, said in one line on the server's log (no traceback: it is not our bug)."""
+    import sys
+
+    print(f"inceptionism web: refused: {message}", file=sys.stderr, flush=True)
+    return message
+
+
+def download_box(gr: Any, label: str, elem_id: str) -> Any:
+    """Where a result is offered: a download-only file box (it takes no uploads)."""
+    return gr.File(label=label, interactive=False, elem_id=elem_id)
 
 
 def load_upload(path: str, limits: "WebLimits", what: str = "") -> Any:
@@ -130,6 +200,8 @@ class Running:
 
     cancel: threading.Event = field(default_factory=threading.Event)
     stopped: threading.Event = field(default_factory=threading.Event)
+    #: what the work leaves for Cancel to say ("cancelled": the status line) and show (a component's elem_id: its value)
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 def run_in_thread(work: Any, running: Running) -> Iterator[tuple[str, Any]]:
@@ -150,6 +222,9 @@ def run_in_thread(work: Any, running: Running) -> Iterator[tuple[str, Any]]:
         except InceptionismError as exc:
             messages.put(("error", str(exc)))
         except Exception as exc:  # noqa: BLE001 - shown to the user instead of killing the worker
+            import traceback
+
+            traceback.print_exc()  # our bug, not the visitor's: the server's log keeps the whole story
             messages.put(("error", f"{type(exc).__name__}: {exc}"))
         finally:
             running.stopped.set()
@@ -165,6 +240,54 @@ def run_in_thread(work: Any, running: Running) -> Iterator[tuple[str, Any]]:
     finally:
         cancel.set()  # the page went away or Cancel was pressed: stop the work at its next step
         thread.join(timeout=60)
+
+
+def action(gr: Any, s: "Services", button: Any, handler: Any, inputs: list[Any], outputs: list[Any], *,
+           status: int, busy: str) -> Any:
+    """Wire ``button`` to ``handler`` (a generator or a function over ``inputs`` + the session).
+
+    While the job waits or runs the button says ``busy`` and cannot be pressed again; it comes
+    back when the job ends, fails or is cancelled. A visitor's mistake is said in the status box
+    (``outputs[status]``, as ``error: ...``: also what an API client receives) and in a toast, and
+    the result already shown stays where it is.
+    Returns the job's event (for Cancel's ``cancels``).
+    """
+    label = button.value
+
+    def start(session: str) -> Any:
+        s.pending.add(session)
+        return gr.Button(value=busy, interactive=False)
+
+    def job(*args: Any) -> Iterator[Any]:
+        s.pending.discard(args[-1])
+        try:
+            result = handler(*args)
+            if isinstance(result, tuple) or not hasattr(result, "__next__"):
+                result = iter([result])
+            yield from result
+        except InceptionismError as exc:
+            yield said(str(exc))
+        except gr.Error as exc:
+            yield said(str(exc.message))
+
+    def said(message: str) -> list[Any]:
+        """The visitor's mistake: in the status box and a toast, one line in the log; the result shown stays."""
+        import warnings
+
+        with warnings.catch_warnings():  # gr.Warning also warns in Python: the log line says it once
+            warnings.simplefilter("ignore")
+            gr.Warning(log_line(message))
+        return [*[gr.skip()] * status, f"error: {message}", *[gr.skip()] * (len(outputs) - status - 1)]
+
+    def end() -> Any:
+        return gr.Button(value=label, interactive=True)
+
+    started = button.click(start, s.session, button, queue=False, show_progress="hidden", api_visibility="private")
+    event = started.then(job, [*inputs, s.session], outputs, concurrency_limit=1, concurrency_id="work",
+                         show_progress_on=[outputs[status]], api_name=handler.__name__)
+    event.then(end, None, button, queue=False, show_progress="hidden", api_visibility="private")
+    s.buttons[id(event)] = (button, label)
+    return event
 
 
 #: the pictures the Examples rows offer (scikit-image's, written once per server)
@@ -185,6 +308,10 @@ class Services:
     history: Any = None
     gallery: Any = None
     cancel_flags: dict[str, Running] = field(default_factory=dict)
+    #: browser sessions whose job was asked for and waits in the queue (Cancel then takes it out)
+    pending: set[str] = field(default_factory=set)
+    #: each job event's button and its label (by the event's id), given back by Cancel
+    buttons: dict[int, tuple[Any, str]] = field(default_factory=dict)
     #: (event, its download component) of every job: what it offered joins the gallery (wired in build_app)
     results: list[tuple[Any, Any]] = field(default_factory=list)
 
@@ -195,13 +322,37 @@ class Services:
         job, folder = self.files.new_job()
         return running, job, folder
 
-    def cancel_job(self, session: str) -> str:
+    def cancel_job(self, session: str) -> tuple[Any, dict[str, Any]]:
+        """Cancel this tab's job: (the status line once the work has stopped, what the work left in its notes).
+
+        With nothing running the status stays as it was (a finished job's "done" is not turned into "cancelled").
+        """
         running = self.cancel_flags.pop(session, None)
-        if running is None:  # nothing had started: Gradio takes a queued job out of the queue itself
-            return "cancelled"
+        if running is None or running.stopped.is_set():
+            if session in self.pending:  # asked for, still in the queue: Gradio takes it out itself
+                self.pending.discard(session)
+                return "cancelled", {}
+            return self.gr.skip(), {}
         running.cancel.set()
         # the work stops at its next step; say so once it has (Gradio may end the job's own stream first)
-        return "cancelled" if running.stopped.wait(timeout=30) else "cancelling..."
+        if not running.stopped.wait(timeout=30):
+            return "cancelling...", {}
+        return running.notes.get("cancelled", "cancelled"), running.notes
+
+    def cancel_button(self, stop: Any, status: Any, events: list[Any], download: Any = None) -> None:
+        """``stop`` cancels ``events`` (this tab's jobs) and gives the action buttons back; with ``download``,
+        what the cancelled work left there (``notes["download"]``: a partial result) is offered."""
+        gr = self.gr
+
+        def cancel(session: str) -> Any:
+            said, notes = self.cancel_job(session)
+            return said if download is None else (said, notes.get("download", gr.skip()))
+
+        buttons = [self.buttons[id(event)] for event in events]
+        stop.click(cancel, self.session, status if download is None else [status, download], cancels=events,
+                   queue=False).then(
+            lambda: [gr.Button(value=label, interactive=True) for _, label in buttons], None,
+            [b for b, _ in buttons], queue=False, show_progress="hidden")
 
     @functools.cached_property
     def examples(self) -> list[str]:
@@ -212,7 +363,7 @@ class Services:
         folder.mkdir(exist_ok=True)
         paths = []
         for name in EXAMPLES:
-            path = folder / f"{name}.png"
+            path = folder / f"{EXAMPLE_PREFIX}{name}.png"
             if not path.exists():
                 save_image(load_sample(name).rgb, path)
             paths.append(str(path))
@@ -224,7 +375,8 @@ class Services:
         def add(path: Any, history: list[str] | None) -> tuple[list[str], list[str]]:
             kept = list(history or [])
             path = getattr(path, "path", path)
-            if path and str(path) not in kept and Path(str(path)).suffix.lower() in (".png", ".gif", ".jpg", ".webp"):
+            if path and str(path) not in kept and Path(str(path)).suffix.lower() in (".png", ".gif", ".jpg", ".webp",
+                                                                                  ".mp4"):
                 kept.insert(0, str(path))
             return kept[:24], kept[:24]
 

@@ -18,12 +18,13 @@ from inceptionism import __version__
 from inceptionism.dream import DreamConfig, DreamStep, dream, noise_image
 from inceptionism.dream.loop import fit_mask
 from inceptionism.errors import InceptionismError
-from inceptionism.io.images import mask_tensor, save_image
+from inceptionism.io.images import mask_tensor, save_image, shrink
 from inceptionism.models import DEFAULT_MODEL, get_model_spec, list_models
 from inceptionism.objectives import LayerAddress, Objective, build_objective
 from inceptionism.parsing import parse_size
 from inceptionism.web.app import (
-    PREVIEW_EVERY, Cancelled, Running, Services, WebLimits, load_upload, network, preview, run_in_thread, upload,
+    EXAMPLE_PREFIX, EXAMPLES, PREVIEW_EVERY, Cancelled, Services, WebLimits, action, download_box, examples, load_upload, model_label, network, preview,
+    run_in_thread, upload,
 )
 
 #: how a user model (``--dream-model``) is listed among the models
@@ -68,17 +69,31 @@ def layer_choices(model: str) -> list[str]:
     return list(dict.fromkeys([*spec.aliases, *spec.layers]))
 
 
+def source_name(path: str | None) -> str | None:
+    """How the command line names a picture the page was given: an example by its ``skimage:`` name,
+    an upload by its own file name (the server keeps it under that name in a folder of its own)."""
+    if not path:
+        return None
+    name = Path(str(path)).name
+    sample = Path(name).stem[len(EXAMPLE_PREFIX):]
+    return f"skimage:{sample}" if name.startswith(EXAMPLE_PREFIX) and sample in EXAMPLES else name
+
+
 def command_line(image: str | None, noise: bool, noise_size: str, model: str, layers: list[str], channel: float | None,
                  guide: str | None, octaves: float, steps: float, step_size: float, seed: float,
                  target: str | None = None, word: str | None = None, mask: str | None = None, invert_mask: bool = False,
-                 lap_norm: float = 0, *, choices: dict[str, ModelChoice] | None = None) -> str:
-    """The ``inceptionism dream`` command that the current settings describe."""
+                 lap_norm: float = 0, max_side: float = 0, painted: Any = None, *,
+                 choices: dict[str, ModelChoice] | None = None) -> str:
+    """The ``inceptionism dream`` command that the current settings describe, runnable as shown.
+
+    Uploads are named by their own file names (run it where those files are); a mask painted in the page
+    has no file, so a comment says where it would go."""
     args = ["inceptionism", "dream"]
-    args += ["--noise", noise_size] if noise else [image or "INPUT.png"]
+    args += ["--noise", noise_size] if noise else [source_name(image) or "INPUT.png"]
     args += ["-o", "dream.png"]
     choice = (choices or {}).get(model)
     if choice is not None and choice.weights:
-        args += ["--weights", choice.weights]
+        args += ["--weights", Path(choice.weights).name]
     elif model != DEFAULT_MODEL:
         args += ["--model", model]
     if target:
@@ -90,17 +105,50 @@ def command_line(image: str | None, noise: bool, noise_size: str, model: str, la
         spec = layer if (channel is None or channel < 0 or i > 0) else f"{layer}:{int(channel)}"
         args += ["--layer", spec]
     if guide:
-        args += ["--guide", guide]
+        args += ["--guide", source_name(guide)]
+    drawn = mask is None and not noise and painted_mask(painted) is not None
     if mask:
-        args += ["--mask", mask] + (["--invert-mask"] if invert_mask else [])
+        args += ["--mask", source_name(mask)] + (["--invert-mask"] if invert_mask else [])
     if lap_norm and int(lap_norm) > 0:
         args += ["--lap-norm", str(int(lap_norm))]
+    if max_side and int(max_side) > 0 and not noise:
+        args += ["--max-side", str(int(max_side))]
     d = DreamConfig()
     for flag, value, default in (("--octaves", int(octaves), d.octaves), ("--steps", int(steps), d.steps),
                                  ("--step-size", float(step_size), d.step_size), ("--seed", int(seed), d.seed)):
         if value != default:
             args += [flag, str(value)]
-    return shlex.join(args)
+    line = shlex.join(args)
+    if drawn:
+        line += ("  # the mask painted here has no file: save one (white where to dream) and add --mask MASK.png"
+                 + (" --invert-mask" if invert_mask else ""))
+    return line
+
+
+def estimate(width: int, height: int, octaves: float, steps: float, seconds_per_mp_step: float | None,
+             max_side: float = 0) -> str:
+    """What the page says before a run: the size it will dream at and, once this server has timed a run, how
+    long it should take here; a big picture gets the offer to shrink it."""
+    side = int(max_side or 0)
+    if side > 0 and max(width, height) > side:
+        scale = side / max(width, height)
+        width, height = max(1, round(width * scale)), max(1, round(height * scale))
+    octaves, steps = int(octaves), int(steps)
+    d = DreamConfig()
+    work = sum((width * height / 1e6) / d.octave_scale ** (2 * k) for k in range(octaves)) * steps
+    text = f"{width}x{height} ({width * height / 1e6:.1f} MP)"
+    if seconds_per_mp_step is None:
+        return text + ": the first run on this server measures its speed"
+    seconds = work * seconds_per_mp_step
+    text += f": about {_duration(seconds)} with these settings on this machine"
+    if seconds > 60 and max(width, height) > 1024:
+        small = work * (1024 / max(width, height)) ** 2 * seconds_per_mp_step
+        text += f"; set 'Shrink the long side to' 1024 for about {_duration(small)}"
+    return text
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def painted_mask(value: Any) -> torch.Tensor | None:
@@ -145,7 +193,11 @@ def _objective(network: Any, layers: list[str], channel: float | None, guide: st
 
 
 def dream_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
+    import time
+
     choices = model_choices(dream_models)
+    #: seconds per megapixel-step of each model on this server, from its last run (for the estimates)
+    speed: dict[str, float] = {}
 
     def network_for(label: str) -> Any:
         choice = choices.get(label)
@@ -156,38 +208,34 @@ def dream_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
     def dream_job(image: str | None, noise: bool, noise_size: str, model: str, layers: list[str],
                   channel: float | None, guide: str | None, octaves: float, steps: float, step_size: float,
                   seed: float, target: str | None, word: str | None, mask_path: str | None, invert_mask: bool,
-                  lap_norm: float, painted: Any, session: str) -> Iterator[tuple[Any, Any, str]]:
+                  lap_norm: float, max_side: float, painted: Any, session: str) -> Iterator[tuple[Any, Any, str]]:
         if int(steps) > s.limits.max_steps:
-            raise gr.Error(f"at most {s.limits.max_steps} steps per octave here")
-        try:
-            config = DreamConfig(steps=int(steps), step_size=float(step_size), octaves=int(octaves), seed=int(seed),
-                                 lap_norm=int(lap_norm or 0))
-            if noise:
-                w, h = parse_size(noise_size, "noise size")
-                if w * h > s.limits.max_pixels:
-                    raise gr.Error(f"noise of {w}x{h} is over the limit of {s.limits.max_pixels} pixels")
-                start, source = noise_image(w, h, seed=config.seed), None
-            else:
-                if not image:
-                    raise gr.Error("upload an image, or tick 'start from noise'")
-                loaded = load_upload(image, s.limits)
-                start, source = loaded.rgb, loaded
-            network = network_for(model)
-            objective = _objective(network, layers, channel, guide, s.limits, target, word)
-            mask = mask_tensor(load_upload(mask_path, s.limits, "mask "), invert=bool(invert_mask)) if mask_path else None
-            drawn = painted_mask(painted) if mask is None and not noise else None
-            if drawn is not None:
-                mask = 1 - drawn if invert_mask else drawn
-                if not (mask > 0).any():
-                    raise InceptionismError("the painted mask covers everything and is inverted: nothing would change")
-            if mask is not None:
-                fit_mask(mask, tuple(start.shape[-2:]), what="the mask")
-        except InceptionismError as exc:
-            raise gr.Error(str(exc)) from exc
-        running = Running()
-        s.cancel_flags[session] = running
-        job, folder = s.files.new_job()
+            raise InceptionismError(f"at most {s.limits.max_steps} steps per octave here")
+        config = DreamConfig(steps=int(steps), step_size=float(step_size), octaves=int(octaves), seed=int(seed),
+                             lap_norm=int(lap_norm or 0))
+        if noise:
+            w, h = parse_size(noise_size, "noise size")
+            if w * h > s.limits.max_pixels:
+                raise InceptionismError(f"noise of {w}x{h} is over the limit of {s.limits.max_pixels} pixels")
+            start, source = noise_image(w, h, seed=config.seed), None
+        else:
+            if not image:
+                raise InceptionismError("upload an image, click an example, or tick 'start from noise'")
+            source = shrink(load_upload(image, s.limits), int(max_side or 0))
+            start = source.rgb
+        network = network_for(model)
+        objective = _objective(network, layers, channel, guide, s.limits, target, word)
+        mask = mask_tensor(load_upload(mask_path, s.limits, "mask "), invert=bool(invert_mask)) if mask_path else None
+        drawn = painted_mask(painted) if mask is None and not noise else None
+        if drawn is not None:
+            mask = 1 - drawn if invert_mask else drawn
+            if not (mask > 0).any():
+                raise InceptionismError("the painted mask covers everything and is inverted: nothing would change")
+        if mask is not None:
+            fit_mask(mask, tuple(start.shape[-2:]), what="the mask")
+        running, job, folder = s.start_job(session)
         total = config.octaves * config.steps
+        began = time.perf_counter()
 
         def work(report: Any) -> Any:
             def callback(step: DreamStep) -> None:
@@ -202,31 +250,39 @@ def dream_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
         for kind, value in run_in_thread(work, running):
             if kind == "preview":
                 done, shown = value
-                yield shown, None, f"step {done} of {total}"
+                yield shown, gr.skip(), f"step {done} of {total}"
             elif kind == "done":
+                h, w = start.shape[-2:]
+                work_done = sum((w * h / 1e6) / config.octave_scale ** (2 * k) for k in range(config.octaves)) * config.steps
+                if work_done > 0:
+                    speed[model] = (time.perf_counter() - began) / work_done
                 out = folder / "dream.png"
                 meta = {"command": "dream", "job": job, "version": __version__, "model": network.name, "weights": network.weights,
                         "layers": list(layers or network.spec.default_layers), "channel": channel,
                         "target": target or None, "word": word or None,
                         "guide": guide, "noise": noise_size if noise else None, "config": config.to_dict(),
                         "mask": "uploaded" if mask_path else ("painted" if mask is not None else None),
-                        "invert_mask": bool(invert_mask) if mask is not None else None}
+                        "invert_mask": bool(invert_mask) if mask is not None else None,
+                        "max_side": int(max_side or 0) or None}
                 save_image(value.image, out, alpha=source.alpha if source else None, metadata=meta)
                 yield str(out), str(out), f"done: {total} steps"
             elif kind == "cancelled":
-                yield gr.skip(), None, "cancelled"
+                yield gr.skip(), gr.skip(), "cancelled"
             else:
-                raise gr.Error(value)
+                raise InceptionismError(value)
 
-    with gr.Row():
-        with gr.Column():
-            image = upload(gr, label="Input image", elem_id="dream-input")
-            gr.Examples([[p] for p in s.examples], [image], label="Examples: click one", elem_id="dream-examples")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5):
+            image = upload(gr, s.limits, label="Input image", elem_id="dream-input", height=320)
+            examples(gr, image, s.examples, "Examples: click one", "dream-examples")
             with gr.Row():
                 noise = gr.Checkbox(label="start from noise", value=False, elem_id="dream-noise")
-                noise_size = gr.Textbox(label="noise size (WxH)", value="512x384")
+                noise_size = gr.Textbox(label="noise size (WxH)", value="512x384", elem_id="dream-noise-size")
+                max_side = gr.Number(label="Shrink the long side to (px; 0: as it is)", value=0, precision=0,
+                                     minimum=0, elem_id="dream-max-side")
             first = next((c for c in choices.values() if c.weights), choices[DEFAULT_MODEL])
-            model = gr.Dropdown(list(choices), value=first.label, label="Model", elem_id="dream-model")
+            model = gr.Dropdown([(label if c.weights else model_label(label), label) for label, c in choices.items()],
+                                value=first.label, label="Model", elem_id="dream-model")
             layers = gr.Dropdown(layer_choices(first.backbone),
                                  value=list(get_model_spec(first.backbone).default_layers),
                                  multiselect=True, label="Layers", elem_id="dream-layers")
@@ -236,19 +292,6 @@ def dream_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
             word = gr.Textbox(label="Word (your captions model: amplify the topics it loads on)", value="",
                               visible=bool(first.weights) and _has_topics(network_for(first.label)),
                               elem_id="dream-word")
-            channel = gr.Number(label="Channel of the first layer (-1: all)", value=-1, precision=0)
-            guide = upload(gr, label="Guide image (optional)")
-            with gr.Row():
-                mask = upload(gr, label="Mask (optional): white dreams, grey fades, black stays",
-                              elem_id="dream-mask")
-                with gr.Column():
-                    invert_mask = gr.Checkbox(label="invert the mask", value=False, elem_id="dream-invert")
-                    lap_norm = gr.Slider(0, 8, value=0, step=1, elem_id="dream-lap",
-                                         label="Laplacian normalisation levels (0: off; 4: smoother, larger)")
-            painted = gr.ImageEditor(type="numpy", sources=(), transforms=(), layers=False,
-                                     brush=gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=24),
-                                     label="...or paint where to dream, over the input (no mask uploaded)",
-                                     elem_id="dream-mask-draw")
             with gr.Row():
                 octaves = gr.Slider(1, 8, value=DreamConfig().octaves, step=1, label="Octaves", elem_id="dream-octaves")
                 steps = gr.Slider(1, s.limits.max_steps, value=DreamConfig().steps, step=1, label="Steps per octave",
@@ -256,16 +299,32 @@ def dream_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
             with gr.Row():
                 step_size = gr.Slider(0.001, 0.05, value=DreamConfig().step_size, step=0.001, label="Step size")
                 seed = gr.Number(label="Seed", value=0, precision=0)
+                channel = gr.Number(label="Channel of the first layer (-1: all)", value=-1, precision=0)
+            with gr.Accordion("Guide and mask", open=False):
+                guide = upload(gr, s.limits, label="Guide image (optional)", elem_id="dream-guide")
+                with gr.Row():
+                    mask = upload(gr, s.limits, label="Mask (optional): white dreams, grey fades, black stays",
+                                  elem_id="dream-mask")
+                    with gr.Column():
+                        invert_mask = gr.Checkbox(label="invert the mask", value=False, elem_id="dream-invert")
+                        lap_norm = gr.Slider(0, 8, value=0, step=1, elem_id="dream-lap",
+                                             label="Laplacian normalisation levels (0: off; 4: smoother, larger)")
+                painted = gr.ImageEditor(type="numpy", sources=(), transforms=(), layers=False,
+                                         brush=gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=24),
+                                         label="...or paint where to dream, over the input (no mask uploaded)",
+                                         elem_id="dream-mask-draw")
+        with gr.Column(scale=4, elem_classes=["result-column"]):
             with gr.Row():
                 run = gr.Button("Dream", variant="primary", elem_id="dream-run")
                 stop = gr.Button("Cancel", elem_id="dream-cancel")
-                show_cli = gr.Button("Command line", elem_id="dream-cli-button")
-        with gr.Column():
-            output = gr.Image(label="Dream", type="numpy", interactive=False, elem_id="dream-output",
-                              format="png")
             status = gr.Textbox(label="Progress", interactive=False, elem_id="dream-status")
-            download = gr.File(label="Download (PNG with its recipe)", elem_id="dream-download")
-            cli = gr.Textbox(label="Equivalent command", interactive=False, elem_id="dream-cli")
+            sizing = gr.Markdown("", elem_id="dream-estimate")
+            output = gr.Image(label="Dream", type="numpy", interactive=False, elem_id="dream-output",
+                              format="png", height=420)
+            download = download_box(gr, "Download (PNG with its recipe)", "dream-download")
+            cli = gr.Textbox(label="Equivalent command (copy it and run it where your pictures are)",
+                             interactive=False, buttons=["copy"], elem_id="dream-cli")
+            show_cli = gr.Button("Command line", size="sm", elem_id="dream-cli-button")
 
     def switch_model(label: str) -> tuple[Any, Any, Any]:
         choice = choices[label]
@@ -278,7 +337,7 @@ def dream_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
 
     model.change(switch_model, model, [layers, target, word])
     inputs = [image, noise, noise_size, model, layers, channel, guide, octaves, steps, step_size, seed,
-              target, word, mask, invert_mask, lap_norm]
+              target, word, mask, invert_mask, lap_norm, max_side]
 
     def canvas(path: str | None) -> Any:
         """The input becomes the canvas to paint a mask on (a file that is no picture does not)."""
@@ -288,9 +347,29 @@ def dream_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
             return None
         return {"background": path, "layers": [], "composite": path} if path else None
 
+    def sizing_text(path: str | None, noise_on: bool, noise_wh: str, label: str, n_octaves: float, n_steps: float,
+                    side: float) -> str:
+        from PIL import Image
+
+        try:
+            if noise_on:
+                w, h = parse_size(noise_wh, "noise size")
+            elif path:
+                with Image.open(path) as im:  # the header only: its size
+                    w, h = im.size
+            else:
+                return ""
+        except (InceptionismError, OSError, ValueError, Image.DecompressionBombError):
+            return ""  # a file that is no picture: the upload's own check says so
+        return estimate(w, h, n_octaves, n_steps, speed.get(label), 0 if noise_on else side)
+
     image.change(canvas, image, painted, queue=False)
-    event = run.click(dream_job, [*inputs, painted, s.session], [output, download, status], concurrency_limit=1,
-                      concurrency_id="work")
-    stop.click(s.cancel_job, s.session, status, cancels=[event], queue=False)
+    sized = [image, noise, noise_size, model, octaves, steps, max_side]
+    for component in (image, noise, model, octaves, steps, max_side):
+        component.change(sizing_text, sized, sizing, queue=False, show_progress="hidden")
+    event = action(gr, s, run, dream_job, [*inputs, painted], [output, download, status], status=2, busy="Dreaming...")
+    event.then(sizing_text, sized, sizing, queue=False, show_progress="hidden")
+    s.cancel_button(stop, status, [event])
     s.results.append((event, download))
-    show_cli.click(functools.partial(command_line, choices=choices), inputs, cli, queue=False)
+    show_cli.click(functools.partial(command_line, choices=choices), [*inputs, painted], cli,
+                   queue=False)

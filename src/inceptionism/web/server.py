@@ -13,10 +13,12 @@ from inceptionism.web.style_tab import style_tab
 from inceptionism.web.visualize_tab import visualize_tab
 
 
-#: the session gallery keeps small thumbnails however few results there are (Gradio widens a lone one)
+#: the session gallery keeps small thumbnails however few results there are (Gradio widens a lone one);
+#: the column with a tab's button, progress and result stays in view while the controls scroll
 CSS = """
 #session-gallery .grid-container { grid-template-columns: repeat(auto-fill, 140px) !important; }
 #session-gallery .thumbnail-item { width: 140px !important; height: 140px !important; }
+.result-column { position: sticky; top: 8px; align-self: flex-start; }
 """
 
 

@@ -1,5 +1,6 @@
-"""The Style tab: optimisation with one or two styles (previews, Cancel, download), any painting instantly
-(Magenta's arbitrary network), and the network that ships (or ``--style-model``) with a mix slider per style."""
+"""The Style tab: one content picture, and three tools under sub-tabs beside one result column: any painting
+instantly (Magenta's arbitrary network), the network that ships (or ``--style-model``) with a mix slider per
+style, and optimisation with one or two styles (previews, Cancel)."""
 
 from __future__ import annotations
 
@@ -14,30 +15,82 @@ from inceptionism import __version__
 from inceptionism.errors import InceptionismError
 from inceptionism.io.images import save_image
 from inceptionism.models import DEFAULT_MODEL
-from inceptionism.web.app import Cancelled, Running, Services, load_upload, network, preview, run_in_thread, upload
+from inceptionism.web.app import (
+    Cancelled, Services, action, examples, download_box, load_upload, network, preview, run_in_thread, upload,
+)
 
 
 def style_tab(gr: Any, s: Services, style_model: str | None = None) -> None:
+    """One content picture for three tools, each under its own sub-tab, and one result column beside them."""
+    instant = style_model or _shipped()
+    meta = _instant_meta(s, instant) if instant else None
+    paintings = _painting_examples(s, meta)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5):
+            content = upload(gr, s.limits, label="Content: your photo", elem_id="style-content", height=280)
+            examples(gr, content, s.examples, "Examples: click one", "style-examples")
+            with gr.Tabs():
+                with gr.Tab("Any painting, instantly", elem_id="style-tab-any"):
+                    any_run = gr.Button("Stylise with this painting", variant="primary", elem_id="any-run")
+                    any_inputs = _any_painting_controls(gr, s, paintings)
+                if meta is not None:
+                    with gr.Tab("Built-in styles, instantly", elem_id="style-tab-instant"):
+                        instant_run = gr.Button("Stylise instantly", variant="primary", elem_id="instant-run")
+                        sliders = _instant_controls(gr, meta, instant)
+                with gr.Tab("Optimisation (Gatys et al.)", elem_id="style-tab-optimise"):
+                    style_run = gr.Button("Stylise by optimisation", variant="primary", elem_id="style-run")
+                    optimise_inputs = _optimise_controls(gr, s, paintings)
+        with gr.Column(scale=4, elem_classes=["result-column"]):
+            stop = gr.Button("Cancel", elem_id="style-cancel")
+            status = gr.Textbox(label="Progress", interactive=False, elem_id="style-status")
+            result = gr.Image(label="Result", type="numpy", interactive=False, format="png", elem_id="style-output",
+                              height=420)
+            download = download_box(gr, "Download (PNG with its recipe)", "style-download")
+    outputs = [result, download, status]
+    events = [action(gr, s, any_run, _any_painting_job(gr, s), [content, *any_inputs], outputs, status=2,
+                     busy="Painting...")]
+    if meta is not None:
+        net = _instant_network(s, instant)
+        events.append(action(gr, s, instant_run, _instant_job(gr, s, net, meta, instant), [content, *sliders], outputs,
+                             status=2, busy="Painting..."))
+    events.append(action(gr, s, style_run, _optimise_job(gr, s), [content, *optimise_inputs], outputs, status=2,
+                         busy="Optimising..."))
+    s.cancel_button(stop, status, events)
+    for event in events:
+        s.results.append((event, download))
+
+
+def _optimise_controls(gr: Any, s: Services, paintings: list[str]) -> list[Any]:
+    gr.Markdown("Any painting, by optimising the picture itself: slower (seconds to minutes), two styles blended.")
+    with gr.Row():
+        style_a = upload(gr, s.limits, label="Style", elem_id="style-a", height=200)
+        style_b = upload(gr, s.limits, label="Second style (optional)", elem_id="style-b", height=200)
+    if paintings:
+        examples(gr, style_a, paintings, "Styles: click one", "style-a-examples")
+    blend = gr.Slider(0, 1, value=0.5, label="Share of the second style", elem_id="style-blend")
+    style_weight = gr.Slider(0.1, 5, value=1.0, label="Style weight")
+    with gr.Row():
+        size = gr.Slider(64, 1024, value=384, step=32, label="Size (long side)", elem_id="style-size")
+        steps = gr.Slider(10, s.limits.max_steps, value=150, step=10, label="Steps per scale", elem_id="style-steps")
+    return [style_a, style_b, blend, style_weight, size, steps]
+
+
+def _optimise_job(gr: Any, s: Services) -> Any:
     def style_job(content: str | None, style_a: str | None, style_b: str | None, blend: float, style_weight: float,
                   size: float, steps: float, session: str) -> Iterator[tuple[Any, Any, str]]:
         from inceptionism.style import StyleConfig, stylize_optimize
 
         if not content or not style_a:
-            raise gr.Error("upload a content image and at least one style image")
-        try:
-            c = load_upload(content, s.limits).rgb
-            styles = [load_upload(style_a, s.limits).rgb]
-            weights = [1.0]
-            if style_b:
-                styles.append(load_upload(style_b, s.limits).rgb)
-                weights = [1.0 - float(blend), float(blend)]
-            config = StyleConfig(size=int(size), steps=min(int(steps), s.limits.max_steps), style_weight=float(style_weight))
-            net = network(DEFAULT_MODEL, None, s.device)
-        except InceptionismError as exc:
-            raise gr.Error(str(exc)) from exc
-        running = Running()
-        s.cancel_flags[session] = running
-        job, folder = s.files.new_job()
+            raise InceptionismError("upload a content image (or click an example) and at least one style image")
+        c = load_upload(content, s.limits).rgb
+        styles = [load_upload(style_a, s.limits).rgb]
+        weights = [1.0]
+        if style_b:
+            styles.append(load_upload(style_b, s.limits).rgb)
+            weights = [1.0 - float(blend), float(blend)]
+        config = StyleConfig(size=int(size), steps=min(int(steps), s.limits.max_steps), style_weight=float(style_weight))
+        net = network(DEFAULT_MODEL, None, s.device)
+        running, job, folder = s.start_job(session)
 
         def work(report: Any) -> Any:
             def callback(step: Any) -> None:
@@ -51,46 +104,18 @@ def style_tab(gr: Any, s: Services, style_model: str | None = None) -> None:
         for kind, value in run_in_thread(work, running):
             if kind == "preview":
                 step, shown = value
-                yield shown, None, f"scale {step.scale + 1}/{step.scales}, step {step.step}/{step.steps}"
+                yield shown, gr.skip(), f"scale {step.scale + 1}/{step.scales}, step {step.step}/{step.steps}"
             elif kind == "done":
                 out = folder / "style.png"
                 save_image(value.image, out, metadata={"command": "style", "version": __version__, "job": job,
                                                        "config": config.to_dict(), "style_weights": weights})
                 yield str(out), str(out), f"done: {config.steps} steps per scale"
             elif kind == "cancelled":
-                yield gr.skip(), None, "cancelled"
+                yield gr.skip(), gr.skip(), "cancelled"
             else:
-                raise gr.Error(value)
+                raise InceptionismError(value)
 
-    gr.Markdown("Optimisation (Gatys et al.): any painting, a few seconds to minutes.")
-    with gr.Row():
-        with gr.Column():
-            content = upload(gr, label="Content", elem_id="style-content")
-            gr.Examples([[p] for p in s.examples], [content], label="Examples: click one", elem_id="style-examples")
-            style_a = upload(gr, label="Style", elem_id="style-a")
-            style_b = upload(gr, label="Second style (optional)", elem_id="style-b")
-            blend = gr.Slider(0, 1, value=0.5, label="Share of the second style", elem_id="style-blend")
-            style_weight = gr.Slider(0.1, 5, value=1.0, label="Style weight")
-            size = gr.Slider(64, 1024, value=384, step=32, label="Size (long side)", elem_id="style-size")
-            style_steps = gr.Slider(10, s.limits.max_steps, value=150, step=10, label="Steps per scale",
-                                    elem_id="style-steps")
-            with gr.Row():
-                style_run = gr.Button("Stylise", variant="primary", elem_id="style-run")
-                style_stop = gr.Button("Cancel", elem_id="style-cancel")
-        with gr.Column():
-            style_out = gr.Image(label="Result", type="numpy", interactive=False, format="png",
-                                 elem_id="style-output")
-            style_status = gr.Textbox(label="Progress", interactive=False, elem_id="style-status")
-            style_file = gr.File(label="Download (PNG with its recipe)", elem_id="style-download")
-    style_event = style_run.click(style_job, [content, style_a, style_b, blend, style_weight, size, style_steps,
-                                              s.session], [style_out, style_file, style_status],
-                                  concurrency_limit=1, concurrency_id="work")
-    style_stop.click(s.cancel_job, s.session, style_status, cancels=[style_event], queue=False)
-    s.results.append((style_event, style_file))
-    _any_painting(gr, s)
-    instant = style_model or _shipped()
-    if instant:
-        _instant_style(gr, s, instant)
+    return style_job
 
 
 def _shipped() -> str | None:
@@ -113,38 +138,62 @@ def _thumbnail(style: dict[str, Any]) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
-def _instant_style(gr: Any, s: Services, model_path: str) -> None:
-    from inceptionism.precision import autocast_dtype
-    from inceptionism.style.model_file import load_model, stylize_image
+def _instant_meta(s: Services, model_path: str) -> dict[str, Any]:
+    from inceptionism.style.model_file import load_model
 
-    net, meta = load_model(model_path, s.device)
-    names = [s["name"] for s in meta["styles"]]
-    gr.Markdown(f"### Instant stylisation: one network, {len(names)} styles (`{Path(model_path).name}`)\n"
-                "Move the sliders to mix the styles inside the network.")
-    with gr.Row():
-        with gr.Column():
-            photo = upload(gr, label="Content", elem_id="instant-content")
-            sliders = []
-            for i, style in enumerate(meta["styles"]):
-                with gr.Row():
-                    gr.Image(_thumbnail(style), label=style["name"], interactive=False, height=72, width=72,
+    return load_model(model_path, s.device)[1]
+
+
+def _instant_network(s: Services, model_path: str) -> Any:
+    from inceptionism.style.model_file import load_model
+
+    return load_model(model_path, s.device)[0]
+
+
+def _painting_examples(s: Services, meta: dict[str, Any] | None) -> list[str]:
+    """The built-in styles' paintings (their thumbnails, as files) for the style uploads' Examples."""
+    if meta is None:
+        return []
+    folder = s.files.root / "paintings"
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for style in meta["styles"]:
+        path = folder / f"{style['name']}.png"
+        if not path.exists():
+            save_image(torch.from_numpy(_thumbnail(style).copy()).permute(2, 0, 1)[None].float() / 255, path)
+        paths.append(str(path))
+    return paths
+
+
+def _instant_controls(gr: Any, meta: dict[str, Any], model_path: str) -> list[Any]:
+    names = [st["name"] for st in meta["styles"]]
+    gr.Markdown(f"One network, {len(names)} styles (`{Path(model_path).name}`), in a blink. Click a painting to "
+                "use it alone, or move the sliders to mix the styles inside the network.")
+    sliders = []
+    for i, style in enumerate(meta["styles"]):
+        with gr.Row(equal_height=True):
+            thumb = gr.Image(_thumbnail(style), label=style["name"], interactive=False, height=72, width=72,
                              buttons=[], container=False, elem_id=f"instant-thumb-{i}")
-                    sliders.append(gr.Slider(0, 1, value=1.0 if i == 0 else 0.0, label=style["name"],
-                                             elem_id=f"instant-mix-{i}"))
-            go = gr.Button("Stylise instantly", variant="primary", elem_id="instant-run")
-        with gr.Column():
-            result = gr.Image(label="Result", type="numpy", interactive=False, format="png", elem_id="instant-output")
-            download = gr.File(label="Download (PNG with its recipe)", elem_id="instant-download")
+            sliders.append(gr.Slider(0, 1, value=1.0 if i == 0 else 0.0, label=style["name"],
+                                     elem_id=f"instant-mix-{i}"))
+        thumb.select(lambda i=i: [gr.Slider(value=1.0 if j == i else 0.0) for j in range(len(names))], None, sliders,
+                     queue=False)
+    return sliders
 
-    def run(path: str | None, *weights: float) -> tuple[str, str]:
+
+def _instant_job(gr: Any, s: Services, net: Any, meta: dict[str, Any], model_path: str) -> Any:
+    from inceptionism.precision import autocast_dtype
+    from inceptionism.style.model_file import stylize_image
+
+    names = [st["name"] for st in meta["styles"]]
+
+    def instant_job(path: str | None, *args: Any) -> tuple[str, str, str]:
+        weights = args[:-1]
         if not path:
-            raise gr.Error("upload a content image")
+            raise InceptionismError("upload a content image, or click an example")
         if sum(weights) <= 0:
-            raise gr.Error("give at least one style a weight above 0")
-        try:
-            image = load_upload(path, s.limits)
-        except InceptionismError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise InceptionismError("give at least one style a weight above 0")
+        image = load_upload(path, s.limits)
         mix = torch.tensor([weights], dtype=torch.float32) / sum(weights)
         styled = stylize_image(net, image.rgb, mix, autocast=autocast_dtype("auto", s.device))
         job, folder = s.files.new_job()
@@ -152,40 +201,33 @@ def _instant_style(gr: Any, s: Services, model_path: str) -> None:
         save_image(styled, out, alpha=image.alpha, metadata={
             "command": "stylize", "version": __version__, "model": Path(model_path).name, "styles": names,
             "mix": mix[0].tolist(), "job": job})
-        return str(out), str(out)
+        return str(out), str(out), "done: " + ", ".join(f"{n} {w:.2f}" for n, w in zip(names, mix[0].tolist()) if w)
 
-    s.results.append((go.click(run, [photo, *sliders], [result, download], concurrency_limit=1, concurrency_id="work"),
-                      download))
+    return instant_job
 
 
-def _any_painting(gr: Any, s: Services) -> None:
+def _any_painting_controls(gr: Any, s: Services, paintings: list[str]) -> list[Any]:
+    gr.Markdown("Upload a painting (or any picture): Magenta's arbitrary-stylisation network paints the photo in "
+                "its style at full size. Strength 0 keeps the photo's own style.")
+    painting = upload(gr, s.limits, label="Painting", elem_id="any-painting", height=200)
+    if paintings:
+        examples(gr, painting, paintings, "Paintings: click one", "any-examples")
+    strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength", elem_id="any-strength")
+    return [painting, strength]
+
+
+def _any_painting_job(gr: Any, s: Services) -> Any:
     """Instant stylisation with any uploaded painting: Magenta's arbitrary network (`stylize --style`)."""
     from inceptionism.jobs import ARBITRARY, StylizeJob
     from inceptionism.precision import resolve_precision
     from inceptionism.style import magenta
 
-    gr.Markdown("### Any painting, instantly\nUpload a painting (or any picture): Magenta's arbitrary-stylisation "
-                "network paints the photo in its style at full size. Strength 0 keeps the photo's own style.")
-    with gr.Row():
-        with gr.Column():
-            with gr.Row():
-                photo = upload(gr, label="Content", elem_id="any-content")
-                painting = upload(gr, label="Painting", elem_id="any-painting")
-            gr.Examples([[p] for p in s.examples], [photo], label="Content examples", elem_id="any-examples")
-            strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength", elem_id="any-strength")
-            go = gr.Button("Stylise with this painting", variant="primary", elem_id="any-run")
-        with gr.Column():
-            result = gr.Image(label="Result", type="numpy", interactive=False, format="png", elem_id="any-output")
-            download = gr.File(label="Download (PNG with its recipe)", elem_id="any-download")
-
-    def run(content_path: str | None, painting_path: str | None, amount: float) -> tuple[str, str]:
+    def any_painting_job(content_path: str | None, painting_path: str | None, amount: float,
+                         session: str) -> tuple[str, str, str]:
         if not content_path or not painting_path:
-            raise gr.Error("upload a content image and a painting")
-        try:
-            image, style = load_upload(content_path, s.limits), load_upload(painting_path, s.limits)
-            magenta.check_paintings([style.rgb], ["the painting"])
-        except InceptionismError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise InceptionismError("upload a content image (or click an example) and a painting")
+        image, style = load_upload(content_path, s.limits), load_upload(painting_path, s.limits)
+        magenta.check_paintings([style.rgb], ["the painting"])
         net = magenta.load_arbitrary(s.device)
         embedding = magenta.embed_styles(net, [style.rgb])[0].tolist()
         precision = resolve_precision("auto", s.device)
@@ -198,7 +240,6 @@ def _any_painting(gr: Any, s: Services) -> None:
             "command": "stylize", "version": __version__, "network": "magenta arbitrary",
             "style_sha256": [hashlib.sha256(Path(painting_path).read_bytes()).hexdigest()],
             "strength": float(amount), "stroke_scale": "auto", "precision": precision, "job": job})
-        return str(out), str(out)
+        return str(out), str(out), f"done: painted at strength {float(amount):g}"
 
-    s.results.append((go.click(run, [photo, painting, strength], [result, download], concurrency_limit=1,
-                               concurrency_id="work"), download))
+    return any_painting_job

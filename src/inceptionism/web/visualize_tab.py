@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 from inceptionism import __version__
 from inceptionism.errors import InceptionismError
-from inceptionism.web.app import Running, Services, network, preview, run_in_thread
+from inceptionism.web.app import Running, Services, action, download_box, model_label, network, preview, run_in_thread
 from inceptionism.web.dream_tab import layer_choices, model_choices
 
 #: the largest picture and the most steps one job may ask for here (a shared machine runs one job at a time)
@@ -50,13 +50,13 @@ def _stream(gr: Any, work: Any, running: Running, progress: str, done: str) -> I
         if kind == "preview":
             if value is not None:
                 n, shown = value
-                yield shown, None, progress.format(n)
+                yield shown, gr.skip(), progress.format(n)
         elif kind == "done":
             yield str(value), str(value), done
         elif kind == "cancelled":
-            yield gr.skip(), None, "cancelled"
+            yield gr.skip(), gr.skip(), "cancelled"
         else:
-            raise gr.Error(value)
+            raise InceptionismError(value)
 
 
 def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
@@ -89,16 +89,13 @@ def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> N
     def visualize_job(model: str, kind: str, name: str | None, word: str | None, layer: str | None,
                       channel: float | None, size: float, steps: float, seed: float, transforms: str,
                       session: str) -> Iterator[tuple[Any, Any, str]]:
-        try:
-            config = config_of(size, steps, seed, transforms)
-            choice = choices[model]
-            net = network(choice.name, choice.weights, s.device)
-            target = _target(kind, name, word, layer, channel)
-            objective, _ = build_objective(net, list(target.layers) or None, class_value=target.class_value,
-                                           topic=target.topic, word=target.word)
-            objective.prepare(net)
-        except InceptionismError as exc:
-            raise gr.Error(str(exc)) from exc
+        config = config_of(size, steps, seed, transforms)
+        choice = choices[model]
+        net = network(choice.name, choice.weights, s.device)
+        target = _target(kind, name, word, layer, channel)
+        objective, _ = build_objective(net, list(target.layers) or None, class_value=target.class_value,
+                                       topic=target.topic, word=target.word)
+        objective.prepare(net)
         running, job, folder = s.start_job(session)
 
         def work(report: Any) -> Any:
@@ -122,18 +119,15 @@ def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> N
                   session: str) -> Iterator[tuple[Any, Any, str]]:
         from PIL import Image
 
-        try:
-            config = config_of(size, steps, seed, transforms)
-            choice = choices[model]
-            net = network(choice.name, choice.weights, s.device)
-            names = target_names(net)
-            if not 1 <= len(names) <= MAX_TILES:
-                raise InceptionismError(f"{model} has {len(names)} classes: an atlas here is for a model of yours "
-                                        f"(up to {MAX_TILES} classes or topics); use `inceptionism visualize "
-                                        f"--atlas classes --classes LIST` for ImageNet's")
-            targets = [_target("class or topic", n, None, None, None) for n in names]
-        except InceptionismError as exc:
-            raise gr.Error(str(exc)) from exc
+        config = config_of(size, steps, seed, transforms)
+        choice = choices[model]
+        net = network(choice.name, choice.weights, s.device)
+        names = target_names(net)
+        if not 1 <= len(names) <= MAX_TILES:
+            raise InceptionismError(f"{model} has {len(names)} classes: an atlas here is for a model of yours "
+                                    f"(up to {MAX_TILES} classes or topics); use `inceptionism visualize "
+                                    f"--atlas classes --classes LIST` for ImageNet's")
+        targets = [_target("class or topic", n, None, None, None) for n in names]
         running, job, folder = s.start_job(session)
 
         def work(report: Any) -> Any:
@@ -164,13 +158,10 @@ def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> N
     gr.Markdown("What the network sees in a class, a topic, a word or a channel, painted from nothing "
                 "(Lucid's recipe: a 1/f Fourier picture, decorrelated colour, a little random jitter, scale and "
                 "rotation at every step). About 30 s for a 224 px picture on two CPU cores.")
-    with gr.Row():
-        with gr.Column():
-            with gr.Row():
-                run = gr.Button("Visualize", variant="primary", elem_id="visualize-run")
-                atlas = gr.Button("Atlas of all classes or topics", elem_id="visualize-atlas")
-                stop = gr.Button("Cancel", elem_id="visualize-cancel")
-            model = gr.Dropdown(list(choices), value=first.label, label="Model", elem_id="visualize-model")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5):
+            model = gr.Dropdown([(label if c.weights else model_label(label), label) for label, c in choices.items()],
+                                value=first.label, label="Model", elem_id="visualize-model")
             kind = gr.Radio(list(KINDS), value=KINDS[0], label="Show", elem_id="visualize-kind")
             first_names = names_for(first.label)
             name = gr.Dropdown(first_names, value=first_names[0] if first_names else None,
@@ -187,11 +178,15 @@ def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> N
                 seed = gr.Number(value=0, precision=0, label="Seed", elem_id="visualize-seed")
                 transforms = gr.Radio(["none", "standard", "strong"], value="standard", label="Transforms",
                                       elem_id="visualize-transforms")
-        with gr.Column():
-            shown = gr.Image(label="The picture as it forms", type="filepath", interactive=False,
-                             elem_id="visualize-output")
+        with gr.Column(scale=4, elem_classes=["result-column"]):
+            with gr.Row():
+                run = gr.Button("Visualize", variant="primary", elem_id="visualize-run")
+                atlas = gr.Button("Atlas of all classes or topics", elem_id="visualize-atlas")
+                stop = gr.Button("Cancel", elem_id="visualize-cancel")
             status = gr.Textbox(label="Progress", interactive=False, elem_id="visualize-status")
-            download = gr.File(label="Download", interactive=False, elem_id="visualize-download")
+            shown = gr.Image(label="The picture as it forms", type="filepath", interactive=False,
+                             elem_id="visualize-output", height=420)
+            download = download_box(gr, "Download (PNG with its recipe)", "visualize-download")
 
     def on_model(label: str) -> tuple[Any, Any]:
         names = names_for(label)
@@ -204,11 +199,10 @@ def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> N
 
     model.change(on_model, model, [name, layer], queue=False)
     kind.change(on_kind, kind, [name, word, channel_row], queue=False)
-    event = run.click(visualize_job, [model, kind, name, word, layer, channel, size, steps, seed, transforms,
-                                      s.session], [shown, download, status], concurrency_limit=1,
-                      concurrency_id="work")
-    atlas_event = atlas.click(atlas_job, [model, size, steps, seed, transforms, s.session], [shown, download, status],
-                              concurrency_limit=1, concurrency_id="work")
-    stop.click(s.cancel_job, s.session, status, cancels=[event, atlas_event], queue=False)
+    event = action(gr, s, run, visualize_job, [model, kind, name, word, layer, channel, size, steps, seed, transforms],
+                   [shown, download, status], status=2, busy="Rendering...")
+    atlas_event = action(gr, s, atlas, atlas_job, [model, size, steps, seed, transforms], [shown, download, status],
+                         status=2, busy="Drawing the atlas...")
+    s.cancel_button(stop, status, [event, atlas_event])
     s.results.append((event, download))
     s.results.append((atlas_event, download))
