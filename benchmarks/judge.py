@@ -50,6 +50,7 @@ class Judge(torch.nn.Module):
     @torch.no_grad()
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:
         """``B,1000`` class probabilities of RGB pictures in [0, 1] (any size: resized to the judge's)."""
+        images = images.to(next(self.net.parameters()).device)
         x = F.interpolate(images.float(), size=(self.size, self.size), mode="bilinear", antialias=True,
                           align_corners=False)
         return self.net((x - 0.5) / 0.5).softmax(-1)

@@ -57,7 +57,8 @@ def part_classes(args: argparse.Namespace, net, judge) -> None:
     for index in classes:
         objective, _ = build_objective(net, None, class_value=index)
         started = time.perf_counter()
-        new = render(net, objective, VisualizeConfig(seed=args.seed)).images
+        new = render(net, objective, VisualizeConfig(seed=args.seed, steps=args.steps, transforms=args.transforms,
+                                                     width=args.size, height=args.size)).images
         seconds = time.perf_counter() - started
         old = dream(net, noise_image(260, 260, seed=args.seed), objective, DreamConfig(seed=args.seed)).image
         for name, image in (("visualize", new), ("dream --noise", old)):
@@ -82,6 +83,8 @@ def _time_render(net, objective, config, repeats: int) -> float:
     for _ in range(repeats):
         started = time.perf_counter()
         render(net, objective, config)
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
@@ -92,15 +95,16 @@ def part_speed(args: argparse.Namespace, net, judge) -> None:
     objective, _ = build_objective(net, None, class_value=130)
     one = _time_render(net, objective, VisualizeConfig(precision="fp32"), args.repeats)
     four = _time_render(net, objective, VisualizeConfig(batch=4, precision="fp32"), args.repeats)
-    print(f"\nspeed (224 px, 256 steps, {torch.get_num_threads()} threads, median of {args.repeats}):")
+    where = args.device if args.device != "cpu" else f"{torch.get_num_threads()} threads"
+    print(f"\nspeed (224 px, 256 steps, {where}, median of {args.repeats}):")
     print(f"  one picture        {one:6.1f} s   (goal <= 10 s)")
     print(f"  a batch of four    {four:6.1f} s   {four / one:.2f}x one (goal <= 2.5x)")
-    cl_net = get_model("efficientnet_lite0")
+    cl_net = get_model("efficientnet_lite0", device=args.device)
     cl_net.channels_last = True  # the network's input and weights in NHWC (Network.normalize makes the input so)
     cl_net.net.to(memory_format=torch.channels_last)
     cl = _time_render(cl_net, objective, VisualizeConfig(precision="fp32"), args.repeats)
     print(f"  channels-last      {cl:6.1f} s   {one / cl:.2f}x faster than the default layout")
-    if cpu_has_bf16():
+    if args.device != "cpu" or cpu_has_bf16():
         bf = _time_render(net, objective, VisualizeConfig(precision="bf16"), args.repeats)
         print(f"  bfloat16           {bf:6.1f} s   {one / bf:.2f}x faster than float32")
     else:
@@ -158,12 +162,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--save", type=Path, default=None, help="a folder for the pictures")
     ap.add_argument("--dream-model", default=None)
     ap.add_argument("--category", default="animals")
+    ap.add_argument("--device", default="cpu", help="where the renders run (cuda: the GPU figures)")
+    ap.add_argument("--steps", type=int, default=VisualizeConfig().steps, help="classes part: steps per picture")
+    ap.add_argument("--size", type=int, default=VisualizeConfig().width, help="classes part: picture side")
+    ap.add_argument("--transforms", default=VisualizeConfig().transforms, help="classes part: none|standard|strong")
     args = ap.parse_args(argv)
     torch.set_num_threads(min(2, torch.get_num_threads()))
     if args.save:
         args.save.mkdir(parents=True, exist_ok=True)
-    net = get_model("efficientnet_lite0")
-    judge = Judge(args.judge)
+    net = get_model("efficientnet_lite0", device=args.device)
+    judge = Judge(args.judge).to(args.device)
     parts = ("classes", "speed", "photos", "collection") if args.part == "all" else (args.part,)
     for part in parts:
         globals()[f"part_{part}"](args, net, judge)

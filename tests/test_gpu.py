@@ -34,3 +34,20 @@ def test_cuda_tiled_dream(chelsea):
     result = dream(get_model(device="cuda"), chelsea, from_addresses(["blocks.4"]),
                    DreamConfig(steps=2, octaves=1, tile=128))
     assert result.tile == 128 and result.image.shape == chelsea.shape
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_cuda_visualize_draws_the_class(precision):
+    """Feature visualisation on the GPU: a finite picture in [0, 1] that the network reads as its class."""
+    from inceptionism.configs import VisualizeConfig
+    from inceptionism.objectives import build_objective
+    from inceptionism.visualize import render
+
+    net = get_model(device="cuda")
+    objective, _ = build_objective(net, None, class_value=1)  # goldfish
+    result = render(net, objective, VisualizeConfig(width=128, height=128, steps=96, precision=precision))
+    images = result.images.float()
+    assert torch.isfinite(images).all() and images.min() >= 0 and images.max() <= 1
+    with torch.no_grad():
+        logits = net(images.to("cuda"))
+    assert int(logits.argmax(-1)[0]) == 1

@@ -46,7 +46,7 @@ def _add_animate_parser(sub: Any) -> None:
     )
     p.add_argument("input", nargs="?", metavar="INPUT", help="image file or skimage:NAME (or use --noise)")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="a .gif, .mp4 or .webm (frames go to a STEM_frames folder beside it), or a folder of PNG frames")
+                   help="a .gif, .mp4 or .webm (frames go to a NAME_frames folder beside it: zoom.gif_frames), or a folder of PNG frames")
     p.add_argument("--noise", default=None, metavar="WxH", help="start from noise of this size")
     p.add_argument("--frames", type=int, default=60, help="frames to write (default 60)")
     p.add_argument("--every", type=int, default=10, help="dream steps between two written frames (default 10)")

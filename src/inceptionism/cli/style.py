@@ -296,8 +296,10 @@ def _add_train_parser(sub: Any) -> None:
     p = sub.add_parser(
         "train-style",
         help="train a feed-forward network on one or many styles at once",
-        description="Trains Johnson et al.'s network with conditional instance norm: one network, N styles "
-                    "(Dumoulin et al.). Checkpoints as it goes; --resume continues the step count and optimiser.",
+        description="Trains one feed-forward network on N styles (Dumoulin et al.'s conditional instance norm): by "
+                    "default fine-tuned from Magenta's arbitrary-stylisation network (--init magenta), or Johnson "
+                    "et al.'s network from random weights (--init scratch). Checkpoints as it goes; --resume "
+                    "continues the step count and optimiser.",
         epilog="Example:\n  inceptionism train-style --style starry.jpg --style wave.jpg --data photos/ -o two.safetensors",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -321,7 +323,7 @@ def _add_train_parser(sub: Any) -> None:
                    help="layers of the loss network for the content (default: the loss network's own)")
     p.add_argument("--style-layers", default=None, metavar="L1,L2,...",
                    help="layers of the loss network for the style (default: the loss network's own; "
-                        "`inceptionism layers MODEL` lists them)")
+                        "`inceptionism layers --model MODEL` lists them)")
     p.add_argument("--init", choices=("scratch", "magenta"), default=None,
                    help="start from random weights (scratch), or from Magenta's arbitrary-stylisation network, each "
                         f"style's embedding from its painting, all fine-tuned under this loss (default {d['init']})")
