@@ -214,3 +214,26 @@ def test_max_side_shrinks_the_input_and_the_recipe_repeats_it(capsys, tmp_path):
     assert main(["dream", "skimage:chelsea", "-o", str(tmp_path / "x.png"), "--max-side", "3"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--max-side must be at least 16" in err and not (tmp_path / "x.png").exists()
+
+
+def test_from_reproduces_bit_for_bit_with_the_thread_count_the_recipe_records(tmp_path):
+    """The README's reproducibility statement: the same picture across thread counts, the same bits with
+    the same count, and ``--from`` computes with the recorded one."""
+    import torch
+    from PIL import Image
+
+    from inceptionism.io.images import read_metadata
+
+    before = torch.get_num_threads()
+    one, again = tmp_path / "one.png", tmp_path / "again.png"
+    try:
+        torch.set_num_threads(1)
+        assert main(["dream", "skimage:chelsea", "-o", str(one), "--max-side", "160", "--steps", "4", "--octaves", "2",
+                     "--device", "cpu", "-q"]) == 0
+        assert read_metadata(one)["threads"] == 1
+        torch.set_num_threads(2)
+        assert main(["dream", "--from", str(one), "-o", str(again), "-q"]) == 0
+        assert torch.get_num_threads() == 1  # the recipe's count
+    finally:
+        torch.set_num_threads(before)
+    assert (np.asarray(Image.open(again)) == np.asarray(Image.open(one))).all()

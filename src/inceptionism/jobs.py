@@ -145,6 +145,7 @@ class DreamRunner:
             "config": {**job.config.to_dict(), "tile": tile, "precision": precision or resolve_precision(job.config.precision, self.device,
                                                                          self.network.spec)},
             "device": str(self.device),
+            **_threads(self.device),
         }
 
     def run(self, key: str, payload: tuple[str, bytes, str], callback: Any = None) -> bytes:
@@ -157,6 +158,11 @@ class DreamRunner:
         result = self.dream(image.rgb, callback)
         return encode_image(result.image, fmt, alpha=image.alpha, metadata=self.meta(label, data, result.tile, result.precision),
                             quality=self.job.quality)
+
+
+def _threads(device: Any) -> dict[str, int]:
+    """The CPU thread count a result was computed with (its last bits depend on it), for the recipe."""
+    return {"threads": torch.get_num_threads()} if str(device).startswith("cpu") else {}
 
 
 # -- visualize ----------------------------------------------------------------------
@@ -229,7 +235,7 @@ class VisualizeRunner:
                 "config": {**self.job.config.to_dict(),
                            "precision": precision or resolve_precision(self.job.config.precision, self.device,
                                                                        self.network.spec)},
-                "device": str(self.device)}
+                "device": str(self.device), **_threads(self.device)}
 
     def render(self, target: Target, callback: Any = None) -> Any:
         from inceptionism.visualize import render

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import logging
 import os
 import sys
 from dataclasses import dataclass, field, fields
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from inceptionism.errors import ConfigError, InceptionismError, Interrupted, OutputError
+
+log = logging.getLogger("inceptionism")
 
 PROG = "inceptionism"
 
@@ -185,7 +188,24 @@ def checked_recipe(recipe: dict[str, Any], path: str, command: str, kinds: dict[
     return recipe
 
 
-def recipe_matches(path: Path, expected: dict[str, Any], *, ignore: tuple[str, ...] = ("version", "device")) -> bool:
+def use_recorded_threads(recipe: dict[str, Any], device: str | None) -> None:
+    """``--from`` on the CPU computes with the thread count the recipe records: a CPU's float sums depend on
+    how the work is split, so that is what makes the result bit for bit the same (on the same kind of CPU)."""
+    import torch
+
+    from inceptionism.devices import resolve_device
+
+    threads = recipe.get("threads")
+    if not (isinstance(threads, int) and not isinstance(threads, bool) and 1 <= threads <= 1024):
+        return
+    if str(recipe.get("device", "")).startswith("cpu") and resolve_device(device or "auto").type == "cpu" \
+            and threads != torch.get_num_threads():
+        log.info("computing with %d CPU threads, as the recipe was", threads)
+        torch.set_num_threads(threads)
+
+
+def recipe_matches(path: Path, expected: dict[str, Any], *,
+                   ignore: tuple[str, ...] = ("version", "device", "threads")) -> bool:
     """Whether ``path`` exists and was made by this recipe (``--resume`` skips it then)."""
     from inceptionism.io.images import read_metadata
 

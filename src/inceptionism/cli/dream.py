@@ -13,7 +13,7 @@ from inceptionism.cli.common import (
     LazyBar, TrainBar, add_cluster_options, add_device_options, add_model_options, add_precision_option,
     add_step_options,
     build_dream_config, checked_recipe, file_sha256, finish_items, input_targets, model_file_output, recipe_matches, run_items,
-    mask_pairs, source_label,
+    mask_pairs, source_label, use_recorded_threads,
 )
 from inceptionism.errors import ConfigError, InceptionismError, Interrupted
 
@@ -106,6 +106,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
     recipe: dict[str, Any] = {}
     if args.from_:
         recipe = _checked_recipe(read_metadata(args.from_), args.from_)
+        use_recorded_threads(recipe, args.device)
     config = build_dream_config(args, recipe)
     weights = _recipe_value(args, recipe, "weights")
     if weights == "pretrained":

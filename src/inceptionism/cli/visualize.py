@@ -12,7 +12,7 @@ from typing import Any
 from inceptionism import __version__
 from inceptionism.cli.common import (
     LazyBar, add_cluster_options, add_device_options, add_precision_option, checked_recipe, finish_items,
-    recipe_matches, run_items, source_label,
+    recipe_matches, run_items, source_label, use_recorded_threads,
 )
 from inceptionism.errors import ConfigError, Interrupted
 
@@ -150,6 +150,7 @@ def cmd_visualize(args: argparse.Namespace) -> int:
     recipe: dict[str, Any] = {}
     if args.from_:
         recipe = _checked_recipe(read_metadata(args.from_), args.from_)
+        use_recorded_threads(recipe, args.device)
     config = build_config(args, recipe)
     weights = _pick(args, recipe, "weights", "weights")
     if weights == "pretrained":

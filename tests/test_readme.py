@@ -1,0 +1,111 @@
+"""The README stays true: every command in it parses with the tool's own parser, and every option of every
+command is in it (issue 36's "keep it true"). Nothing here runs a command: docs/run_readme.sh does that."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from inceptionism.cli.main import build_parser
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _commands() -> list[tuple[int, list[str]]]:
+    """(line number, words after ``inceptionism``) of every inceptionism command in the README's bash blocks."""
+    found, block, pending, start = [], False, "", 0
+    for number, line in enumerate(README.read_text().splitlines(), 1):
+        if line.startswith("```"):
+            block = line.strip() in ("```bash", "```sh", "```shell")
+            continue
+        if not block:
+            continue
+        if not pending:
+            start = number
+        pending += line.rstrip("\\") + " "
+        if line.endswith("\\"):
+            continue
+        text, pending = pending, ""
+        try:
+            words = shlex.split(text, comments=True)
+        except ValueError:
+            continue
+        segment: list[str] = []
+        for word in [*words, "|"]:
+            if word in ("|", "&&", ";", "||", ">", "<"):
+                if "inceptionism" in segment:
+                    at = segment.index("inceptionism")
+                    found.append((start, segment[at + 1:]))
+                segment = [] if word != ">" else ["<redirect>"]
+            elif segment != ["<redirect>"]:
+                segment.append(word)
+            else:
+                segment = []
+    return found
+
+
+def test_every_readme_command_parses():
+    parser = build_parser()
+    commands = _commands()
+    assert len(commands) > 50  # the README's examples, not an empty match
+    bad = []
+    for number, words in commands:
+        try:
+            parser.parse_args(words)
+        except SystemExit:
+            bad.append(f"README.md:{number}: inceptionism {shlex.join(words)}")
+    assert not bad, "\n".join(bad)
+
+
+def _options() -> dict[str, set[str]]:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    return {name: {o for a in p._actions for o in a.option_strings if o.startswith("--") and o != "--help"}
+            for name, p in sub.choices.items()}
+
+
+def _where(command: str) -> str:
+    """The README's text about ``command``: its sections, every paragraph (or table row) that names it, and
+    the paragraphs that speak of every command at once ("Every command that dreams ... takes ...")."""
+    named = re.compile(r"(?<![\w-])" + re.escape(command) + r"(?![\w-])")
+    heading = re.compile(r"inceptionism " + re.escape(command) + r"(?![\w-])")
+    kept, level, paragraph = [], 0, []
+
+    def close() -> None:
+        text = "\n".join(paragraph)
+        if level or named.search(text) or re.search(r"(?i)\bevery (\w+ )?command", text):
+            kept.append(text)
+        paragraph.clear()
+
+    for line in README.read_text().splitlines():
+        if line.startswith("#") and not line.startswith("#!") or not line.strip() or line.startswith("|"):
+            close()
+        if line.startswith("#") and not line.startswith("#!"):
+            depth = len(line) - len(line.lstrip("#"))
+            if heading.search(line):
+                level = depth
+            elif level and depth <= level:
+                level = 0
+        paragraph.append(line)
+        if line.startswith("|"):
+            close()  # a table row is a paragraph of its own
+    close()
+    return "\n".join(kept)
+
+
+def test_every_option_of_every_command_is_in_the_readme():
+    missing = []
+    for command, options in sorted(_options().items()):
+        text = _where(command)
+        missing += [f"{command} {option}" for option in sorted(options)
+                    if not re.search(re.escape(option) + r"(?![\w-])", text)]
+    assert not missing, "options the README never mentions where it speaks of their command: " + ", ".join(missing)
+
+
+@pytest.mark.parametrize("line", ["inceptionism dream a.png --no-such-option", "inceptionism nosuchcommand"])
+def test_the_parse_check_can_fail(line):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(shlex.split(line)[1:])
