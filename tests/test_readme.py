@@ -109,3 +109,30 @@ def test_every_option_of_every_command_is_in_the_readme():
 def test_the_parse_check_can_fail(line):
     with pytest.raises(SystemExit):
         build_parser().parse_args(shlex.split(line)[1:])
+
+
+def test_gallery_captions_are_the_recipes_of_their_pictures():
+    """A dream in the README's tables is captioned with the command its own file's recipe gives."""
+    from inceptionism.cli.info import recipe_command
+    from inceptionism.errors import InceptionismError
+    from inceptionism.io.images import read_metadata
+
+    lines = README.read_text().splitlines()
+    checked = []
+    for k, line in enumerate(lines[:-1]):
+        names = re.findall(r"!\[\]\(docs/gallery/([^)]+)\)", line)
+        if not names or not line.startswith("|"):
+            continue
+        captions = [c.strip() for c in lines[k + 1].strip().strip("|").split(" | ")]
+        for name, caption in zip(names, captions):
+            try:
+                command = recipe_command(read_metadata(README.parent / "docs" / "gallery" / name))
+            except InceptionismError:
+                continue  # a picture made otherwise (a mask, a composite): its caption says what it is
+            if command is None:
+                continue
+            words = shlex.split(command)[1:]
+            at = words.index("-o")
+            assert caption == f"`{shlex.join(words[:at] + words[at + 2:])}`", name
+            checked.append(name)
+    assert len(checked) >= 8, checked

@@ -253,3 +253,13 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, case):
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0] and lines[0].startswith("inceptionism: error:"), err
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
+
+
+def test_a_class_name_on_a_captions_model_points_to_word_and_topic(captions_model, capsys, tmp_path):
+    from inceptionism.cli import main
+
+    out = captions_model[0]
+    assert main(["dream", "skimage:chelsea", "-o", str(tmp_path / "x.png"), "--weights", str(out),
+                 "--class", "stripes"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--word stripes" in err and "--topic" in err and not (tmp_path / "x.png").exists()

@@ -434,6 +434,11 @@ def build_objective(
     for unit in units:
         terms.append(unit.weight * Neuron(unit.layer, unit.channel))  # type: ignore[arg-type]
     if class_value is not None:
+        collection = getattr(network, "collection", None)
+        if collection is not None and collection.kind == "topics" and not str(class_value).strip().isdigit():
+            raise ConfigError(f"class {class_value!r}: this model was trained on captions: it knows topics and "
+                              f"words, not classes; use --word {str(class_value).split()[0]} or --topic N "
+                              f"(`inceptionism topics MODEL` lists them)")
         terms.append(ClassLogit(class_index(class_value, network.categories), network.spec.classifier))
     if topic is not None or word is not None:
         collection = getattr(network, "collection", None)

@@ -90,6 +90,8 @@ class LazyBar:
         if postfix:
             self.bar.set_postfix(postfix)
         self.bar.update(1)
+        if self.bar.n >= self.bar.total:
+            self.bar.refresh()  # tqdm skips draws within its interval: the last step is shown, not 28/29
 
     def close(self) -> None:
         if self.bar is not None:
@@ -552,6 +554,8 @@ def assemble_movie(store: Any, count: int, movie: Path | None, fps: float, *, re
     from inceptionism.io.video import write_movie
 
     if movie is None:
+        if not quiet:
+            print(f"wrote {count} frames into {store.folder}/ (PNG, each with its recipe)", file=sys.stderr)
         return
     frames = store.arrays(count)
     if reverse:

@@ -81,6 +81,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     args.report.describe(file=args.file, kind="movie" if movie else "image", recipe=recipe)
     if args.json:
         return 0
+    command = recipe_command(recipe)
+    if command:
+        print(f"command: {command}")
     config = recipe.pop("config", {})
     for key, value in recipe.items():
         print(f"{key}: {value}")
@@ -106,3 +109,63 @@ def _print_style_model(path: str) -> None:
     for key in ("image_size", "batch_size", "lr", "content_weight", "style_weight", "tv_weight", "data"):
         if key in training:
             print(f"training.{key}: {training[key]}")
+
+
+def recipe_command(recipe: dict[str, Any], output: str = "OUT.png") -> str | None:
+    """The ``inceptionism dream`` command that makes this picture again, from its recipe (None for others).
+
+    Settings the machine chose (tile, precision) and defaults are left out; a mask is named by its file name."""
+    import shlex
+    from pathlib import Path
+
+    from inceptionism.configs import DreamConfig
+    from inceptionism.models import DEFAULT_MODEL
+
+    if recipe.get("command") != "dream":
+        return None
+    args = ["inceptionism", "dream"]
+    args += ["--noise", str(recipe["noise"])] if recipe.get("noise") else [str(recipe.get("input") or "INPUT")]
+    args += ["-o", output]
+    weights, model = recipe.get("weights"), recipe.get("model")
+    if weights and weights != "pretrained":
+        args += ["--weights", Path(str(weights)).name]
+    elif model and model != DEFAULT_MODEL:
+        args += ["--model", str(model)]
+    cls = recipe.get("class")
+    if cls is not None:
+        args += ["--class", _class_name(cls) if not weights or weights == "pretrained" else str(cls)]
+    for key in ("topic", "word", "guide"):
+        if recipe.get(key) is not None:
+            args += [f"--{key}", str(recipe[key])]
+    masks = {int(i): Path(str(p)).name for i, p in recipe.get("masks") or []}
+    if -1 in masks:
+        args += ["--mask", masks[-1]]
+    for i, layer in enumerate(recipe.get("layers") or []):
+        args += ["--layer", str(layer)] + (["--mask", masks[i]] if i in masks else [])
+    if masks and recipe.get("invert_mask"):
+        args += ["--invert-mask"]
+    defaults, config = DreamConfig().to_dict(), recipe.get("config") or {}
+    for key, value in config.items():
+        if key in ("tile", "precision") or key not in defaults or value == defaults[key]:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            args += [flag] if value else []
+        else:
+            args += [flag, str(value)]
+    if recipe.get("max_side"):
+        args += ["--max-side", str(recipe["max_side"])]
+    return shlex.join(args)
+
+
+def _class_name(value: Any) -> str:
+    """An ImageNet class by its name (the recipe stores its index)."""
+    from pathlib import Path
+
+    import inceptionism.models as models
+
+    if isinstance(value, int) and not isinstance(value, bool):
+        names = (Path(models.__file__).with_name("imagenet_classes.txt")).read_text(encoding="utf-8").splitlines()
+        if 0 <= value < len(names):
+            return names[value]
+    return str(value)
