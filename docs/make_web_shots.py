@@ -62,7 +62,6 @@ def main() -> int:
             page.get_by_role("tab", name="Visualize", exact=True).click()
             page.locator("#visualize-target input").fill("flamingo")
             page.keyboard.press("Enter")
-            _number(page, "visualize-steps", 128)
             page.locator("#visualize-run").click()
             _done(page, "visualize-status")
             _shot(page, "visualize")

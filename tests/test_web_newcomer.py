@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import shlex
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import torch
 from PIL import Image
 
 from inceptionism.io.images import load_image, save_image
+from tests.test_web import server  # noqa: F401 - the same server set-up (a module-scoped fixture of this module)
 
 pytest.importorskip("gradio")
 
@@ -27,22 +27,6 @@ TABS = {  # tab: (its upload that examples fill, its examples row, its button, i
     "Style": ("style-content", "style-examples", "any-run", "style-status"),
     "Animate": ("animate-input", "animate-examples", "animate-run", "animate-status"),
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server():
-    from inceptionism.web import WebLimits, serve
-
-    port = _free_port()
-    app = serve("127.0.0.1", port, limits=WebLimits(max_upload_bytes=5 * 2**20), block=False)
-    yield f"http://127.0.0.1:{port}"
-    app.close()
 
 
 def _status(page, elem_id: str) -> str:
