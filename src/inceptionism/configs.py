@@ -142,8 +142,9 @@ class VisualizeConfig:
     param: str = "fft"
     #: colour decorrelated by the square root of ImageNet's colour covariance
     decorrelate: bool = True
-    #: random transformations before each step: "none", "standard" (Lucid's) or "strong"
-    transforms: str = "standard"
+    #: random transformations before each step: "none", "standard" (Lucid's) or "strong" (larger moves: the
+    #: independent judge ranks 96% of 25 classes first with it, 88% with "standard"; benchmarks.visualize)
+    transforms: str = "strong"
     #: pictures rendered at once
     batch: int = 1
     #: weight of Lucid's Gram-matrix diversity term between the pictures of a batch (0: off)
