@@ -200,7 +200,7 @@ class Running:
 
     cancel: threading.Event = field(default_factory=threading.Event)
     stopped: threading.Event = field(default_factory=threading.Event)
-    #: what the work leaves for Cancel to say ("cancelled": the status line) and show (a component's elem_id: its value)
+    #: what the work leaves for Cancel: "cancelled", the status line to say; "download", a partial result to offer
     notes: dict[str, Any] = field(default_factory=dict)
 
 
