@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from inceptionism import __version__
-from inceptionism.dream import DreamConfig, DreamStep, dream, noise_image
+from inceptionism.dream import DreamConfig, DreamStep, dream, noise_image, octave_sizes
 from inceptionism.dream.loop import fit_mask
 from inceptionism.errors import InceptionismError
 from inceptionism.io.images import mask_tensor, save_image, shrink
@@ -133,9 +133,7 @@ def estimate(width: int, height: int, octaves: float, steps: float, seconds_per_
     if side > 0 and max(width, height) > side:
         scale = side / max(width, height)
         width, height = max(1, round(width * scale)), max(1, round(height * scale))
-    octaves, steps = int(octaves), int(steps)
-    d = DreamConfig()
-    work = sum((width * height / 1e6) / d.octave_scale ** (2 * k) for k in range(octaves)) * steps
+    work = megapixel_steps(width, height, int(octaves), int(steps), DreamConfig().octave_scale)
     text = f"{width}x{height} ({width * height / 1e6:.1f} MP)"
     if seconds_per_mp_step is None:
         return text + ": the first run on this server measures its speed"
@@ -145,6 +143,11 @@ def estimate(width: int, height: int, octaves: float, steps: float, seconds_per_
         small = work * (1024 / max(width, height)) ** 2 * seconds_per_mp_step
         text += f"; set 'Shrink the long side to' 1024 for about {_duration(small)}"
     return text
+
+
+def megapixel_steps(width: int, height: int, octaves: int, steps: int, scale: float, min_size: int = 1) -> float:
+    """A dream's work: megapixels times steps, summed over the octaves it runs (:func:`octave_sizes`)."""
+    return sum(h * w for h, w in octave_sizes(height, width, octaves, scale, min_size)) / 1e6 * steps
 
 
 def _duration(seconds: float) -> str:
@@ -253,7 +256,7 @@ def dream_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
                 yield shown, gr.skip(), f"step {done} of {total}"
             elif kind == "done":
                 h, w = start.shape[-2:]
-                work_done = sum((w * h / 1e6) / config.octave_scale ** (2 * k) for k in range(config.octaves)) * config.steps
+                work_done = megapixel_steps(w, h, config.octaves, config.steps, config.octave_scale, network.min_size)
                 if work_done > 0:
                     speed[model] = (time.perf_counter() - began) / work_done
                 out = folder / "dream.png"
