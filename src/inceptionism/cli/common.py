@@ -397,6 +397,27 @@ def add_precision_option(p: argparse.ArgumentParser, default: str | None = None)
                    help="the same as --precision fp32")
 
 
+def add_watch_options(p: argparse.ArgumentParser, sheet: str) -> None:
+    """A trainer's ``--preview-every N`` and ``--log-dir DIR`` (the log CSV is always written)."""
+
+    def steps(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"takes a number of steps, got {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"must be 0 (never) or more, got {value}")
+        return value
+
+    p.add_argument("--preview-every", type=steps, default=None, metavar="N",
+                   help=f"write a preview sheet ({sheet}) to MODEL's .previews/ folder every N steps and at the end; "
+                        "0: never (default: at every checkpoint, as long as previews take at most 5%% of the run's "
+                        "time). Every run also logs its figures, one row per step, to MODEL's .log.csv")
+    p.add_argument("--log-dir", default=None, metavar="DIR",
+                   help="also write TensorBoard files (figures and previews) to DIR/MODEL-NAME, so that "
+                        "`tensorboard --logdir DIR` shows runs side by side (needs inceptionism[tensorboard])")
+
+
 def build_dream_config(args: argparse.Namespace, recipe: dict[str, Any] | None = None) -> Any:
     """The DreamConfig that the arguments (over an optional stored recipe) describe."""
     from inceptionism.configs import DreamConfig, stored_values

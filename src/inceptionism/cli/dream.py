@@ -11,7 +11,7 @@ from typing import Any
 from inceptionism import __version__
 from inceptionism.cli.common import (
     LazyBar, TrainBar, add_cluster_options, add_device_options, add_model_options, add_precision_option,
-    add_step_options,
+    add_step_options, add_watch_options,
     build_dream_config, checked_recipe, file_sha256, finish_items, input_targets, model_file_output, recipe_matches, run_items,
     mask_pairs, source_label, use_recorded_threads,
 )
@@ -249,6 +249,7 @@ def _add_train_parser(sub: Any) -> None:
         key = name.replace("-", "_")
         p.add_argument(f"--{name}", type=kind, default=None, help=f"{text} (default {getattr(d, key)})".strip())
     p.add_argument("--resume", action="store_true", help="continue the run saved in MODEL")
+    add_watch_options(p, "its most common classes or topics, each rendered from nothing")
     p.add_argument("--nproc", type=int, default=1, metavar="N",
                    help="train in N processes (DistributedDataParallel), as `torchrun --nproc-per-node N` does; "
                         "--batch-size is the global batch")
@@ -300,7 +301,8 @@ def cmd_train_dream(args: argparse.Namespace) -> int:
     bar = TrainBar(out.name, args.quiet or not dist.main)
     try:
         result = train_dream(args.data, out, config, backbone=backbone, device=device, resume=args.resume,
-                             progress=not args.quiet and dist.main, callback=bar.report, dist=dist)
+                             progress=not args.quiet and dist.main, callback=bar.report, dist=dist,
+                             preview_every=args.preview_every, log_dir=args.log_dir)
     finally:
         bar.close()
         distributed.stop(dist)

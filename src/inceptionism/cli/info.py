@@ -16,6 +16,11 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(func=cmd_layers)
     p = sub.add_parser("info", help="print how an image was made, or what a model file holds")
     p.add_argument("file", metavar="FILE")
+    p.add_argument("--curves", action="store_true",
+                   help="for a trained model: draw the loss and held-out curves from its training log "
+                        "(MODEL's .log.csv) into a PNG (needs inceptionism[plot])")
+    p.add_argument("-o", "--output", default=None, metavar="PNG",
+                   help="with --curves: where the curves go (default MODEL-NAME.curves.png beside the model)")
     p.set_defaults(func=cmd_info)
 
 
@@ -59,6 +64,8 @@ def cmd_layers(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     from inceptionism.io.images import read_metadata
 
+    if args.curves or args.output:
+        return _curves(args)
     if args.file.endswith(".safetensors"):
         from inceptionism.models.dream_file import describe, is_dream_model, read_dream_metadata
         from inceptionism.style.model_file import read_metadata as read_style_metadata
@@ -67,12 +74,14 @@ def cmd_info(args: argparse.Namespace) -> int:
             args.report.describe(file=args.file, kind="dream model", model=read_dream_metadata(args.file))
             if not args.json:
                 print("\n".join(describe(args.file)))
+                _print_log(args.file)
         else:
             meta = read_style_metadata(args.file)
             args.report.describe(file=args.file, kind="style model", model={
                 **meta, "styles": [{k: v for k, v in s.items() if k != "thumbnail"} for s in meta["styles"]]})
             if not args.json:
                 _print_style_model(args.file)
+                _print_log(args.file)
         return 0
     from inceptionism.io.video import TAGGED_MOVIE_SUFFIXES, read_movie_metadata
 
@@ -90,6 +99,59 @@ def cmd_info(args: argparse.Namespace) -> int:
     for key, value in config.items():
         print(f"config.{key}: {value}")
     return 0
+
+
+def _curves(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from inceptionism.errors import ConfigError
+    from inceptionism.io.images import atomic_write
+    from inceptionism.training.curves import draw_curves
+    from inceptionism.training.watch import log_path, read_log
+
+    if not args.curves:
+        raise ConfigError("-o is where --curves go: add --curves")
+    if not args.file.endswith(".safetensors"):
+        raise ConfigError(f"{args.file}: --curves draws a trained model's log: give the model (.safetensors)")
+    out = Path(args.output) if args.output else Path(args.file).with_name(
+        Path(args.file).name.removesuffix(".safetensors") + ".curves.png")
+    if out.suffix.lower() != ".png":
+        raise ConfigError(f"{out}: the curves are a PNG: name the output .png")
+    source = log_path(args.file)
+    for given in (Path(args.file), source):
+        if given.exists() and out.exists() and out.samefile(given):
+            raise ConfigError(f"{out}: refusing to overwrite the input {given}")
+    rows = read_log(source)
+    image = draw_curves(rows, f"{Path(args.file).name}: {len(rows)} steps logged")
+    atomic_write(out, lambda tmp: image.save(tmp, format="PNG"))
+    args.report.output(os.fspath(out), input=os.fspath(source), steps=len(rows))
+    if not getattr(args, "quiet", False):
+        import sys
+
+        print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def _print_log(path: str) -> None:
+    """What the model's training log says, in a line (nothing when it has none)."""
+    from inceptionism.errors import ConfigError
+    from inceptionism.training.watch import log_path, previews_folder, read_log
+
+    try:
+        rows = read_log(log_path(path))
+    except ConfigError:
+        return
+    if not rows:
+        return
+    last = rows[-1]
+    held = {k: v for r in rows for k, v in r.items() if k.startswith("val_")}  # the latest of each
+    figures = ", ".join(f"{k.removeprefix('val_').replace('_', ' ')} {v:.3g}" for k, v in held.items())
+    previews = sorted(previews_folder(path).glob("step_*.png"))
+    print(f"log: {log_path(path)}: {len(rows)} steps, last loss {last.get('loss', float('nan')):.3g}, "
+          f"{last.get('seconds', 0):.0f} s of training" + (f"; held out: {figures}" if figures else "")
+          + (f"; {len(previews)} previews in {previews_folder(path)}" if previews else "")
+          + " (info MODEL --curves draws them)")
 
 
 def _print_style_model(path: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from inceptionism import __version__
 from inceptionism.cli.common import (
-    UNSET, LazyBar, add_cluster_options, add_device_options, add_precision_option, assemble_movie, file_sha256,
+    UNSET, LazyBar, add_cluster_options, add_device_options, add_precision_option, add_watch_options, assemble_movie, file_sha256,
     finish_items, frame_bar, input_targets, kept_on_stop, load_network, source_label,
     model_file_output, paired_regions, recipe_matches, run_items, RegionAction, StyleChoice,
 )
@@ -330,6 +330,7 @@ def _add_train_parser(sub: Any) -> None:
     p.add_argument("--skip", action=argparse.BooleanOptionalAction, default=None,
                    help=f"add the network's output to its input, starting as the identity (default {d['skip']})")
     p.add_argument("--resume", action="store_true", help="continue the run saved in MODEL")
+    add_watch_options(p, "every training photo's crop beside its stylisation in each style")
     p.add_argument("--nproc", type=int, default=1, metavar="N",
                    help="train in N processes (DistributedDataParallel; gloo on the CPU, NCCL on GPUs), "
                         "as `torchrun --nproc-per-node N` does; --batch-size is the global batch")
@@ -374,7 +375,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     try:
         train(network, [im.rgb for im in images], infos, args.data, out, config, resume=args.resume, callback=report,
-              dist=dist)
+              dist=dist, preview_every=args.preview_every, log_dir=args.log_dir)
     finally:
         bar.close()
         distributed.stop(dist)

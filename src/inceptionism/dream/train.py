@@ -47,6 +47,7 @@ from inceptionism.training import ImageFiles, TrainStep, distributed, find_image
 from inceptionism.training import seed_everything, warmup_cosine
 from inceptionism.training.data import IMAGE_SUFFIXES, batches, walk_images, warn_skipped
 from inceptionism.training.distributed import Dist
+from inceptionism.training.watch import Watch, chain
 
 log = logging.getLogger(__name__)
 
@@ -250,6 +251,52 @@ class DreamTrainResult:
     chance: float | None
 
 
+#: what a preview sheet of a dream model shows: its most common classes or topics, each rendered from nothing
+#: (``visualize``) at this size and number of steps: a glimpse, cheap enough to make at every checkpoint
+PREVIEW_TILES = 8
+PREVIEW_SIZE = 128
+PREVIEW_STEPS = 48
+
+
+def preview_targets(collection: Collection, targets: torch.Tensor, train: Sequence[int]) -> list[tuple[int, str]]:
+    """The classes or topics a preview shows: the most common in the training set (at most
+    :data:`PREVIEW_TILES`), in their own order, each with its label (a topic's top words)."""
+    weight = targets[list(train)].sum(0)
+    chosen = sorted(torch.argsort(weight, descending=True, stable=True)[:PREVIEW_TILES].tolist())
+    if collection.kind == CLASSES:
+        return [(i, collection.names[i]) for i in chosen]
+    return [(i, f"{i}: {' '.join(collection.top_words[i][:3])}") for i in chosen]
+
+
+def preview_sheet(spec: ModelSpec, net: nn.Module, collection: Collection, shown: Sequence[tuple[int, str]],
+                  title: str, seed: int) -> Image.Image:
+    """What the network has learned so far: each of ``shown`` rendered from nothing, labelled."""
+    import copy
+
+    from inceptionism.configs import VisualizeConfig
+    from inceptionism.models.network import Network
+    from inceptionism.models.optimize import fold_batchnorm
+    from inceptionism.objectives import build_objective
+    from inceptionism.visualize import render
+    from inceptionism.visualize.atlas import contact_sheet
+
+    frozen = copy.deepcopy(net).float().eval()  # the training copy is left as it is
+    frozen, _ = fold_batchnorm(frozen)
+    device = next(net.parameters()).device
+    network = Network(spec, frozen, categories=collection.names, weights="in training",
+                      collection=collection).to(device)
+    side = max(PREVIEW_SIZE, network.min_size)
+    config = VisualizeConfig(width=side, height=side, steps=PREVIEW_STEPS, seed=seed)
+    tiles = []
+    for index, _ in shown:
+        objective, _ = build_objective(network, **({"class_value": index} if collection.kind == CLASSES
+                                                   else {"topic": index}))
+        picture = render(network, objective, config).images[0]
+        arr = (picture.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        tiles.append(Image.fromarray(arr))
+    return contact_sheet(tiles, [label for _, label in shown], columns=min(4, len(tiles)), title=title)
+
+
 def chance_level(targets: torch.Tensor, train: Sequence[int], held: Sequence[int]) -> float:
     """The held-out figure of always answering the training set's most common top label."""
     if not held:
@@ -270,8 +317,16 @@ def train_dream(
     progress: bool = True,
     callback: Callable[[TrainStep], None] | None = None,
     dist: Dist | None = None,
+    preview_every: int | None = None,
+    log_dir: str | None = None,
 ) -> DreamTrainResult:
     """Fine-tune ``backbone`` on the collection at ``data``; writes ``output`` (and its training state).
+
+    The run is watched (:mod:`inceptionism.training.watch`): a row per step in
+    ``NAME.log.csv`` (the held-out figures at each epoch's end), a preview sheet of the
+    most common classes or topics rendered from nothing in ``NAME.previews/`` every
+    ``preview_every`` steps (default: every checkpoint, within the preview budget; 0:
+    never), and TensorBoard files under ``log_dir`` when given.
 
     In a distributed run (``dist``, by default what torchrun set, with the process
     group joined on ``device``) each process takes its share of every batch; rank 0
@@ -369,17 +424,31 @@ def train_dream(
                          training={**training, "step": step, "skipped_images": len(train_set.skipped()), **figures})
         save_state(output, opt, step, check, schedule)
 
+    shown = preview_targets(labelled.collection, labelled.targets, train_idx)
+
+    def preview(step: int) -> tuple[Image.Image, dict[str, float]]:
+        sheet = preview_sheet(spec, net, labelled.collection, shown, f"{output.name}: step {step} of {steps}",
+                              config.seed)
+        return sheet, {}
+
+    checkpoint_every = config.checkpoint_every or steps_per_epoch
+    watch = Watch(output, steps=steps, start_step=start, resume=resume, held_out=(f"val_{metric}", "val_loss"),
+                  checkpoint_every=checkpoint_every, preview_every=preview_every, preview=preview, log_dir=log_dir,
+                  settings={"command": "train-dream", "training": training,
+                            "shown": [label for _, label in shown]}) if dist.main else None
     net.train()
     _frozen_batchnorm(net)
     try:
         step = fit(optimizer=opt, loss_of=loss_of, steps=steps, start_step=start, save=save, output=os.fspath(output),
-                   checkpoint_every=config.checkpoint_every or steps_per_epoch, scheduler=schedule,
+                   checkpoint_every=checkpoint_every, scheduler=schedule,
                    evaluate=evaluate if dist.main else None, eval_every=steps_per_epoch,
-                   callback=callback if dist.main else None, agree=distributed.agree(dist, device),
+                   callback=chain(watch, callback) if dist.main else None, agree=distributed.agree(dist, device),
                    batches=batches(train_set, batch_size=per_rank, workers=config.workers, seed=config.seed,
                                    start_step=start, rank=dist.rank, world_size=dist.world_size,
                                    pin_memory=device.type == "cuda"))
     finally:
+        if watch is not None:
+            watch.close()
         net.eval()
         skipped = distributed.skipped_files(train_set, dist) + (held_set.skipped() if held_set else [])
         if dist.main:

@@ -34,6 +34,7 @@ from inceptionism.training import ImageFiles, TrainStep, distributed, find_image
 from inceptionism.training import seed_everything, warmup_cosine
 from inceptionism.training.data import batches, warn_skipped
 from inceptionism.training.distributed import Dist
+from inceptionism.training.watch import Watch, chain
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,61 @@ def style_targets(styles: Sequence[torch.Tensor], config: TrainConfig, device: t
     return out
 
 
+#: training photos on a preview sheet (beside one picture the network never trains on)
+PREVIEW_PHOTOS = 3
+#: the picture that ships with scikit-image and is on every preview sheet: a held-out content
+PREVIEW_SAMPLE = "chelsea"
+
+
+def preview_contents(dataset: ContentCrops, size: int) -> tuple[torch.Tensor, list[str]]:
+    """The fixed contents of every preview sheet: centre crops of the first readable training photos (in name
+    order) and of scikit-image's cat, ``N,3,size,size``, with their labels."""
+    from inceptionism.io.images import load_sample
+    from inceptionism.training.data import READ_ERRORS
+
+    def square(image: Image.Image) -> torch.Tensor:
+        w, h = image.size
+        side = min(w, h)
+        box = ((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side)
+        arr = np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR, box=box), dtype=np.float32)
+        return torch.from_numpy(arr / 255.0).permute(2, 0, 1)
+
+    crops, labels = [], []
+    for i, path in enumerate(dataset.files):
+        if len(crops) == PREVIEW_PHOTOS:
+            break
+        try:
+            crops.append(square(dataset.read(i)))
+        except READ_ERRORS:
+            continue
+        labels.append(path.name)
+    sample = load_sample(PREVIEW_SAMPLE).rgb[0]
+    image = Image.fromarray((sample.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+    crops.append(square(image))
+    labels.append(f"{PREVIEW_SAMPLE} (held out)")
+    return torch.stack(crops), labels
+
+
+def preview_sheet(contents: torch.Tensor, labels: Sequence[str], outputs: torch.Tensor, style_names: Sequence[str],
+                  title: str, tile: int) -> Image.Image:
+    """Rows of contents, each beside its stylisation in every style (``outputs``: contents x styles, in order)."""
+    from inceptionism.visualize.atlas import contact_sheet
+
+    def pil(t: torch.Tensor) -> Image.Image:
+        arr = (t.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
+        return Image.fromarray(arr).resize((tile, tile), Image.LANCZOS)
+
+    tiles, names = [], []
+    per_row = len(style_names)
+    for r, (content, label) in enumerate(zip(contents, labels)):
+        tiles.append(pil(content))
+        names.append(label)
+        for c, style in enumerate(style_names):
+            tiles.append(pil(outputs[r * per_row + c]))
+            names.append(style)
+    return contact_sheet(tiles, names, columns=per_row + 1, title=title)
+
+
 def lr_schedule(config: TrainConfig) -> Callable[[int], float]:
     """The learning rate's factor at each step."""
     if config.schedule == "constant":
@@ -153,8 +209,16 @@ def train(
     resume: bool = False,
     callback: Callable[[TrainStep], None] | None = None,
     dist: Dist | None = None,
+    preview_every: int | None = None,
+    log_dir: str | None = None,
 ) -> torch.nn.Module:
     """Train a network on ``styles`` over the images under ``data``; writes ``output`` (and its state).
+
+    The run is watched (:mod:`inceptionism.training.watch`): a row per step in
+    ``NAME.log.csv``, a preview sheet (every training content crop's row x every style)
+    in ``NAME.previews/`` every ``preview_every`` steps (default: every checkpoint,
+    within the preview budget; 0: never) with the loss on those pictures as held-out
+    figures, and TensorBoard files under ``log_dir`` when given.
 
     In a distributed run (``dist``, by default what torchrun set; the process group
     joined by :func:`inceptionism.training.distributed.start` on the loss network's
@@ -203,28 +267,62 @@ def train(
     rng = torch.Generator().manual_seed(config.seed + start + 1_000_003 * dist.rank)
     model = distributed.wrap(net, dist, device)
 
-    def loss_of(batch: torch.Tensor) -> torch.Tensor:
+    def loss_of(batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         batch = batch.to(device)
         index = torch.randint(len(styles), (batch.shape[0],), generator=rng).to(device)
         # bfloat16 compute, float32 weights, optimiser state and loss
         with autocast_to(compute, device):
-            return loss_fn(model(batch, F.one_hot(index, len(styles)).float()).float(), batch, index).float()
+            parts = loss_fn.parts(model(batch, F.one_hot(index, len(styles)).float()).float(),
+                                  loss_fn.content_features(batch), index)
+        return parts.total.float(), {"content": parts.content.detach(), "style": parts.style.detach(),
+                                     "tv": parts.tv.detach()}
+
+    names = [s.name for s in style_infos]
+    contents, content_labels = preview_contents(dataset, config.image_size) if dist.main else (None, [])
+
+    @torch.no_grad()
+    def preview(step: int) -> tuple[Image.Image, dict[str, float]]:
+        """The sheet at ``step``, and the loss on its pictures (the cat is never trained on: held out)."""
+        n = len(styles)
+        net.eval()
+        try:
+            x = contents.to(device).repeat_interleave(n, 0)  # each content once per style, in order
+            index = torch.arange(n, device=device).repeat(len(contents))
+            outputs = []
+            for i in range(0, len(x), 8):
+                with autocast_to(compute, device):
+                    outputs.append(net(x[i:i + 8], F.one_hot(index[i:i + 8], n).float()).float())
+            out = torch.cat(outputs)
+            held = slice(len(x) - n, len(x))  # the last row: the shipped picture
+            with autocast_to(compute, device):
+                parts = loss_fn.parts(out[held], loss_fn.content_features(x[held]), index[held])
+        finally:
+            net.train()
+        sheet = preview_sheet(contents, content_labels, out, names, f"{output.name}: step {step} of {config.steps}",
+                              tile=min(192, config.image_size))
+        return sheet, {"loss": float(parts.total), "content": float(parts.content), "style": float(parts.style)}
 
     def save(step: int) -> None:
         if dist.main:
             save_model(output, net, style_infos, {**training, "step": step})
             save_state(output, opt, step, check, schedule)
 
+    watch = Watch(output, steps=config.steps, start_step=start, resume=resume, terms=("content", "style", "tv"),
+                  held_out=("val_loss", "val_content", "val_style"), checkpoint_every=config.checkpoint_every,
+                  preview_every=preview_every, preview=preview, log_dir=log_dir,
+                  settings={"command": "train-style", "training": training, "styles": names}) if dist.main else None
     net.train()
     try:
         fit(optimizer=opt, loss_of=loss_of, steps=config.steps, start_step=start, save=save, output=os.fspath(output),
-            checkpoint_every=config.checkpoint_every, callback=callback if dist.main else None, scheduler=schedule,
-            clip_grad=config.clip_grad,
+            checkpoint_every=config.checkpoint_every, callback=chain(watch, callback) if dist.main else None,
+            scheduler=schedule, clip_grad=config.clip_grad,
             agree=distributed.agree(dist, device),
             batches=batches(dataset, batch_size=per_rank, workers=config.workers, seed=config.seed,
                             start_step=start, rank=dist.rank, world_size=dist.world_size,
                             pin_memory=device.type == "cuda"))
     finally:
+        if watch is not None:
+            watch.close()
         net.eval()
         skipped = distributed.skipped_files(dataset, dist)
         if dist.main:

@@ -57,6 +57,12 @@ class TrainStep:
     metrics: dict[str, float] = field(default_factory=dict)
     #: training samples per second over the last step
     samples_per_s: float = 0.0
+    #: the loss's terms (each with its weight applied), when ``loss_of`` returns them
+    terms: dict[str, float] = field(default_factory=dict)
+    #: the total norm of the gradients before clipping (inf or NaN: the update was skipped)
+    grad_norm: float = 0.0
+    #: seconds the step took (forward, backward, update; not the evaluation)
+    seconds: float = 0.0
 
 
 class TrainingInterrupted(Interrupted):
@@ -132,7 +138,8 @@ def fit(
 ) -> int:
     """Train from ``start_step`` to ``steps``; returns the last step (always saved).
 
-    ``loss_of(batch)`` is the forward pass; the loop does the backward pass
+    ``loss_of(batch)`` is the forward pass: the loss, or (the loss, its terms as
+    0-d tensors, reported to ``callback`` in :attr:`TrainStep.terms`); the loop does the backward pass
     (``backward(loss)`` when given, e.g. for gradient scaling), the optimiser and
     schedule steps. ``save(step)`` writes the model and its training state.
     ``agree(stop, bad)`` tells every process of a distributed run whether any of
@@ -162,6 +169,9 @@ def fit(
                 started = time.perf_counter()
                 optimizer.zero_grad(set_to_none=True)
                 loss = loss_of(batch)
+                terms: dict[str, torch.Tensor] = {}
+                if isinstance(loss, tuple):
+                    loss, terms = loss
                 stopping, bad = agree(stop.requested, not bool(torch.isfinite(loss.detach()).all()))
                 if bad:
                     raise InceptionismError(f"the loss stopped being a finite number at step {step + 1}: "
@@ -183,13 +193,14 @@ def fit(
                 if scheduler is not None:
                     scheduler.step()
                 step += 1
+                took = time.perf_counter() - started
                 metrics: dict[str, float] = {}
                 if evaluate is not None and eval_every and (step % eval_every == 0 or step == steps):
                     metrics = evaluate()
                 if callback is not None:
-                    elapsed = time.perf_counter() - started
                     callback(TrainStep(step, steps, float(loss.detach()), optimizer.param_groups[0]["lr"], metrics,
-                                       batch_size_of(batch) / elapsed if elapsed > 0 else math.inf))
+                                       batch_size_of(batch) / took if took > 0 else math.inf,
+                                       {k: float(v) for k, v in terms.items()}, norm, took))
                 if checkpoint_every and step % checkpoint_every == 0 and step < steps:
                     save(step)
                     saved = step
