@@ -282,6 +282,10 @@ def cmd_train_dream(args: argparse.Namespace) -> int:
     if data.exists() and target.exists() and target.samefile(data):
         raise ConfigError(f"{args.output}: refusing to overwrite the input {args.data}")
     out = model_file_output(args.output, resume=args.resume)
+    if args.log_dir:  # before anything loads: a missing TensorBoard is one line at once
+        from inceptionism.training.watch import check_tensorboard
+
+        check_tensorboard()
     values = {f.name: getattr(args, f.name) for f in fields(DreamTrainConfig) if getattr(args, f.name, None) is not None}
     values["train_blocks"] = _train_blocks(args.train_blocks)
     config = DreamTrainConfig(**values)

@@ -350,6 +350,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     dist = distributed.current()
     out = model_file_output(args.output, resume=args.resume)
+    if args.log_dir:  # before anything loads: a missing TensorBoard is one line at once
+        from inceptionism.training.watch import check_tensorboard
+
+        check_tensorboard()
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
     for name in ("content_layers", "style_layers"):
         if name in values:

@@ -435,7 +435,7 @@ def train_dream(
     watch = Watch(output, steps=steps, start_step=start, resume=resume, held_out=(f"val_{metric}", "val_loss"),
                   checkpoint_every=checkpoint_every, preview_every=preview_every, preview=preview, log_dir=log_dir,
                   settings={"command": "train-dream", "training": training,
-                            "shown": [label for _, label in shown]}) if dist.main else None
+                            "sheet": {"tiles": [label for _, label in shown], "columns": min(4, len(shown))}}) if dist.main else None
     net.train()
     _frozen_batchnorm(net)
     try:

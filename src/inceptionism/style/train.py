@@ -310,7 +310,8 @@ def train(
     watch = Watch(output, steps=config.steps, start_step=start, resume=resume, terms=("content", "style", "tv"),
                   held_out=("val_loss", "val_content", "val_style"), checkpoint_every=config.checkpoint_every,
                   preview_every=preview_every, preview=preview, log_dir=log_dir,
-                  settings={"command": "train-style", "training": training, "styles": names}) if dist.main else None
+                  settings={"command": "train-style", "training": training,
+                            "sheet": {"rows": content_labels, "columns": ["content", *names]}}) if dist.main else None
     net.train()
     try:
         fit(optimizer=opt, loss_of=loss_of, steps=config.steps, start_step=start, save=save, output=os.fspath(output),

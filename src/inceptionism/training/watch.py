@@ -88,13 +88,21 @@ def read_log(path: str | os.PathLike[str]) -> list[dict[str, float]]:
     return rows
 
 
-def tensorboard_writer(log_dir: str | os.PathLike[str], name: str, purge_step: int | None) -> Any:
-    """A TensorBoard ``SummaryWriter`` for one run, ``log_dir/name``; a clear line when TensorBoard is missing."""
+def check_tensorboard() -> None:
+    """One clear line, before a run starts, when ``--log-dir`` is asked for without TensorBoard installed."""
     try:
-        from torch.utils.tensorboard import SummaryWriter
+        import tensorboard  # noqa: F401
+        from torch.utils.tensorboard import SummaryWriter  # noqa: F401
     except ImportError:
         raise ConfigError("--log-dir writes TensorBoard files and needs the tensorboard package: "
                           "pip install 'inceptionism[tensorboard]'") from None
+
+
+def tensorboard_writer(log_dir: str | os.PathLike[str], name: str, purge_step: int | None) -> Any:
+    """A TensorBoard ``SummaryWriter`` for one run, ``log_dir/name``; a clear line when TensorBoard is missing."""
+    check_tensorboard()
+    from torch.utils.tensorboard import SummaryWriter
+
     folder = Path(log_dir) / name
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -126,6 +134,8 @@ class Watch:
         self.columns = columns(terms, held_out)
         self.path = log_path(output)
         self.folder = previews_folder(output)
+        self.writer = tensorboard_writer(log_dir, self.output.name.removesuffix(".safetensors"),
+                                         start_step + 1 if resume else None) if log_dir else None
         self.started = time.perf_counter()
         self.offset = self._open_log(start_step, resume)
         self.train_s = 0.0
@@ -133,8 +143,6 @@ class Watch:
         self.last_preview_s = 0.0
         self.previews: list[Path] = []
         self.skipped_previews = 0
-        self.writer = tensorboard_writer(log_dir, self.output.name.removesuffix(".safetensors"),
-                                         start_step + 1 if resume else None) if log_dir else None
 
     # -- the log ---------------------------------------------------------------
     def _open_log(self, start: int, resume: bool) -> float:
