@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from inceptionism.errors import ConfigError
@@ -22,7 +23,13 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--dream-model", action="append", default=[], metavar="MODEL",
                    help="a train-dream model to dream with (repeatable): listed among the models, "
                         "with its classes or topics")
-    p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest upload in MB (default 20)")
+    p.add_argument("--max-upload-mb", type=float, default=20.0,
+                   help="largest upload in MB, a zip of photos for the Train tab too (default 20)")
+    p.add_argument("--max-train-steps", type=int, default=5000, metavar="N",
+                   help="the most steps a training started in the Train tab may run (default 5000)")
+    p.add_argument("--train-dir", default=None, metavar="DIR",
+                   help="where the Train tab's models go, kept after the server stops; the models already there "
+                        "are offered at start (default: a temporary folder, for the server's life)")
     p.add_argument("--max-pixels", type=int, default=4096 * 4096, help="largest image in pixels (default 4096*4096)")
     p.add_argument("--max-queue", type=int, default=16, metavar="N",
                    help="jobs that may wait; more are told the server is busy (default 16)")
@@ -96,10 +103,17 @@ def cmd_web(args: argparse.Namespace) -> int:
         raise ConfigError(f"--port must be between 1 and 65535, got {args.port}")
     if args.max_queue < 1:
         raise ConfigError(f"--max-queue must be at least 1, got {args.max_queue}")
+    if args.max_train_steps < 10:
+        raise ConfigError(f"--max-train-steps must be at least 10, got {args.max_train_steps}")
+    if args.train_dir:
+        try:
+            Path(args.train_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"--train-dir {args.train_dir}: {exc.strerror or exc}") from None
     limits = WebLimits(max_upload_bytes=int(args.max_upload_mb * 2**20), max_pixels=args.max_pixels,
-                       queue_size=args.max_queue)
+                       queue_size=args.max_queue, max_train_steps=args.max_train_steps)
     login = f", login required ({len(accounts)} account{'s' if len(accounts) > 1 else ''})" if accounts else ""
     print(f"inceptionism web UI on http://{args.host}:{args.port}{login} (Ctrl-C stops it)", file=sys.stderr)
     serve(args.host, args.port, style_model=args.style_model, dream_models=tuple(args.dream_model), limits=limits,
-          auth=accounts or None)
+          auth=accounts or None, train_dir=args.train_dir)
     return 0

@@ -36,6 +36,10 @@ class WebLimits:
     max_pixels: int = 4096 * 4096
     max_steps: int = 200
     queue_size: int = 16
+    #: a training started in the Train tab: its most steps, and what a zip of photos may unpack to
+    max_train_steps: int = 5000
+    max_zip_files: int = 5000
+    max_zip_bytes: int = 2**30
 
 
 class Cancelled(Exception):
@@ -290,6 +294,46 @@ def action(gr: Any, s: "Services", button: Any, handler: Any, inputs: list[Any],
     return event
 
 
+@dataclass
+class TrainedModels:
+    """Models trained on this server (the Train tab), which the other tabs offer as soon as they exist.
+
+    A tab that lists models calls :meth:`listen` with its dropdown, a function that adds a
+    model file to its own choices and one that says the dropdown's new choices. A browser tab
+    learns of new models when its Train tab's timer ticks: it sends those updates once per
+    new model (``version``), so a page opened before, or refreshed after, sees them too.
+    """
+
+    paths: dict[str, list[str]] = field(default_factory=lambda: {"style": [], "dream": []})
+    version: int = 0
+    listeners: list[tuple[str, Any, Any, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def listen(self, kind: str, component: Any, add: Any, update: Any) -> None:
+        self.listeners.append((kind, component, add, update))
+
+    def add(self, kind: str, path: str) -> None:
+        with self.lock:
+            if path in self.paths[kind]:
+                return
+            self.paths[kind].append(path)
+            for listening, _, add, _ in self.listeners:
+                if listening == kind:
+                    add(path)
+            self.version += 1
+
+    def components(self) -> list[Any]:
+        return [component for _, component, _, _ in self.listeners]
+
+    def updates(self, gr: Any, seen: int) -> tuple[list[Any], int]:
+        """The listeners' dropdown updates for a page that has seen ``seen`` (skips when it is up to date),
+        and the version they bring it to (read together: a model added meanwhile is not marked as seen)."""
+        with self.lock:
+            if seen >= self.version:
+                return [gr.skip() for _ in self.listeners], self.version
+            return [update() for _, _, _, update in self.listeners], self.version
+
+
 #: the pictures the Examples rows offer (scikit-image's, written once per server)
 EXAMPLES = ("chelsea", "astronaut", "coffee", "rocket")
 
@@ -314,6 +358,8 @@ class Services:
     buttons: dict[int, tuple[Any, str]] = field(default_factory=dict)
     #: (event, its download component) of every job: what it offered joins the gallery (wired in build_app)
     results: list[tuple[Any, Any]] = field(default_factory=list)
+    #: the models trained here, offered by the Dream, Visualize and Style tabs
+    trained: TrainedModels = field(default_factory=TrainedModels)
 
     def start_job(self, session: str) -> tuple[Running, str, Path]:
         """A new job of this browser tab's: its Cancel flag (which the Cancel button finds), its id and folder."""

@@ -57,6 +57,21 @@ def model_choices(dream_models: tuple[str, ...] = ()) -> dict[str, ModelChoice]:
     return choices
 
 
+def listen_for_trained(gr: Any, s: Services, choices: dict[str, ModelChoice], dropdown: Any) -> None:
+    """A dream model trained on this server (the Train tab) joins ``choices`` and ``dropdown`` at once."""
+
+    def add(path: str) -> None:
+        label = USER_PREFIX + Path(path).name
+        choices[label] = ModelChoice(label, None, os.fspath(path))
+
+    def update() -> Any:
+        return gr.Dropdown(choices=[(label if c.weights else model_label(label), label) for label, c in choices.items()])
+
+    for path in s.trained.paths["dream"]:
+        add(path)
+    s.trained.listen("dream", dropdown, add, update)
+
+
 def target_choices(network: Any) -> list[str]:
     """What a user model can dream toward: its class names, or its topics (with their top words)."""
     collection = getattr(network, "collection", None)
@@ -339,6 +354,7 @@ def dream_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
                 gr.Textbox(value="", visible=net is not None and _has_topics(net)))
 
     model.change(switch_model, model, [layers, target, word])
+    listen_for_trained(gr, s, choices, model)
     inputs = [image, noise, noise_size, model, layers, channel, guide, octaves, steps, step_size, seed,
               target, word, mask, invert_mask, lap_norm, max_side]
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 from typing import Any
 
 from inceptionism.web.animate_tab import animate_tab
 from inceptionism.web.app import JobFiles, Services, WebLimits, default_device
 from inceptionism.web.dream_tab import dream_tab
 from inceptionism.web.style_tab import style_tab
+from inceptionism.web.train_tab import Trainer, train_tab
 from inceptionism.web.visualize_tab import visualize_tab
 
 
@@ -23,12 +25,15 @@ CSS = """
 
 
 def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] = (),
-              limits: WebLimits = WebLimits()) -> Any:
+              limits: WebLimits = WebLimits(), train_dir: str | None = None) -> Any:
+    """The app; ``train_dir``: where the Train tab's models go (and the ones already there are offered;
+    default: a temporary folder, for the server's life)."""
     # A local tool does not report usage anywhere (and must not wait on a network it lacks).
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
     s = Services(gr, default_device(), limits, JobFiles())
+    trainer = Trainer(s, Path(train_dir) if train_dir else None)
     with gr.Blocks(title="inceptionism", analytics_enabled=False) as app:
         s.session = gr.State(lambda: uuid.uuid4().hex)  # one per browser tab
         s.history = gr.State([])
@@ -41,20 +46,23 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
             style_tab(gr, s, style_model)
         with gr.Tab("Animate"):
             animate_tab(gr, s)
+        with gr.Tab("Train"):
+            train_tab(gr, s, trainer)
         with gr.Accordion("This session's results", open=True):
             s.gallery = gr.Gallery(label="Your results (newest first): click one to open it", columns=8, height=200,
                                    object_fit="contain", preview=False, elem_id="session-gallery")
         for event, download in s.results:
             s.remember(event, download)
     app.queue(default_concurrency_limit=1, max_size=limits.queue_size)
+    app.trainer = trainer  # (tests and serve's caller reach the run through it)
     return app
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, *, style_model: str | None = None,
           dream_models: tuple[str, ...] = (), limits: WebLimits = WebLimits(), block: bool = True,
-          auth: list[tuple[str, str]] | None = None) -> Any:
+          auth: list[tuple[str, str]] | None = None, train_dir: str | None = None) -> Any:
     """Start the app; ``auth``: (user, password) pairs that must log in (Gradio's login page)."""
-    app = build_app(style_model=style_model, dream_models=dream_models, limits=limits)
+    app = build_app(style_model=style_model, dream_models=dream_models, limits=limits, train_dir=train_dir)
     app.launch(css=CSS, server_name=host, server_port=port, max_file_size=limits.max_upload_bytes, prevent_thread_lock=not block,
                show_error=True, quiet=True, auth=auth, auth_message="inceptionism: log in to dream here")
     return app

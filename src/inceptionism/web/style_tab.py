@@ -4,6 +4,7 @@ style, and optimisation with one or two styles (previews, Cancel)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 from typing import Any, Iterator
@@ -37,6 +38,9 @@ def style_tab(gr: Any, s: Services, style_model: str | None = None) -> None:
                     with gr.Tab("Built-in styles, instantly", elem_id="style-tab-instant"):
                         instant_run = gr.Button("Stylise instantly", variant="primary", elem_id="instant-run")
                         sliders = _instant_controls(gr, meta, instant)
+                with gr.Tab("Your trained networks", elem_id="style-tab-trained"):
+                    trained_run = gr.Button("Stylise with your network", variant="primary", elem_id="trained-run")
+                    trained_inputs = _trained_controls(gr, s)
                 with gr.Tab("Optimisation (Gatys et al.)", elem_id="style-tab-optimise"):
                     style_run = gr.Button("Stylise by optimisation", variant="primary", elem_id="style-run")
                     optimise_inputs = _optimise_controls(gr, s, paintings)
@@ -53,11 +57,89 @@ def style_tab(gr: Any, s: Services, style_model: str | None = None) -> None:
         net = _instant_network(s, instant)
         events.append(action(gr, s, instant_run, _instant_job(gr, s, net, meta, instant), [content, *sliders], outputs,
                              status=2, busy="Painting..."))
+    events.append(action(gr, s, trained_run, _trained_job(gr, s), [content, *trained_inputs], outputs, status=2,
+                         busy="Painting..."))
     events.append(action(gr, s, style_run, _optimise_job(gr, s), [content, *optimise_inputs], outputs, status=2,
                          busy="Optimising..."))
     s.cancel_button(stop, status, events)
     for event in events:
         s.results.append((event, download))
+
+
+def _trained_controls(gr: Any, s: Services) -> list[Any]:
+    """The style networks trained on this server (the Train tab), each of its styles by name."""
+    models: dict[str, str] = {}  # shown name -> file
+
+    def add(path: str) -> None:
+        models[Path(path).name] = path
+
+    def update() -> Any:
+        names = list(models)
+        return gr.Dropdown(choices=names, value=names[-1] if names else None)
+
+    for path in s.trained.paths["style"]:
+        add(path)
+    gr.Markdown("A network you trained in the Train tab paints here as soon as it exists (even one you stopped: "
+                "its last checkpoint). Choose the network, then one of its styles.")
+    model = gr.Dropdown(list(models), value=next(reversed(models), None), label="Your network",
+                        elem_id="trained-model")
+    style = gr.Dropdown([], value=None, label="Style", elem_id="trained-style")
+
+    def styles_of(name: str | None) -> Any:
+        if not name or name not in models:
+            return gr.Dropdown(choices=[], value=None)
+        names = [st["name"] for st in _trained_network(models[name], s.device)[1]["styles"]]
+        return gr.Dropdown(choices=names, value=names[0])
+
+    model.change(styles_of, model, style, queue=False)
+    s.trained.listen("style", model, add, update)
+    return [model, style]
+
+
+def _trained_network(path: str, device: str) -> tuple[Any, dict[str, Any]]:
+    """The network in ``path`` (loaded again when the file has changed)."""
+    import os
+
+    return _load_trained(path, device, os.stat(path).st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_trained(path: str, device: str, mtime_ns: int) -> tuple[Any, dict[str, Any]]:
+    from inceptionism.style.model_file import load_model
+
+    return load_model(path, device)
+
+
+def _trained_job(gr: Any, s: Services) -> Any:
+    from inceptionism.precision import autocast_dtype
+    from inceptionism.style.model_file import stylize_image
+
+    def trained_job(content: str | None, name: str | None, style: str | None, session: str) -> tuple[str, str, str]:
+        models = _trained_models(s)
+        if not content:
+            raise InceptionismError("upload a content image, or click an example")
+        if not name or name not in models:
+            raise InceptionismError("no network chosen: train one in the Train tab first")
+        path = models[name]
+        net, meta = _trained_network(path, s.device)
+        names = [st["name"] for st in meta["styles"]]
+        if style not in names:
+            raise InceptionismError(f"choose one of {name}'s styles: {', '.join(names)}")
+        image = load_upload(content, s.limits)
+        mix = torch.nn.functional.one_hot(torch.tensor([names.index(style)]), len(names)).float()
+        styled = stylize_image(net, image.rgb, mix, autocast=autocast_dtype("auto", s.device))
+        job, folder = s.files.new_job()
+        out = folder / "stylized.png"
+        save_image(styled, out, alpha=image.alpha, metadata={
+            "command": "stylize", "version": __version__, "model": name, "styles": names, "mix": mix[0].tolist(),
+            "job": job})
+        return str(out), str(out), f"done: {style}, by your network {name} (step {meta['training'].get('step')})"
+
+    return trained_job
+
+
+def _trained_models(s: Services) -> dict[str, str]:
+    return {Path(p).name: p for p in s.trained.paths["style"]}
 
 
 def _optimise_controls(gr: Any, s: Services, paintings: list[str]) -> list[Any]:

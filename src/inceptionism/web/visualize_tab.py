@@ -8,7 +8,7 @@ from typing import Any, Iterator
 from inceptionism import __version__
 from inceptionism.errors import InceptionismError
 from inceptionism.web.app import Running, Services, action, download_box, model_label, network, preview, run_in_thread
-from inceptionism.web.dream_tab import layer_choices, model_choices
+from inceptionism.web.dream_tab import layer_choices, listen_for_trained, model_choices
 
 #: the largest picture and the most steps one job may ask for here (a shared machine runs one job at a time)
 MAX_SIDE, MAX_STEPS, MAX_TILES = 512, 512, 64
@@ -198,6 +198,7 @@ def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> N
                 gr.Row(visible=value == "channel"))
 
     model.change(on_model, model, [name, layer], queue=False)
+    listen_for_trained(gr, s, choices, model)
     kind.change(on_kind, kind, [name, word, channel_row], queue=False)
     event = action(gr, s, run, visualize_job, [model, kind, name, word, layer, channel, size, steps, seed, transforms],
                    [shown, download, status], status=2, busy="Rendering...")
