@@ -14,7 +14,7 @@ the README's; the list is SMALL below): training runs 1 epoch or a few steps at 
 steps at 64 px, animate 3 frames, style 5 steps at 64 px, dreams on inputs shrunk to 96 px.
 
 Not run, each for the reason printed: installing (pip, venv, apt), the test suite itself (CI runs it),
-a server (`web`: the browser tests drive it), what needs the internet (downloads), a Ray cluster started by hand (`ray start`; `--ray auto` runs as `--ray`, a local Ray).
+a server (`web`, `tensorboard`: the tests drive or read them), what needs the internet (downloads), a Ray cluster started by hand (`ray start`; `--ray auto` runs as `--ray`, a local Ray).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ SKIP = (
     (r"^(pip |\(command -v chromium)", "installs packages"),
     (r"python -m pytest", "the test suite: CI runs it"),
     (r"inceptionism web\b", "a server: tests/test_web*.py drive it in a browser"),
+    (r"^tensorboard ", "a server (TensorBoard's): tests/test_watch.py reads its files with TensorBoard's own reader"),
     (r"^ray start", "starts a Ray cluster by hand (the --ray commands start a local one here)"),
     (r"(dream|visualize|style|animate|video|sweep)\b.*--model (vgg|googlenet|inception_v3|resnet|alexnet)",
      "needs torchvision's weights: the internet"),

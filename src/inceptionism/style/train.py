@@ -143,8 +143,9 @@ PREVIEW_SAMPLE = "chelsea"
 
 
 def preview_contents(dataset: ContentCrops, size: int) -> tuple[torch.Tensor, list[str]]:
-    """The fixed contents of every preview sheet: centre crops of the first readable training photos (in name
-    order) and of scikit-image's cat, ``N,3,size,size``, with their labels."""
+    """The fixed contents of every preview sheet: centre crops of readable training photos spread over the
+    folder (its first, and at a third and two thirds of it, in name order) and of scikit-image's cat,
+    ``N,3,size,size``, with their labels."""
     from inceptionism.io.images import load_sample
     from inceptionism.training.data import READ_ERRORS
 
@@ -156,14 +157,17 @@ def preview_contents(dataset: ContentCrops, size: int) -> tuple[torch.Tensor, li
         return torch.from_numpy(arr / 255.0).permute(2, 0, 1)
 
     crops, labels = [], []
-    for i, path in enumerate(dataset.files):
-        if len(crops) == PREVIEW_PHOTOS:
+    n = len(dataset.files)
+    for start in sorted({i * n // PREVIEW_PHOTOS for i in range(PREVIEW_PHOTOS)}):  # spread over the folder
+        for i in range(start, n):  # (an unreadable photo: the next one stands in)
+            if dataset.files[i].name in labels:
+                break
+            try:
+                crops.append(square(dataset.read(i)))
+            except READ_ERRORS:
+                continue
+            labels.append(dataset.files[i].name)
             break
-        try:
-            crops.append(square(dataset.read(i)))
-        except READ_ERRORS:
-            continue
-        labels.append(path.name)
     sample = load_sample(PREVIEW_SAMPLE).rgb[0]
     image = Image.fromarray((sample.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
     crops.append(square(image))
