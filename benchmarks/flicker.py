@@ -1,11 +1,13 @@
-"""Temporal coherence of `inceptionism video` (no coherence, --blend, --flow) and of `stylize` on a video
-(each frame on its own, and --flow).
+"""Temporal coherence of `inceptionism video` (no coherence, --blend, --flow), of `stylize` on a video
+(each frame on its own, and --flow), and of the web's Live tab (each frame on its own, and steadied).
 
     python -m benchmarks.flicker
 
 Makes a 3-second clip (skimage's cat, panning sideways, with a tone), dreams it
 three ways and stylises it two ways (The Starry Night from ../shared/images, else
-built-in style 0) with the real commands, and prints for each output:
+built-in style 0) with the real commands, paints it as the Live tab does (the same
+painting through Magenta's arbitrary network at 320 px, :mod:`inceptionism.animate.live`)
+with and without the steadying blend, and prints for each output:
 
 - flicker: mean absolute difference between consecutive frames (0-255), the
   plain measure; it also counts the scene's own motion;
@@ -78,6 +80,32 @@ def main() -> None:
                            check=True)
             elapsed = time.perf_counter() - t
             print(f"{name:<8}{flicker(out):>9.2f}{warp_error(out, clip):>12.2f}{elapsed:>9.0f}", flush=True)
+        source = folder / "live-source.mp4"  # the clip as the Live tab sees it: 320 px on the long side
+        for name, steady in (("live", 0.0), ("live+st", 0.5)):
+            out = folder / f"{name}.mp4"
+            t = time.perf_counter()
+            live(clip, painting if painting.is_file() else None, steady, out, source)
+            elapsed = time.perf_counter() - t
+            print(f"{name:<8}{flicker(out):>9.2f}{warp_error(out, source):>12.2f}{elapsed:>9.0f}", flush=True)
+
+
+def live(clip: Path, painting: Path | None, steady: float, out: Path, source: Path) -> None:
+    """The clip painted frame by frame as the Live tab paints a camera (``steady``: its blend; 0 for none)."""
+    import torch
+
+    from inceptionism.animate.live import LiveStyle, to_frame, to_tensor, working_size
+    from inceptionism.io.images import load_image
+    from inceptionism.io.video import read_video, write_video
+    from inceptionism.style import magenta
+
+    net = magenta.load_arbitrary("cpu")
+    embedding = magenta.embed_styles(net, [load_image(str(painting) if painting else "skimage:coffee").rgb])
+    painter = LiveStyle(net, embedding, steady=steady)
+    frames = list(read_video(clip))
+    size = working_size(*frames[0].shape[:2], painter.side)
+    with torch.inference_mode():
+        write_video([painter(f) for f in frames], out, 10)
+    write_video([to_frame(to_tensor(f, size)) for f in frames], source, 10)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """The README's screenshots of the browser UI: each tab at 1400x1000 after a small job, as a newcomer sees it.
 
-    python docs/make_web_shots.py          # writes docs/gallery/web-{dream,visualize,style,animate}.jpg
+    python docs/make_web_shots.py          # writes docs/gallery/web-{dream,visualize,style,animate,train}.jpg
+    python docs/make_web_shots.py --only train --paintings ../shared/images   # one tab's (the Train tab: a
+                                                                              # 40-step network on those paintings)
 
 Needs the web and test extras (Gradio, Playwright) and Debian's chromium. About two minutes on two cores.
 """
@@ -40,7 +42,43 @@ def _number(page, elem_id: str, value: int) -> None:
     box.press("Enter")
 
 
+def _train(page, paintings: Path, work: Path) -> None:
+    """A 40-step style network on two paintings and a zip of scikit-image's pictures, trained in the Train tab."""
+    import zipfile
+
+    import skimage.data
+
+    photos = work / "photos.zip"
+    with zipfile.ZipFile(photos, "w") as z:
+        for name in ("astronaut", "coffee", "chelsea", "rocket", "brick", "coins"):
+            arr = getattr(skimage.data, name)()
+            buffer = io.BytesIO()
+            Image.fromarray(arr).convert("RGB").save(buffer, "JPEG", quality=90)
+            z.writestr(f"photos/{name}.jpg", buffer.getvalue())
+    chosen = [paintings / "starry_night.jpg", paintings / "woman-with-hat-matisse.jpg"]
+    page.get_by_role("tab", name="Train", exact=True).click()
+    page.locator("#train-paintings input[type=file]").set_input_files([str(p) for p in chosen])
+    page.locator("#train-photos input[type=file]").set_input_files(str(photos))
+    page.get_by_text("photos.zip").first.wait_for(timeout=30_000)
+    page.locator("#train-name input, #train-name textarea").first.fill("two paintings")
+    _number(page, "train-style-steps", 40)
+    page.locator("#train-style-size input[type=number]").fill("128")
+    page.locator("#train-style-size input[type=number]").press("Enter")
+    page.locator("#train-run").click()
+    _done(page, "train-status")
+    page.wait_for_timeout(3000)
+
+
 def main() -> int:
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=("dream", "visualize", "style", "animate", "train"), default=None)
+    parser.add_argument("--paintings", default=str(Path(__file__).resolve().parents[2] / "shared" / "images"),
+                        help="a folder with starry_night.jpg and woman-with-hat-matisse.jpg (the Train tab's shot)")
+    args = parser.parse_args()
+    wanted = {args.only} if args.only else {"dream", "visualize", "style", "animate", "train"}
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -51,39 +89,44 @@ def main() -> int:
                                         args=["--no-sandbox", "--disable-gpu"])
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}")
-            page.locator("#dream-examples button.gallery-item").first.click()
-            page.locator("#dream-input img").first.wait_for(timeout=30_000)
-            page.locator("#dream-run").click()
-            _done(page, "dream-status")
-            page.locator("#dream-cli-button").click()
-            page.wait_for_timeout(1000)
-            _shot(page, "dream")
-
-            page.get_by_role("tab", name="Visualize", exact=True).click()
-            page.locator("#visualize-target input").fill("flamingo")
-            page.keyboard.press("Enter")
-            page.locator("#visualize-run").click()
-            _done(page, "visualize-status")
-            _shot(page, "visualize")
-
-            page.get_by_role("tab", name="Style", exact=True).click()
-            page.locator("#style-examples button.gallery-item").nth(1).click()
-            page.locator("#style-content img").first.wait_for(timeout=30_000)
-            page.locator("#any-examples button.gallery-item").first.click()
-            page.locator("#any-painting img").first.wait_for(timeout=30_000)
-            page.locator("#any-run").click()
-            _done(page, "style-status")
-            _shot(page, "style")
-
-            page.get_by_role("tab", name="Animate", exact=True).click()
-            page.locator("#animate-examples button.gallery-item").nth(3).click()
-            page.locator("#animate-input img").first.wait_for(timeout=30_000)
-            _number(page, "animate-frames", 12)
-            _number(page, "animate-every", 2)
-            page.locator("#animate-run").click()
-            _done(page, "animate-status")
-            page.wait_for_timeout(1500)
-            _shot(page, "animate")
+            if "dream" in wanted:
+                page.locator("#dream-examples button.gallery-item").first.click()
+                page.locator("#dream-input img").first.wait_for(timeout=30_000)
+                page.locator("#dream-run").click()
+                _done(page, "dream-status")
+                page.locator("#dream-cli-button").click()
+                page.wait_for_timeout(1000)
+                _shot(page, "dream")
+            if "visualize" in wanted:
+                page.get_by_role("tab", name="Visualize", exact=True).click()
+                page.locator("#visualize-target input").fill("flamingo")
+                page.keyboard.press("Enter")
+                page.locator("#visualize-run").click()
+                _done(page, "visualize-status")
+                _shot(page, "visualize")
+            if "style" in wanted:
+                page.get_by_role("tab", name="Style", exact=True).click()
+                page.locator("#style-examples button.gallery-item").nth(1).click()
+                page.locator("#style-content img").first.wait_for(timeout=30_000)
+                page.locator("#any-examples button.gallery-item").first.click()
+                page.locator("#any-painting img").first.wait_for(timeout=30_000)
+                page.locator("#any-run").click()
+                _done(page, "style-status")
+                _shot(page, "style")
+            if "animate" in wanted:
+                page.get_by_role("tab", name="Animate", exact=True).click()
+                page.locator("#animate-examples button.gallery-item").nth(3).click()
+                page.locator("#animate-input img").first.wait_for(timeout=30_000)
+                _number(page, "animate-frames", 12)
+                _number(page, "animate-every", 2)
+                page.locator("#animate-run").click()
+                _done(page, "animate-status")
+                page.wait_for_timeout(1500)
+                _shot(page, "animate")
+            if "train" in wanted:
+                with tempfile.TemporaryDirectory() as work:
+                    _train(page, Path(args.paintings), Path(work))
+                    _shot(page, "train")
             browser.close()
     finally:
         app.close()

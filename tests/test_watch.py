@@ -139,6 +139,17 @@ def test_default_previews_keep_within_the_budget_and_explicit_ones_do_not(tmp_pa
         for n in range(1, 11):
             watch(_step(n))  # 1 s of training in all: one 0.05 s preview is the 5% budget
     assert [p.name for p in watch.previews] == ["step_000001.png"] and watch.skipped_previews == 9
+    # a preview estimated to cost more than the budget is not made at all, even the first (a short run)
+    with Watch(tmp_path / "e.safetensors", steps=10, checkpoint_every=5, preview=slow_preview,
+               preview_cost=lambda: 0.2) as watch:
+        for n in range(1, 11):
+            watch(_step(n))
+    assert watch.previews == [] and watch.skipped_previews == 2
+    with Watch(tmp_path / "f.safetensors", steps=10, checkpoint_every=5, preview=slow_preview,
+               preview_cost=lambda: 0.01) as watch:
+        for n in range(1, 11):
+            watch(_step(n))
+    assert [p.name for p in watch.previews] == ["step_000005.png"]  # then the real cost (0.05 s) counts
     with Watch(tmp_path / "b.safetensors", steps=10, checkpoint_every=1, preview_every=3, preview=slow_preview) as watch:
         for n in range(1, 11):
             watch(_step(n))

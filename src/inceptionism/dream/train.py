@@ -269,7 +269,7 @@ def preview_targets(collection: Collection, targets: torch.Tensor, train: Sequen
 
 
 def preview_sheet(spec: ModelSpec, net: nn.Module, collection: Collection, shown: Sequence[tuple[int, str]],
-                  title: str, seed: int) -> Image.Image:
+                  title: str, seed: int, steps: int = PREVIEW_STEPS) -> Image.Image:
     """What the network has learned so far: each of ``shown`` rendered from nothing, labelled."""
     import copy
 
@@ -286,7 +286,7 @@ def preview_sheet(spec: ModelSpec, net: nn.Module, collection: Collection, shown
     network = Network(spec, frozen, categories=collection.names, weights="in training",
                       collection=collection).to(device)
     side = max(PREVIEW_SIZE, network.min_size)
-    config = VisualizeConfig(width=side, height=side, steps=PREVIEW_STEPS, seed=seed)
+    config = VisualizeConfig(width=side, height=side, steps=steps, seed=seed)
     tiles = []
     for index, _ in shown:
         objective, _ = build_objective(network, **({"class_value": index} if collection.kind == CLASSES
@@ -431,9 +431,18 @@ def train_dream(
                               config.seed)
         return sheet, {}
 
+    def preview_cost() -> float:
+        """A preview's seconds, from one tile of two steps (scaled up: a little over, never under)."""
+        import time
+
+        started = time.perf_counter()
+        preview_sheet(spec, net, labelled.collection, shown[:1], "", config.seed, steps=2)
+        return (time.perf_counter() - started) * len(shown) * PREVIEW_STEPS / 2
+
     checkpoint_every = config.checkpoint_every or steps_per_epoch
     watch = Watch(output, steps=steps, start_step=start, resume=resume, held_out=(f"val_{metric}", "val_loss"),
                   checkpoint_every=checkpoint_every, preview_every=preview_every, preview=preview, log_dir=log_dir,
+                  preview_cost=preview_cost,
                   settings={"command": "train-dream", "training": training,
                             "sheet": {"tiles": [label for _, label in shown], "columns": min(4, len(shown))}}) if dist.main else None
     net.train()

@@ -117,19 +117,22 @@ class Watch:
     ``terms`` and ``held_out`` name the log's extra columns (``held_out`` figures come from
     the step's metrics or from ``preview``). ``preview_every``: ``None`` for every
     checkpoint within the budget, 0 for never, N for every N steps (and the last).
-    ``settings`` go into every preview's metadata. Use as a context manager (it closes
-    its files).
+    ``settings`` go into every preview's metadata; ``preview_cost`` estimates a preview's seconds
+    before the first is made (so that a short run is not made much longer by its one preview).
+    Use as a context manager (it closes its files).
     """
 
     def __init__(self, output: str | os.PathLike[str], *, steps: int, start_step: int = 0, resume: bool = False,
                  terms: Sequence[str] = (), held_out: Sequence[str] = (), checkpoint_every: int = 0,
                  preview_every: int | None = None, preview: Preview | None = None, log_dir: str | None = None,
-                 settings: dict[str, Any] | None = None):
+                 settings: dict[str, Any] | None = None, preview_cost: Callable[[], float] | None = None):
         if preview_every is not None and preview_every < 0:
             raise ConfigError(f"--preview-every must be 0 (never) or more, got {preview_every}")
         self.output = Path(output)
         self.steps, self.checkpoint_every = steps, checkpoint_every
         self.preview_every, self.preview = preview_every, preview
+        #: seconds a preview will take, measured cheaply before the first one (None: the first is always made)
+        self.preview_cost = preview_cost
         self.settings = dict(settings or {})
         self.columns = columns(terms, held_out)
         self.path = log_path(output)
@@ -209,7 +212,9 @@ class Watch:
             return step % self.preview_every == 0 or step == self.steps
         if not (self.checkpoint_every and step % self.checkpoint_every == 0 or step == self.steps):
             return False
-        if self.previews and self.preview_s + self.last_preview_s > PREVIEW_BUDGET * self.train_s:
+        if not self.previews and self.preview_cost is not None and not self.last_preview_s:
+            self.last_preview_s = self.preview_cost()  # the estimate stands in for the last preview's time
+        if self.preview_s + self.last_preview_s > PREVIEW_BUDGET * self.train_s:
             self.skipped_previews += 1
             if self.skipped_previews == 1:
                 log.info("previews left out at step %d: they would take over %.0f%% of the training time "

@@ -10,7 +10,8 @@ from typing import Any
 from inceptionism.web.animate_tab import animate_tab
 from inceptionism.web.app import JobFiles, Services, WebLimits, default_device
 from inceptionism.web.dream_tab import dream_tab
-from inceptionism.web.style_tab import style_tab
+from inceptionism.web.live_tab import live_tab
+from inceptionism.web.style_tab import instant_model, style_tab
 from inceptionism.web.train_tab import Trainer, train_tab
 from inceptionism.web.visualize_tab import visualize_tab
 
@@ -46,6 +47,8 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
             style_tab(gr, s, style_model)
         with gr.Tab("Animate"):
             animate_tab(gr, s)
+        with gr.Tab("Live"):
+            live_tab(gr, s, *instant_model(s, style_model))
         with gr.Tab("Train"):
             train_tab(gr, s, trainer)
         with gr.Accordion("This session's results", open=True):

@@ -21,11 +21,17 @@ from inceptionism.web.app import (
 )
 
 
-def style_tab(gr: Any, s: Services, style_model: str | None = None) -> None:
-    """One content picture for three tools, each under its own sub-tab, and one result column beside them."""
+def instant_model(s: Services, style_model: str | None) -> tuple[str | None, dict[str, Any] | None, list[str]]:
+    """The network of built-in styles (``--style-model``, else the one that ships), its metadata, and its
+    paintings as example files (None, None, [] when there is none)."""
     instant = style_model or _shipped()
     meta = _instant_meta(s, instant) if instant else None
-    paintings = _painting_examples(s, meta)
+    return instant, meta, _painting_examples(s, meta)
+
+
+def style_tab(gr: Any, s: Services, style_model: str | None = None) -> None:
+    """One content picture for three tools, each under its own sub-tab, and one result column beside them."""
+    instant, meta, paintings = instant_model(s, style_model)
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             content = upload(gr, s.limits, label="Content: your photo", elem_id="style-content", height=280)

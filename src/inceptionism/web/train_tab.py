@@ -368,8 +368,10 @@ def train_tab(gr: Any, s: Services, trainer: Trainer) -> None:
         except InceptionismError:
             shutil.rmtree(folder, ignore_errors=True)
             raise
+        # a preview at every epoch, whatever it costs: seeing the model learn is what the page is for
         trainer.start("dream", unique, folder, [str(source), "--epochs", str(n), "--batch-size", str(batch),
-                                                "--image-size", str(int(side)), "--topics", str(k)],
+                                                "--image-size", str(int(side)), "--topics", str(k),
+                                                "--preview-every", str(max(1, steps_per_epoch))],
                       n * steps_per_epoch)
         return f"starting: dream model {unique} ({len(labelled.images)} photos, {labelled.collection.count} " \
                f"{labelled.collection.kind}, {n} epochs)"

@@ -1,0 +1,208 @@
+"""The Live tab: the visitor's camera (Gradio's streaming webcam), each frame stylised with any painting or a
+built-in style, or dreamed a step or two at a time, beside it; steadied along the optical flow; recorded to
+an MP4 on demand.
+
+Frames are never queued up: the page sends the next camera frame only when the last result has come back
+(at most every ``STREAM_EVERY`` seconds), so a slow server shows fewer frames, never older ones, and each
+visitor's frames take turns in one ``live`` group, apart from the other tabs' jobs. Each browser tab has
+its own painter and recorder (:class:`LiveSession`), rebuilt when its settings change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from inceptionism import __version__
+from inceptionism.errors import InceptionismError
+from inceptionism.models import DEFAULT_MODEL, get_model_spec
+from inceptionism.web.app import Services, download_box, examples, load_upload, network, upload
+
+MODES = ("Any painting", "Built-in style", "Dream")
+#: the shortest gap between two camera frames sent to the server (seconds): at most 20 a second
+STREAM_EVERY = 0.05
+#: the longest one visitor's stream runs before the page has to press the camera's button again (seconds)
+TIME_LIMIT_S = 1800
+#: browser tabs whose live state is kept (the oldest is dropped past this)
+MAX_SESSIONS = 32
+
+
+@dataclass
+class LiveSession:
+    """One browser tab's painter (rebuilt when its settings change), recorder and frame clock."""
+
+    key: tuple[Any, ...] | None = None
+    painter: Any = None
+    recorder: Any = None
+    recording: bool = False
+    times: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    used: float = field(default_factory=time.monotonic)
+
+    def tick(self, took: float) -> tuple[float, float]:
+        """Frames a second over the last few seconds, and the median seconds a frame took here."""
+        now = time.monotonic()
+        self.times = [t for t in self.times if now - t < 3.0] + [now]
+        self.seconds = (self.seconds + [took])[-30:]
+        span = self.times[-1] - self.times[0]
+        fps = (len(self.times) - 1) / span if span > 0 else 0.0
+        return fps, float(np.median(self.seconds))
+
+
+def _embedding(path: str, s: Services) -> torch.Tensor:
+    """The arbitrary network's embedding of the painting in ``path`` (kept by its content's hash)."""
+    return _embed(hashlib.sha256(Path(path).read_bytes()).hexdigest(), path, s)
+
+
+_EMBEDDINGS: dict[str, torch.Tensor] = {}
+
+
+def _embed(digest: str, path: str, s: Services) -> torch.Tensor:
+    from inceptionism.style import magenta
+
+    if digest not in _EMBEDDINGS:
+        painting = load_upload(path, s.limits, "painting ").rgb
+        magenta.check_paintings([painting], ["the painting"])
+        _EMBEDDINGS[digest] = magenta.embed_styles(magenta.load_arbitrary(s.device), [painting])
+        while len(_EMBEDDINGS) > 16:
+            _EMBEDDINGS.pop(next(iter(_EMBEDDINGS)))
+    return _EMBEDDINGS[digest]
+
+
+def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str, Any] | None,
+             paintings: list[str]) -> None:
+    from inceptionism.animate.live import LiveDream, LiveStyle, Recorder
+    from inceptionism.objectives import build_objective
+    from inceptionism.precision import autocast_dtype
+    from inceptionism.style import magenta
+    from inceptionism.web.dream_tab import layer_choices
+
+    sessions: dict[str, LiveSession] = {}
+    style_names = [st["name"] for st in style_meta["styles"]] if style_meta else []
+    spec = get_model_spec(DEFAULT_MODEL)
+
+    def painter_for(mode: str, painting: str | None, style: str | None, strength: float, layer: str | None,
+                    steps: float, steady: bool) -> Any:
+        blend = 0.5 if steady else 0.0
+        if mode == MODES[0]:
+            if not painting:
+                raise InceptionismError("upload a painting (or click one) to paint the camera with")
+            return LiveStyle(magenta.load_arbitrary(s.device), _embedding(painting, s), strength=float(strength),
+                             steady=blend, autocast=autocast_dtype("auto", s.device))
+        if mode == MODES[1]:
+            if style_model is None or style not in style_names:
+                raise InceptionismError("choose one of the built-in styles")
+            from inceptionism.web.style_tab import _trained_network
+
+            net, _ = _trained_network(style_model, s.device)
+            mix = torch.nn.functional.one_hot(torch.tensor([style_names.index(style)]), len(style_names)).float()
+            return LiveStyle(net, mix, strength=float(strength), steady=blend,
+                             autocast=autocast_dtype("auto", s.device))
+        net = network(DEFAULT_MODEL, None, s.device)
+        objective, _ = build_objective(net, [layer] if layer else None)
+        objective.prepare(net)
+        return LiveDream(net, objective, steps=int(steps), grow=0.8 if steady else 0.5)
+
+    def session_of(session: str) -> LiveSession:
+        live = sessions.get(session)
+        if live is None:
+            live = sessions[session] = LiveSession(recorder=Recorder())
+            while len(sessions) > MAX_SESSIONS:
+                oldest = min(sessions, key=lambda k: sessions[k].used)
+                sessions.pop(oldest)
+        live.used = time.monotonic()
+        return live
+
+    def on_frame(frame: np.ndarray | None, mode: str, painting: str | None, style: str | None, strength: float,
+                 layer: str | None, steps: float, steady: bool, session: str) -> tuple[Any, str]:
+        if frame is None:
+            return gr.skip(), gr.skip()
+        live = session_of(session)
+        key = (mode, painting if mode == MODES[0] else None, style if mode == MODES[1] else None,
+               float(strength) if mode != MODES[2] else None, layer if mode == MODES[2] else None,
+               int(steps) if mode == MODES[2] else None, bool(steady))
+        with live.lock:
+            started = time.perf_counter()
+            try:
+                if key != live.key:
+                    live.painter, live.key = painter_for(mode, painting, style, strength, layer, steps, steady), key
+                out = live.painter(frame)
+            except InceptionismError as exc:
+                live.key = None
+                return frame, f"waiting: {exc}"
+            if live.recording:
+                live.recorder.add(out)
+            fps, took = live.tick(time.perf_counter() - started)
+        recording = f"; recording: {len(live.recorder.frames)} frames" if live.recording else ""
+        return out, f"live: {fps:.1f} frames a second, {1000 * took:.0f} ms of work a frame here{recording}"
+
+    def start_recording(session: str) -> str:
+        live = session_of(session)
+        with live.lock:
+            live.recorder = Recorder()
+            live.recording = True
+        return "recording: the frames from now on, until Stop"
+
+    def stop_recording(session: str) -> tuple[Any, str]:
+        live = session_of(session)
+        with live.lock:
+            live.recording = False
+            recorder = live.recorder
+            live.recorder = Recorder()
+        if not recorder.frames:
+            return gr.skip(), "nothing was recorded: press Record while the camera is live"
+        job, folder = s.files.new_job()
+        path = folder / "live.mp4"
+        count = recorder.write(path, metadata={"command": "web live", "version": __version__, "job": job,
+                                               "mode": live.key[0] if live.key else None})
+        return str(path), f"recorded {count} frames at {recorder.fps:.1f} frames a second"
+
+    gr.Markdown("Your camera, painted or dreamed as you move. Press the camera's button to start; the picture on "
+                "the right follows, as fast as this machine can paint (at most 20 frames a second, 320 px).")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5):
+            camera = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Your camera",
+                              elem_id="live-camera", height=300)
+            mode = gr.Radio(list(MODES), value=MODES[0], label="Paint with",
+                            elem_id="live-mode")
+            with gr.Group(visible=True) as painting_box:
+                painting = upload(gr, s.limits, label="Painting", elem_id="live-painting", height=160)
+                if paintings:
+                    examples(gr, painting, paintings, "Paintings: click one", "live-painting-examples")
+            with gr.Group(visible=False) as style_box:
+                style = gr.Dropdown(style_names, value=style_names[0] if style_names else None,
+                                    label="Built-in style", elem_id="live-style")
+            strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength", elem_id="live-strength")
+            with gr.Group(visible=False) as dream_box:
+                layer = gr.Dropdown(layer_choices(spec.name), value=spec.default_layers[0], label="Layer to dream",
+                                    elem_id="live-layer")
+                steps = gr.Slider(1, 4, value=1, step=1, label="Dream steps a frame", elem_id="live-steps")
+            steady = gr.Checkbox(value=True, label="Steady: blend with the last picture carried along the motion "
+                                 "(less flicker)", elem_id="live-steady")
+        with gr.Column(scale=5, elem_classes=["result-column"]):
+            output = gr.Image(label="Live", type="numpy", interactive=False, elem_id="live-output", height=360,
+                              format="jpeg")
+            status = gr.Textbox(label="Status", interactive=False, elem_id="live-status")
+            with gr.Row():
+                record = gr.Button("Record", elem_id="live-record")
+                stop = gr.Button("Stop and download", elem_id="live-stop")
+            movie = download_box(gr, "Recording (MP4)", "live-movie")
+
+    def on_mode(value: str) -> tuple[Any, Any, Any, Any]:
+        return (gr.Group(visible=value == MODES[0]), gr.Group(visible=value == MODES[1]),
+                gr.Group(visible=value == MODES[2]), gr.Slider(visible=value != MODES[2]))
+
+    mode.change(on_mode, mode, [painting_box, style_box, dream_box, strength], queue=False)
+    camera.stream(on_frame, [camera, mode, painting, style, strength, layer, steps, steady, s.session],
+                  [output, status], stream_every=STREAM_EVERY, time_limit=TIME_LIMIT_S, concurrency_limit=1,
+                  concurrency_id="live", show_progress="hidden", api_visibility="private")
+    record.click(start_recording, s.session, status, queue=False)
+    stop.click(stop_recording, s.session, [movie, status], queue=False)
