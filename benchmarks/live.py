@@ -119,7 +119,7 @@ def in_browser(seconds: float, mode: str) -> None:
             page.goto(f"http://127.0.0.1:{port}")
             page.get_by_role("tab", name="Live").click()
             if mode == "dream":
-                page.get_by_text("Dream", exact=True).click()
+                page.locator("#live-mode label", has_text="Dream").click()
             else:
                 page.locator("#live-painting-examples button.gallery-item").first.click()
                 page.locator("#live-painting img").first.wait_for(timeout=30_000)

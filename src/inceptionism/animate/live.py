@@ -50,7 +50,7 @@ def to_tensor(frame: np.ndarray, size: tuple[int, int] | None = None) -> torch.T
     """An ``H,W,3`` uint8 frame as a ``1,3,h,w`` float tensor in [0, 1], resized to ``size`` when given."""
     if frame.ndim == 2:
         frame = np.repeat(frame[..., None], 3, axis=2)
-    x = torch.from_numpy(np.ascontiguousarray(frame[..., :3])).permute(2, 0, 1)[None].float() / 255.0
+    x = torch.from_numpy(np.array(frame[..., :3])).permute(2, 0, 1)[None].float() / 255.0
     if size is not None and tuple(x.shape[-2:]) != tuple(size):
         x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
     return x

@@ -40,6 +40,9 @@ class WebLimits:
     max_train_steps: int = 5000
     max_zip_files: int = 5000
     max_zip_bytes: int = 2**30
+    #: visitors whose cameras stream at once in the Live tab (a stream holds its place while it runs;
+    #: past this, a visitor waits for a place, and the others' pictures go on)
+    live_streams: int = 4
 
 
 class Cancelled(Exception):

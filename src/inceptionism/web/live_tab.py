@@ -3,8 +3,10 @@ built-in style, or dreamed a step or two at a time, beside it; steadied along th
 an MP4 on demand.
 
 Frames are never queued up: the page sends the next camera frame only when the last result has come back
-(at most every ``STREAM_EVERY`` seconds), so a slow server shows fewer frames, never older ones, and each
-visitor's frames take turns in one ``live`` group, apart from the other tabs' jobs. Each browser tab has
+(at most every ``STREAM_EVERY`` seconds), so a slow server shows fewer frames, never older ones. A
+visitor's stream holds one of ``WebLimits.live_streams`` places in a ``live`` group of its own (apart from
+the other tabs' one-at-a-time jobs) while it runs: several visitors share the machine, each at a lower
+rate, and none waits for another's stream to end unless all places are taken. Each browser tab has
 its own painter and recorder (:class:`LiveSession`), rebuilt when its settings change.
 """
 
@@ -46,6 +48,12 @@ class LiveSession:
     seconds: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     used: float = field(default_factory=time.monotonic)
+    #: what Record and Stop said, and when: the status line repeats it for a while (frames keep rewriting it)
+    note: tuple[str, float] = ("", 0.0)
+
+    def said(self, text: str) -> str:
+        self.note = (text, time.monotonic())
+        return text
 
     def tick(self, took: float) -> tuple[float, float]:
         """Frames a second over the last few seconds, and the median seconds a frame took here."""
@@ -142,14 +150,15 @@ def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str
                 live.recorder.add(out)
             fps, took = live.tick(time.perf_counter() - started)
         recording = f"; recording: {len(live.recorder.frames)} frames" if live.recording else ""
-        return out, f"live: {fps:.1f} frames a second, {1000 * took:.0f} ms of work a frame here{recording}"
+        note = f"; {live.note[0]}" if live.note[0] and time.monotonic() - live.note[1] < 15 else ""
+        return out, f"live: {fps:.1f} frames a second, {1000 * took:.0f} ms of work a frame here{recording}{note}"
 
     def start_recording(session: str) -> str:
         live = session_of(session)
         with live.lock:
             live.recorder = Recorder()
             live.recording = True
-        return "recording: the frames from now on, until Stop"
+        return live.said("recording: the frames from now on, until Stop")
 
     def stop_recording(session: str) -> tuple[Any, str]:
         live = session_of(session)
@@ -158,12 +167,13 @@ def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str
             recorder = live.recorder
             live.recorder = Recorder()
         if not recorder.frames:
-            return gr.skip(), "nothing was recorded: press Record while the camera is live"
+            return gr.skip(), live.said("nothing was recorded: press Record while the camera is live")
         job, folder = s.files.new_job()
         path = folder / "live.mp4"
         count = recorder.write(path, metadata={"command": "web live", "version": __version__, "job": job,
                                                "mode": live.key[0] if live.key else None})
-        return str(path), f"recorded {count} frames at {recorder.fps:.1f} frames a second"
+        return str(path), live.said(f"recorded {count} frames at {recorder.fps:.1f} frames a second: the MP4 is "
+                                    "below")
 
     gr.Markdown("Your camera, painted or dreamed as you move. Press the camera's button to start; the picture on "
                 "the right follows, as fast as this machine can paint (at most 20 frames a second, 320 px).")
@@ -202,7 +212,7 @@ def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str
 
     mode.change(on_mode, mode, [painting_box, style_box, dream_box, strength], queue=False)
     camera.stream(on_frame, [camera, mode, painting, style, strength, layer, steps, steady, s.session],
-                  [output, status], stream_every=STREAM_EVERY, time_limit=TIME_LIMIT_S, concurrency_limit=1,
+                  [output, status], stream_every=STREAM_EVERY, time_limit=TIME_LIMIT_S, concurrency_limit=s.limits.live_streams,
                   concurrency_id="live", show_progress="hidden", api_visibility="private")
     record.click(start_recording, s.session, status, queue=False)
     stop.click(stop_recording, s.session, [movie, status], queue=False)
