@@ -61,6 +61,11 @@ def warp_error(path: Path, source: Path, margin: int = 8) -> float:
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--live-only", action="store_true", help="only the Live tab's two rows (and the source's)")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         clip = make_clip(folder)
@@ -73,7 +78,7 @@ def main() -> None:
                 ("flow", ["video", "--steps", "5", "--octaves", "2", "--blend", "0.5", "--flow"]),
                 ("stylize", ["stylize", *style]),
                 ("st+flow", ["stylize", *style, "--flow"])]
-        for name, (command, *extra) in runs:
+        for name, (command, *extra) in [] if args.live_only else runs:
             out = folder / f"{name}.mp4"
             t = time.perf_counter()
             subprocess.run([sys.executable, "-m", "inceptionism", command, str(clip), "-o", str(out), "-q", *extra],

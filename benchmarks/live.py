@@ -11,8 +11,9 @@ In the browser: the server in this process, headless Chromium whose camera plays
 (scikit-image's cat panning), the Live tab painting it with a painting. Frames a second are the
 pictures the page shows; the latency of each is from the moment the page captured the camera frame
 (Gradio's webcam draws the video onto a canvas and encodes it: the hook times that) to the moment
-the painted picture's element changed. The page sends the next frame only once the last result
-came back, so capture i and shown picture i pair up in order. Median and 95th percentile printed.
+the painted picture's element changed. The page captures every 50 ms but sends a frame only once
+the last result came back, so the frame a picture answers is the first one captured after the
+picture before it. Median and 95th percentile printed.
 """
 
 from __future__ import annotations
@@ -65,6 +66,18 @@ def in_process(seconds: float) -> None:
             ("arbitrary + steady blend (the tab)", LiveStyle(arbitrary, embedding, steady=0.5, autocast=precision)),
             ("arbitrary, strength 0.5 + steady", LiveStyle(arbitrary, embedding, strength=0.5, steady=0.5,
                                                           autocast=precision))]
+    compiled = LiveStyle(arbitrary, embedding, steady=0.0, autocast=precision, compile=True)
+    with torch.no_grad():
+        compiled(frames[0])  # starts compiling in the background
+    size = (frames[0].shape[0], frames[0].shape[1])
+    key = size if precision is None else (*size, str(precision))
+    started = time.perf_counter()
+    ready = compiled.transformer.wait(key, timeout=600)
+    print(f"  (torch.compile of the transformer at 320x240: {'ready' if ready else 'FAILED'} after "
+          f"{compiled.transformer.took.get(key, time.perf_counter() - started):.0f} s)", flush=True)
+    rows += [("arbitrary network alone, compiled", compiled),
+             ("arbitrary + steady blend, compiled (the tab)", LiveStyle(arbitrary, embedding, steady=0.5,
+                                                                       autocast=precision, compile=True))]
     net, meta = load_model(shipped_model_path(), "cpu")
     mix = torch.nn.functional.one_hot(torch.tensor([0]), len(meta["styles"])).float()
     rows.append((f"built-in style ({meta['styles'][0]['name']}) + steady", LiveStyle(net, mix, steady=0.5,
@@ -77,7 +90,7 @@ def in_process(seconds: float) -> None:
     for name, fn in rows:
         with torch.inference_mode() if "dream" not in name else torch.enable_grad():
             fps, ms = _rate(fn, frames, seconds)
-        print(f"  {name:<40} {fps:6.1f} frames/s  ({ms:.0f} ms a frame)", flush=True)
+        print(f"  {name:<46} {fps:6.1f} frames/s  ({ms:.0f} ms a frame)", flush=True)
 
 
 HOOK = """
@@ -126,6 +139,13 @@ def in_browser(seconds: float, mode: str) -> None:
             page.locator("#live-camera button", has_text="Click to Access Webcam").click()
             page.locator("#live-camera button", has_text="Record").click()
             page.wait_for_function("() => window.__shown.length >= 3", timeout=120_000)  # warmed up
+            from inceptionism.animate import live
+
+            for painter in list(live._ACCELERATED.values()):  # the server compiles in the background: wait
+                for event in list(painter.events.values()):
+                    event.wait(600)
+            page.wait_for_timeout(2000)
+            compiled = {k: round(v) for painter in live._ACCELERATED.values() for k, v in painter.took.items()}
             page.evaluate("() => { window.__captures = []; window.__shown = []; }")
             page.wait_for_timeout(int(seconds * 1000))
             captures, shown = page.evaluate("() => [window.__captures, window.__shown]")
@@ -134,10 +154,10 @@ def in_browser(seconds: float, mode: str) -> None:
     finally:
         app.close()
     latencies = []
-    for s in shown:  # each shown picture answers the last capture before it
-        before = [c for c in captures if c < s]
-        if before:
-            latencies.append(s - before[-1])
+    for previous, s in zip(shown, shown[1:]):  # the frame a picture answers: the first captured after the last one
+        sent = [c for c in captures if previous <= c < s]
+        if sent:
+            latencies.append(s - sent[0])
     if len(shown) < 2:
         print(f"browser ({mode}): {len(shown)} pictures in {seconds:.0f} s")
         return
@@ -145,7 +165,8 @@ def in_browser(seconds: float, mode: str) -> None:
     p95 = float(np.percentile(latencies, 95))
     print(f"browser, {mode}, 320x240: {fps:.1f} pictures/s shown ({len(shown)} in {seconds:.0f} s, {len(captures)} "
           f"camera frames captured); latency camera frame -> shown picture: median {statistics.median(latencies):.0f} "
-          f"ms, 95th percentile {p95:.0f} ms; the page said: {status}", flush=True)
+          f"ms, 95th percentile {p95:.0f} ms; compiled (size: seconds): {compiled or 'none'}; the page said: {status}",
+          flush=True)
 
 
 def main() -> None:
@@ -153,12 +174,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of each measurement (default 10)")
     parser.add_argument("--no-browser", action="store_true", help="in-process figures only")
     parser.add_argument("--no-process", action="store_true", help="browser figures only")
+    parser.add_argument("--modes", default="painting,dream", help="browser modes (default painting,dream)")
     args = parser.parse_args()
     if not args.no_process:
         in_process(args.seconds)
     if not args.no_browser:
-        in_browser(args.seconds, "painting")
-        in_browser(args.seconds, "dream")
+        for mode in args.modes.split(","):
+            in_browser(args.seconds, mode.strip())
 
 
 if __name__ == "__main__":

@@ -44,7 +44,8 @@ def live_server():
     from inceptionism.web import WebLimits, serve
 
     port = _free_port()
-    app = serve("127.0.0.1", port, limits=WebLimits(max_upload_bytes=5 * 2**20), block=False)
+    # (not compiled: most of a minute of a compiler in the background; benchmarks.live measures that path)
+    app = serve("127.0.0.1", port, limits=WebLimits(max_upload_bytes=5 * 2**20), block=False, compile_live=False)
     yield f"http://127.0.0.1:{port}"
     app.close()
 

@@ -27,6 +27,9 @@ def add_parsers(sub: Any) -> None:
                    help="largest upload in MB, a zip of photos for the Train tab too (default 20)")
     p.add_argument("--max-train-steps", type=int, default=5000, metavar="N",
                    help="the most steps a training started in the Train tab may run (default 5000)")
+    p.add_argument("--no-compile", dest="compile_live", action="store_false",
+                   help="the Live tab paints with the style networks as they are, instead of compiling them with "
+                        "torch.compile in the background (most of a minute per frame size; then twice as fast)")
     p.add_argument("--train-dir", default=None, metavar="DIR",
                    help="where the Train tab's models go, kept after the server stops; the models already there "
                         "are offered at start (default: a temporary folder, for the server's life)")
@@ -115,5 +118,5 @@ def cmd_web(args: argparse.Namespace) -> int:
     login = f", login required ({len(accounts)} account{'s' if len(accounts) > 1 else ''})" if accounts else ""
     print(f"inceptionism web UI on http://{args.host}:{args.port}{login} (Ctrl-C stops it)", file=sys.stderr)
     serve(args.host, args.port, style_model=args.style_model, dream_models=tuple(args.dream_model), limits=limits,
-          auth=accounts or None, train_dir=args.train_dir)
+          auth=accounts or None, train_dir=args.train_dir, compile_live=args.compile_live)
     return 0

@@ -86,7 +86,9 @@ def _embed(digest: str, path: str, s: Services) -> torch.Tensor:
 
 
 def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str, Any] | None,
-             paintings: list[str]) -> None:
+             paintings: list[str], *, compile: bool = True) -> None:
+    """``compile``: the style networks are compiled in the background at the first frame of a size
+    (:class:`inceptionism.animate.live.Accelerated`), about twice as fast once ready."""
     from inceptionism.animate.live import LiveDream, LiveStyle, Recorder
     from inceptionism.objectives import build_objective
     from inceptionism.precision import autocast_dtype
@@ -104,7 +106,7 @@ def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str
             if not painting:
                 raise InceptionismError("upload a painting (or click one) to paint the camera with")
             return LiveStyle(magenta.load_arbitrary(s.device), _embedding(painting, s), strength=float(strength),
-                             steady=blend, autocast=autocast_dtype("auto", s.device))
+                             steady=blend, autocast=autocast_dtype("auto", s.device), compile=compile)
         if mode == MODES[1]:
             if style_model is None or style not in style_names:
                 raise InceptionismError("choose one of the built-in styles")
@@ -113,7 +115,7 @@ def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str
             net, _ = _trained_network(style_model, s.device)
             mix = torch.nn.functional.one_hot(torch.tensor([style_names.index(style)]), len(style_names)).float()
             return LiveStyle(net, mix, strength=float(strength), steady=blend,
-                             autocast=autocast_dtype("auto", s.device))
+                             autocast=autocast_dtype("auto", s.device), compile=compile)
         net = network(DEFAULT_MODEL, None, s.device)
         objective, _ = build_objective(net, [layer] if layer else None)
         objective.prepare(net)
@@ -198,8 +200,9 @@ def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str
             steady = gr.Checkbox(value=True, label="Steady: blend with the last picture carried along the motion "
                                  "(less flicker)", elem_id="live-steady")
         with gr.Column(scale=5, elem_classes=["result-column"]):
+            # streaming: each picture goes to the page inline (base64 JPEG), not as a file it fetches after
             output = gr.Image(label="Live", type="numpy", interactive=False, elem_id="live-output", height=360,
-                              format="jpeg")
+                              format="jpeg", streaming=True)
             status = gr.Textbox(label="Status", interactive=False, elem_id="live-status")
             with gr.Row():
                 record = gr.Button("Record", elem_id="live-record")

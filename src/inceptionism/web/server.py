@@ -26,9 +26,10 @@ CSS = """
 
 
 def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] = (),
-              limits: WebLimits = WebLimits(), train_dir: str | None = None) -> Any:
+              limits: WebLimits = WebLimits(), train_dir: str | None = None, compile_live: bool = True) -> Any:
     """The app; ``train_dir``: where the Train tab's models go (and the ones already there are offered;
-    default: a temporary folder, for the server's life)."""
+    default: a temporary folder, for the server's life); ``compile_live``: the Live tab compiles its style
+    networks in the background (faster after most of a minute)."""
     # A local tool does not report usage anywhere (and must not wait on a network it lacks).
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
@@ -48,7 +49,7 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
         with gr.Tab("Animate"):
             animate_tab(gr, s)
         with gr.Tab("Live"):
-            live_tab(gr, s, *instant_model(s, style_model))
+            live_tab(gr, s, *instant_model(s, style_model), compile=compile_live)
         with gr.Tab("Train"):
             train_tab(gr, s, trainer)
         with gr.Accordion("This session's results", open=True):
@@ -63,9 +64,10 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
 
 def serve(host: str = "127.0.0.1", port: int = 7860, *, style_model: str | None = None,
           dream_models: tuple[str, ...] = (), limits: WebLimits = WebLimits(), block: bool = True,
-          auth: list[tuple[str, str]] | None = None, train_dir: str | None = None) -> Any:
+          auth: list[tuple[str, str]] | None = None, train_dir: str | None = None, compile_live: bool = True) -> Any:
     """Start the app; ``auth``: (user, password) pairs that must log in (Gradio's login page)."""
-    app = build_app(style_model=style_model, dream_models=dream_models, limits=limits, train_dir=train_dir)
+    app = build_app(style_model=style_model, dream_models=dream_models, limits=limits, train_dir=train_dir,
+                    compile_live=compile_live)
     app.launch(css=CSS, server_name=host, server_port=port, max_file_size=limits.max_upload_bytes, prevent_thread_lock=not block,
                show_error=True, quiet=True, auth=auth, auth_message="inceptionism: log in to dream here")
     return app
