@@ -63,7 +63,7 @@ def in_process(seconds: float) -> None:
     print(f"in-process, 320x240, {torch.get_num_threads()} threads, compute "
           f"{'bfloat16' if precision is not None else 'float32'}:")
     rows = [("arbitrary network alone", LiveStyle(arbitrary, embedding, steady=0.0, autocast=precision)),
-            ("arbitrary + steady blend (the tab)", LiveStyle(arbitrary, embedding, steady=0.5, autocast=precision)),
+            ("arbitrary + steady blend", LiveStyle(arbitrary, embedding, steady=0.5, autocast=precision)),
             ("arbitrary, strength 0.5 + steady", LiveStyle(arbitrary, embedding, strength=0.5, steady=0.5,
                                                           autocast=precision))]
     compiled = LiveStyle(arbitrary, embedding, steady=0.0, autocast=precision, compile=True)

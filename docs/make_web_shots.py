@@ -74,11 +74,16 @@ def main() -> int:
     import tempfile
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=("dream", "visualize", "style", "animate", "train"), default=None)
+    parser.add_argument("--only", choices=("dream", "visualize", "style", "animate", "live", "train"), default=None)
     parser.add_argument("--paintings", default=str(Path(__file__).resolve().parents[2] / "shared" / "images"),
                         help="a folder with starry_night.jpg and woman-with-hat-matisse.jpg (the Train tab's shot)")
     args = parser.parse_args()
-    wanted = {args.only} if args.only else {"dream", "visualize", "style", "animate", "train"}
+    wanted = {args.only} if args.only else {"dream", "visualize", "style", "animate", "live", "train"}
+    camera = Path(tempfile.mkdtemp()) / "clip.y4m"  # Chromium's camera: scikit-image's cat, panning
+    sys.path.insert(0, str(GALLERY.parents[1]))  # (the repository's root: tests/ lends the clip maker)
+    from tests.test_web_live import camera_clip
+
+    camera_clip(camera)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -86,8 +91,11 @@ def main() -> int:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                        args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                                        args=["--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream",
+                                              "--use-fake-ui-for-media-stream",
+                                              f"--use-file-for-fake-video-capture={camera}"])
+            context = browser.new_context(permissions=["camera"], viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
             page.goto(f"http://127.0.0.1:{port}")
             if "dream" in wanted:
                 page.locator("#dream-examples button.gallery-item").first.click()
@@ -123,6 +131,21 @@ def main() -> int:
                 _done(page, "animate-status")
                 page.wait_for_timeout(1500)
                 _shot(page, "animate")
+            if "live" in wanted:
+                page.get_by_role("tab", name="Live", exact=True).click()
+                page.locator("#live-painting-examples button.gallery-item").first.click()
+                page.locator("#live-painting img").first.wait_for(timeout=30_000)
+                page.locator("#live-camera button", has_text="Click to Access Webcam").click()
+                page.locator("#live-camera button", has_text="Record").click()
+                page.wait_for_function("() => document.querySelector('#live-status textarea').value"
+                                       ".startsWith('live: ')", timeout=120_000)
+                # the style network compiles in the background first (most of a minute): then the pace it keeps
+                page.wait_for_function("() => { const m = /live: ([0-9.]+) frames/.exec(document.querySelector("
+                                       "'#live-status textarea').value); return m && parseFloat(m[1]) >= 5; }",
+                                       timeout=180_000)
+                page.wait_for_timeout(3000)
+                _shot(page, "live")
+                page.locator("#live-camera button", has_text="Stop").first.click()
             if "train" in wanted:
                 with tempfile.TemporaryDirectory() as work:
                     _train(page, Path(args.paintings), Path(work))
