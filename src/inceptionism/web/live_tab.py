@@ -110,9 +110,9 @@ def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str
         if mode == MODES[1]:
             if style_model is None or style not in style_names:
                 raise InceptionismError("choose one of the built-in styles")
-            from inceptionism.web.style_tab import _trained_network
+            from inceptionism.web.style_tab import trained_network
 
-            net, _ = _trained_network(style_model, s.device)
+            net, _ = trained_network(style_model, s.device)
             mix = torch.nn.functional.one_hot(torch.tensor([style_names.index(style)]), len(style_names)).float()
             return LiveStyle(net, mix, strength=float(strength), steady=blend,
                              autocast=autocast_dtype("auto", s.device), compile=compile)

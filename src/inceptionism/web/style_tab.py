@@ -94,7 +94,7 @@ def _trained_controls(gr: Any, s: Services) -> list[Any]:
     def styles_of(name: str | None) -> Any:
         if not name or name not in models:
             return gr.Dropdown(choices=[], value=None)
-        names = [st["name"] for st in _trained_network(models[name], s.device)[1]["styles"]]
+        names = [st["name"] for st in trained_network(models[name], s.device)[1]["styles"]]
         return gr.Dropdown(choices=names, value=names[0])
 
     model.change(styles_of, model, style, queue=False)
@@ -102,7 +102,7 @@ def _trained_controls(gr: Any, s: Services) -> list[Any]:
     return [model, style]
 
 
-def _trained_network(path: str, device: str) -> tuple[Any, dict[str, Any]]:
+def trained_network(path: str, device: str) -> tuple[Any, dict[str, Any]]:
     """The network in ``path`` (loaded again when the file has changed)."""
     import os
 
@@ -127,7 +127,7 @@ def _trained_job(gr: Any, s: Services) -> Any:
         if not name or name not in models:
             raise InceptionismError("no network chosen: train one in the Train tab first")
         path = models[name]
-        net, meta = _trained_network(path, s.device)
+        net, meta = trained_network(path, s.device)
         names = [st["name"] for st in meta["styles"]]
         if style not in names:
             raise InceptionismError(f"choose one of {name}'s styles: {', '.join(names)}")
