@@ -222,3 +222,38 @@ def test_safe_extract_refuses_what_could_escape_or_explode(tmp_path):
     with pytest.raises(ArchiveError, match="expands beyond|cannot be unpacked|not a zip"):
         safe_extract(liar, tmp_path / "liar")
     assert not (tmp_path / "liar").exists()
+
+
+def test_one_training_at_a_time_and_cancel_keeps_the_checkpoint(tmp_path):
+    """The server's Trainer refuses a second run while one goes on; Cancel (Ctrl-C to the child) keeps the step."""
+    import gradio as gr
+
+    from inceptionism.errors import InceptionismError
+    from inceptionism.web.app import JobFiles, Services, WebLimits
+    from inceptionism.web.train_tab import Trainer, status_line
+
+    s = Services(gr, "cpu", WebLimits(), JobFiles())
+    trainer = Trainer(s, tmp_path / "trained")
+    (tmp_path / "trained").mkdir()
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("astronaut", "coffee"):
+        _picture(name, (80, 80), photos / f"{name}.png")
+    painting = _picture("rocket", (64, 64), tmp_path / "rocket.png")
+    name, folder = trainer.new_run_folder("a long one")
+    assert name == "a-long-one" and trainer.new_run_folder("a long one")[0] == "a-long-one-2"
+    args = ["--style", str(painting), "--data", str(photos), "--steps", "5000", "--image-size", "64",
+            "--workers", "0", "--checkpoint-every", "1000"]
+    run = trainer.start("style", name, folder, args, 5000)
+    with pytest.raises(InceptionismError, match="a training is already running on this server \\(a-long-one\\)"):
+        trainer.start("style", "other", trainer.new_run_folder("other")[1], args, 5000)
+    import time
+
+    deadline = time.time() + 120
+    while not status_line(run).startswith("training:") and time.time() < deadline:
+        time.sleep(0.5)
+    assert status_line(run).startswith("training: style network a-long-one: step "), status_line(run)
+    said = trainer.cancel()
+    assert said.startswith("cancelled: style network a-long-one at step ") and "offered" in said, said
+    assert s.trained.paths["style"] == [str(run.model)] and run.model.is_file()
+    assert trainer.busy() is None
