@@ -106,7 +106,7 @@ def test_train_a_style_network_in_the_browser_then_paint_with_it(train_server, b
 
     # the new network paints in the Style tab, without reloading the page
     page.get_by_role("tab", name="Style").click()
-    page.get_by_role("tab", name="Your trained networks").click()
+    page.get_by_role("tab", name="Your networks", exact=True).click()
     content = _picture("chelsea", (120, 160), tmp_path / "cat.png")
     page.locator("#style-content input[type=file]").set_input_files(str(content))
     page.locator("#style-content img").first.wait_for(timeout=30_000)

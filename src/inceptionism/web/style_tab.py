@@ -37,17 +37,17 @@ def style_tab(gr: Any, s: Services, style_model: str | None = None) -> None:
             content = upload(gr, s.limits, label="Content: your photo", elem_id="style-content", height=280)
             examples(gr, content, s.examples, "Examples: click one", "style-examples")
             with gr.Tabs():
-                with gr.Tab("Any painting, instantly", elem_id="style-tab-any"):
+                with gr.Tab("Any painting", elem_id="style-tab-any"):
                     any_run = gr.Button("Stylise with this painting", variant="primary", elem_id="any-run")
                     any_inputs = _any_painting_controls(gr, s, paintings)
                 if meta is not None:
-                    with gr.Tab("Built-in styles, instantly", elem_id="style-tab-instant"):
+                    with gr.Tab("Built-in styles", elem_id="style-tab-instant"):
                         instant_run = gr.Button("Stylise instantly", variant="primary", elem_id="instant-run")
                         sliders = _instant_controls(gr, meta, instant)
-                with gr.Tab("Your trained networks", elem_id="style-tab-trained"):
+                with gr.Tab("Your networks", elem_id="style-tab-trained"):
                     trained_run = gr.Button("Stylise with your network", variant="primary", elem_id="trained-run")
                     trained_inputs = _trained_controls(gr, s)
-                with gr.Tab("Optimisation (Gatys et al.)", elem_id="style-tab-optimise"):
+                with gr.Tab("Optimisation", elem_id="style-tab-optimise"):
                     style_run = gr.Button("Stylise by optimisation", variant="primary", elem_id="style-run")
                     optimise_inputs = _optimise_controls(gr, s, paintings)
         with gr.Column(scale=4, elem_classes=["result-column"]):

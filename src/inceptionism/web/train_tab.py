@@ -6,7 +6,7 @@ The run is the command line's own (``inceptionism train-style`` / ``train-dream`
 writes what the command writes (checkpoints, ``NAME.log.csv``, ``NAME.previews/``), and the page reads those
 files: a refreshed page, or another browser, finds the run where it is. One training runs at a time per
 server; Cancel sends the child Ctrl-C, which saves the step in progress as a checkpoint. A finished (or
-cancelled) model is offered at once in the Style tab ("Your trained networks") or in the Dream and Visualize
+cancelled) model is offered at once in the Style tab ("Your networks") or in the Dream and Visualize
 tabs' model lists. Zips are unpacked by :func:`inceptionism.io.archive.safe_extract` (nothing outside its
 folder, no bombs); the web's upload limits and ``--auth`` apply as everywhere.
 """
