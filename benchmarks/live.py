@@ -159,7 +159,7 @@ def in_browser(seconds: float, mode: str) -> None:
         if sent:
             latencies.append(s - sent[0])
     if len(shown) < 2:
-        print(f"browser ({mode}): {len(shown)} pictures in {seconds:.0f} s")
+        print(f"browser ({mode}): {len(shown)} pictures in {seconds:.0f} s; the page said: {status}")
         return
     fps = (len(shown) - 1) / ((shown[-1] - shown[0]) / 1000)
     p95 = float(np.percentile(latencies, 95))

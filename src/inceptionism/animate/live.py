@@ -53,7 +53,7 @@ def to_tensor(frame: np.ndarray, size: tuple[int, int] | None = None) -> torch.T
     x = torch.from_numpy(np.array(frame[..., :3])).permute(2, 0, 1)[None].float() / 255.0
     if size is not None and tuple(x.shape[-2:]) != tuple(size):
         x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
-    return x
+    return x.contiguous()  # (one memory layout whatever the size: a compiled network is compiled for one)
 
 
 def to_frame(image: torch.Tensor) -> np.ndarray:
