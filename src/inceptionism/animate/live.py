@@ -134,7 +134,15 @@ class Accelerated:
         if fn is None:
             self.start(size, params)
             return self.eager(x, params)
-        return fn(x, params)
+        try:
+            return fn(x, params)
+        except Exception as exc:  # noqa: BLE001 - a compiled graph that fails: the eager one from now on
+            import logging
+
+            logging.getLogger(__name__).warning("the compiled style network failed (%s): it runs uncompiled",
+                                                str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            self.compiled[size] = self.eager
+            return self.eager(x, params)
 
     def start(self, size: tuple[int, int], params: dict[str, torch.Tensor]) -> None:
         import threading

@@ -148,6 +148,12 @@ def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str
             except InceptionismError as exc:
                 live.key = None
                 return frame, f"waiting: {exc}"
+            except Exception as exc:  # noqa: BLE001 - our bug: the log keeps the story, the stream goes on
+                import traceback
+
+                traceback.print_exc()
+                live.key = None
+                return frame, f"error: {type(exc).__name__}: {exc}"
             if live.recording:
                 live.recorder.add(out)
             fps, took = live.tick(time.perf_counter() - started)
