@@ -162,6 +162,17 @@ def test_default_previews_keep_within_the_budget_and_explicit_ones_do_not(tmp_pa
     assert len(read_log(log_path(tmp_path / "c.safetensors"))) == 10
 
 
+def test_a_failing_preview_does_not_stop_the_run(tmp_path, caplog):
+    def broken(step: int):
+        raise RuntimeError("out of memory")
+
+    with Watch(tmp_path / "p.safetensors", steps=4, preview_every=2, preview=broken) as watch:
+        for n in range(1, 5):
+            watch(_step(n))
+    assert watch.previews == [] and len(read_log(log_path(tmp_path / "p.safetensors"))) == 4
+    assert "the preview failed (out of memory); training goes on" in caplog.text
+
+
 def test_resuming_drops_the_rows_past_the_checkpoint_and_continues_the_clock(tmp_path):
     model = tmp_path / "m.safetensors"
     with Watch(model, steps=10, terms=("a",)) as watch:

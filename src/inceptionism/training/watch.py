@@ -184,13 +184,19 @@ class Watch:
                    **{f"held_out/{k}": v for k, v in s.metrics.items()}}
         if self._preview_due(s.step):
             started = time.perf_counter()
-            sheet, measured = self.preview(s.step)  # type: ignore[misc]
-            self._write_preview(sheet, s.step)
+            try:
+                sheet, measured = self.preview(s.step)  # type: ignore[misc]
+            except (RuntimeError, ValueError, OSError) as exc:  # a preview is not worth the run: it goes on
+                log.warning("step %d: the preview failed (%s); training goes on", s.step,
+                            str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                sheet, measured = None, {}
+            if sheet is not None:
+                self._write_preview(sheet, s.step)
             self.last_preview_s = time.perf_counter() - started
             self.preview_s += self.last_preview_s
             row.update({f"val_{k}": _cell(v) for k, v in measured.items()})
             figures.update({f"held_out/{k}": v for k, v in measured.items()})
-            if self.writer is not None:
+            if self.writer is not None and sheet is not None:
                 import numpy as np
 
                 self.writer.add_image("preview", np.asarray(sheet.convert("RGB")), s.step, dataformats="HWC")
