@@ -329,9 +329,13 @@ def train_tab(gr: Any, s: Services, trainer: Trainer) -> None:
         unique, folder = trainer.new_run_folder(name_value)
         try:
             styles = []
-            for f in files:  # each painting under its own name (the style's name in the model)
+            for f in files:  # each painting under its own name (the style's name in the model), made unique
                 target = folder / "paintings" / Path(f).name
                 target.parent.mkdir(exist_ok=True)
+                n = 1
+                while target.exists():
+                    n += 1
+                    target = target.with_name(f"{Path(f).stem}-{n}{Path(f).suffix}")
                 shutil.copyfile(f, target)
                 styles += ["--style", str(target)]
             data = unpack(zip_path, folder, limits)
