@@ -117,6 +117,9 @@ class Trainer:
             if self.run is not None and not self.run.done:
                 raise InceptionismError(f"a training is already running on this server ({self.run.name}): wait for "
                                         "it, or cancel it")
+            import shlex
+
+            (folder / "command.txt").write_text(shlex.join(command[1:]) + "\n")  # what runs, for whoever looks
             stderr = open(folder / "stderr.txt", "wb")
             try:
                 process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -332,10 +335,10 @@ def train_tab(gr: Any, s: Services, trainer: Trainer) -> None:
             for f in files:  # each painting under its own name (the style's name in the model), made unique
                 target = folder / "paintings" / Path(f).name
                 target.parent.mkdir(exist_ok=True)
-                n = 1
+                copy = 1
                 while target.exists():
-                    n += 1
-                    target = target.with_name(f"{Path(f).stem}-{n}{Path(f).suffix}")
+                    copy += 1
+                    target = target.with_name(f"{Path(f).stem}-{copy}{Path(f).suffix}")
                 shutil.copyfile(f, target)
                 styles += ["--style", str(target)]
             data = unpack(zip_path, folder, limits)
