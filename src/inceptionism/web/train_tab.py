@@ -55,6 +55,26 @@ class TrainRun:
     #: the last line the command said on stderr (its error, or its closing line)
     said: str = ""
     curves: tuple[int, float, str | None] = (0, 0.0, None)  # (rows drawn, when, the PNG)
+    #: the log's rows as last read, and the file's (mtime, size) then: read again only when it has changed
+    log: tuple[tuple[int, int], list[dict[str, float]]] = ((0, 0), [])
+
+    def rows(self) -> list[dict[str, float]]:
+        """The run's log (``NAME.log.csv``) as rows; every page's status and curves read it: once per change."""
+        from inceptionism.errors import ConfigError
+        from inceptionism.training.watch import log_path, read_log
+
+        path = log_path(self.model)
+        try:
+            stat = path.stat()
+        except OSError:
+            return []
+        key = (stat.st_mtime_ns, stat.st_size)
+        if key != self.log[0]:
+            try:
+                self.log = (key, read_log(path))
+            except ConfigError:
+                return self.log[1]
+        return self.log[1]
 
     @property
     def done(self) -> bool:
@@ -171,13 +191,7 @@ class Trainer:
 
 def status_line(run: TrainRun) -> str:
     """What the run is doing, in a line: its step, loss and pace, or how it ended."""
-    from inceptionism.errors import ConfigError
-    from inceptionism.training.watch import log_path, read_log
-
-    try:
-        rows = read_log(log_path(run.model))
-    except ConfigError:
-        rows = []
+    rows = run.rows()
     last = rows[-1] if rows else {}
     step = int(last.get("step", 0))
     what = f"{run.kind} {'network' if run.kind == 'style' else 'model'} {run.name}"
@@ -211,20 +225,18 @@ def latest_preview(run: TrainRun) -> str | None:
 
 def curves_png(run: TrainRun) -> str | None:
     """The run's curves as a PNG (drawn again when the log has grown and a few seconds have passed)."""
-    from inceptionism.errors import ConfigError
     from inceptionism.io.images import atomic_write
     from inceptionism.training.curves import draw_curves
-    from inceptionism.training.watch import log_path, read_log
 
     drawn, when, path = run.curves
     if time.time() - when < CURVES_EVERY_S and not run.done:
         return path
+    rows = run.rows()
+    if len(rows) == drawn or not rows:
+        return path
     try:
-        rows = read_log(log_path(run.model))
-        if len(rows) == drawn or not rows:
-            return path
         image = draw_curves(rows, f"{run.name}: {len(rows)} steps", width_px=900, height_px=340)
-    except ConfigError:
+    except InceptionismError:  # (no matplotlib: the page shows no curves, the rest goes on)
         return path
     target = run.folder / f"curves-{len(rows):06d}.png"
     atomic_write(target, lambda tmp: image.save(tmp, format="PNG"))
@@ -304,8 +316,9 @@ def train_tab(gr: Any, s: Services, trainer: Trainer) -> None:
               steps: float | None, size: float, collection_zip: str | None, n_epochs: float | None, dream_side: float,
               n_topics: float | None) -> str:
         try:
-            if trainer.busy() is not None:
-                raise InceptionismError(f"a training is already running on this server ({trainer.busy().name}): "
+            running = trainer.busy()
+            if running is not None:
+                raise InceptionismError(f"a training is already running on this server ({running.name}): "
                                         "wait for it, or cancel it")
             if kind_value == KINDS[0]:
                 return _start_style(trainer, s.limits, name_value, painting_files or [], photos_zip, steps, size)
