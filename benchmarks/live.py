@@ -11,14 +11,17 @@ In the browser: the server in this process, headless Chromium whose camera plays
 (scikit-image's cat panning), the Live tab painting it with a painting. Frames a second are the
 pictures the page shows; the latency of each is from the moment the page captured the camera frame
 (Gradio's webcam draws the video onto a canvas and encodes it: the hook times that) to the moment
-the painted picture's element changed. The page captures every 50 ms but sends a frame only once
-the last result came back, so the frame a picture answers is the first one captured after the
-picture before it. Median and 95th percentile printed.
+the painted picture's element changed. The page posts a frame every 50 ms; Gradio keeps only the newest
+one that came while the server was painting and hands it over next, so most frames are never painted.
+The server notes when each frame it painted came (this machine's clock, as the page's is); the frame a
+picture paints is the last one the page had posted by then, and the m-th picture the page shows is the
+m-th the server sent. Median and 95th percentile printed, with the counts that pair them up.
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import socket
 import statistics
 import tempfile
@@ -97,14 +100,21 @@ HOOK = """
 window.__captures = [];
 window.__shown = [];
 const toBlob = HTMLCanvasElement.prototype.toBlob;
-HTMLCanvasElement.prototype.toBlob = function(...args) { window.__captures.push(performance.now());
+HTMLCanvasElement.prototype.toBlob = function(...args) { window.__captures.push((performance.timeOrigin + performance.now()));
   return toBlob.apply(this, args); };
 const toDataURL = HTMLCanvasElement.prototype.toDataURL;
-HTMLCanvasElement.prototype.toDataURL = function(...args) { window.__captures.push(performance.now());
+HTMLCanvasElement.prototype.toDataURL = function(...args) { window.__captures.push((performance.timeOrigin + performance.now()));
   return toDataURL.apply(this, args); };
+// a capture the page really sends: Gradio's client posts the frame (the last capture) to the event's stream
+window.__sent = [];
+const fetch0 = window.fetch;
+window.fetch = function(url, options) {
+  if (String(url).includes('/stream/') && options && typeof options.body === 'string'
+      && options.body.includes('data:image/jpeg')) { window.__sent.push(window.__captures[window.__captures.length - 1]); }
+  return fetch0.apply(this, arguments); };
 new MutationObserver(() => {
   const img = document.querySelector('#live-output img');
-  if (img && img.src && img.src !== window.__last) { window.__last = img.src; window.__shown.push(performance.now()); }
+  if (img && img.src && img.src !== window.__last) { window.__last = img.src; window.__shown.push((performance.timeOrigin + performance.now())); }
 }).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
 """
 
@@ -140,33 +150,44 @@ def in_browser(seconds: float, mode: str) -> None:
             page.locator("#live-camera button", has_text="Record").click()
             page.wait_for_function("() => window.__shown.length >= 3", timeout=120_000)  # warmed up
             from inceptionism.animate import live
+            from inceptionism.web import live_tab
 
             for painter in list(live._ACCELERATED.values()):  # the server compiles in the background: wait
                 for event in list(painter.events.values()):
                     event.wait(600)
             page.wait_for_timeout(2000)
             compiled = {k: round(v) for painter in live._ACCELERATED.values() for k, v in painter.took.items()}
-            page.evaluate("() => { window.__captures = []; window.__shown = []; }")
+            start = page.evaluate("() => (performance.timeOrigin + performance.now())")
             page.wait_for_timeout(int(seconds * 1000))
-            captures, shown = page.evaluate("() => [window.__captures, window.__shown]")
+            captures, sent_at, shown = page.evaluate("() => [window.__captures, window.__sent, window.__shown]")
             status = page.locator("#live-status textarea").input_value()
+            (session,) = live_tab.SESSIONS[0].values()
+            with session.lock:
+                answered = list(session.answered)
             browser.close()
     finally:
         app.close()
+    # the page's m-th picture shown is the m-th the server sent, which paints the frame that reached the server
+    # at answered[m]: the last one the page had sent by then (the page's and the server's clocks are this
+    # machine's); the latency of a picture is from that frame's capture to the picture's showing
+    window = [m for m, t in enumerate(shown) if t >= start]
     latencies = []
-    for previous, s in zip(shown, shown[1:]):  # the frame a picture answers: the first captured after the last one
-        sent = [c for c in captures if previous <= c < s]
-        if sent:
-            latencies.append(s - sent[0])
-    if len(shown) < 2:
-        print(f"browser ({mode}): {len(shown)} pictures in {seconds:.0f} s; the page said: {status}")
+    for m in window:
+        if m < len(answered):
+            before = bisect.bisect_right(sent_at, 1000 * answered[m])
+            if before:
+                latencies.append(shown[m] - sent_at[before - 1])
+    if len(window) < 2:
+        print(f"browser ({mode}): {len(window)} pictures in {seconds:.0f} s; the page said: {status}")
         return
-    fps = (len(shown) - 1) / ((shown[-1] - shown[0]) / 1000)
+    fps = (len(window) - 1) / ((shown[window[-1]] - shown[window[0]]) / 1000)
+    sent = sum(1 for t in sent_at if t >= start)
     p95 = float(np.percentile(latencies, 95))
-    print(f"browser, {mode}, 320x240: {fps:.1f} pictures/s shown ({len(shown)} in {seconds:.0f} s, {len(captures)} "
-          f"camera frames captured); latency camera frame -> shown picture: median {statistics.median(latencies):.0f} "
-          f"ms, 95th percentile {p95:.0f} ms; compiled (size: seconds): {compiled or 'none'}; the page said: {status}",
-          flush=True)
+    print(f"browser, {mode}, 320x240: {fps:.1f} pictures/s shown ({len(window)} in {seconds:.0f} s; {sent} camera frames "
+          f"sent, Gradio hands the server the newest whenever it is free); latency camera frame -> shown picture: "
+          f"median {statistics.median(latencies):.0f} ms, 95th percentile {p95:.0f} ms (pictures shown {len(shown)}, "
+          f"sent {len(answered)}; frames captured {len(captures)}, sent {len(sent_at)}); compiled (size: seconds): "
+          f"{compiled or 'none'}; the page said: {status}", flush=True)
 
 
 def main() -> None:

@@ -2,11 +2,12 @@
 built-in style, or dreamed a step or two at a time, beside it; steadied along the optical flow; recorded to
 an MP4 on demand.
 
-Frames are never queued up: the page sends the next camera frame only when the last result has come back
-(at most every ``STREAM_EVERY`` seconds), so a slow server shows fewer frames, never older ones. A
-visitor's stream holds one of ``WebLimits.live_streams`` places in a ``live`` group of its own (apart from
-the other tabs' one-at-a-time jobs) while it runs: several visitors share the machine, each at a lower
-rate, and none waits for another's stream to end unless all places are taken. Each browser tab has
+Frames are never queued up: the page posts a camera frame every ``STREAM_EVERY`` seconds, and Gradio
+keeps only the newest one that came while the last was being painted, so a slow server shows fewer
+frames, never older ones. A visitor's stream holds one of ``WebLimits.live_streams`` places in a
+``live`` group of its own (apart from the other tabs' one-at-a-time jobs) while it runs: several
+visitors share the machine, each at a lower rate, and none waits for another's stream to end unless
+all places are taken. Each browser tab has
 its own painter and recorder (:class:`LiveSession`), rebuilt when its settings change.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import deque
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,11 @@ STREAM_EVERY = 0.05
 TIME_LIMIT_S = 1800
 #: browser tabs whose live state is kept (the oldest is dropped past this)
 MAX_SESSIONS = 32
+#: the live sessions of the latest app built in this process (``benchmarks.live`` reads their timings)
+SESSIONS: list[dict[str, "LiveSession"]] = [{}]
+#: what the page asks of the camera: frames of the size they are painted at (Gradio asks for 1920x1440 by
+#: default, which the page would encode and send and the server decode and shrink, every frame)
+CAMERA = {"video": {"width": {"ideal": 320}, "height": {"ideal": 240}}}
 
 
 @dataclass
@@ -50,6 +57,9 @@ class LiveSession:
     used: float = field(default_factory=time.monotonic)
     #: what Record and Stop said, and when: the status line repeats it for a while (frames keep rewriting it)
     note: tuple[str, float] = ("", 0.0)
+    #: for each picture sent, when its camera frame reached this function (``time.time()``: the benchmark
+    #: pairs it with the page's clock, which is this machine's)
+    answered: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
 
     def said(self, text: str) -> str:
         self.note = (text, time.monotonic())
@@ -96,6 +106,7 @@ def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str
     from inceptionism.web.dream_tab import layer_choices
 
     sessions: dict[str, LiveSession] = {}
+    SESSIONS[0] = sessions
     style_names = [st["name"] for st in style_meta["styles"]] if style_meta else []
     spec = get_model_spec(DEFAULT_MODEL)
 
@@ -139,6 +150,7 @@ def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str
         key = (mode, painting if mode == MODES[0] else None, style if mode == MODES[1] else None,
                float(strength) if mode != MODES[2] else None, layer if mode == MODES[2] else None,
                int(steps) if mode == MODES[2] else None, bool(steady))
+        came = time.time()
         with live.lock:
             started = time.perf_counter()
             try:
@@ -157,6 +169,7 @@ def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str
             if live.recording:
                 live.recorder.add(out)
             fps, took = live.tick(time.perf_counter() - started)
+            live.answered.append(came)
         recording = f"; recording: {len(live.recorder.frames)} frames" if live.recording else ""
         note = f"; {live.note[0]}" if live.note[0] and time.monotonic() - live.note[1] < 15 else ""
         return out, f"live: {fps:.1f} frames a second, {1000 * took:.0f} ms of work a frame here{recording}{note}"
@@ -188,7 +201,7 @@ def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             camera = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Your camera",
-                              elem_id="live-camera", height=300)
+                              elem_id="live-camera", height=300, webcam_options=gr.WebcamOptions(constraints=CAMERA))
             mode = gr.Radio(list(MODES), value=MODES[0], label="Paint with",
                             elem_id="live-mode")
             with gr.Group(visible=True) as painting_box:
