@@ -120,7 +120,7 @@ def part_photos(args: argparse.Namespace, net, judge) -> None:
         objective, _ = build_objective(net, None, class_value=index)
         p = []
         for config in (DreamConfig(seed=args.seed),
-                       DreamConfig(seed=args.seed, transforms="standard", decorrelate=True)):
+                       DreamConfig(seed=args.seed, transforms=args.photo_transforms, decorrelate=True)):
             out = dream(net, photo, objective, config).image
             p.append(float(judge.probabilities(out)[0, index]))
             if args.save:
@@ -129,7 +129,7 @@ def part_photos(args: argparse.Namespace, net, judge) -> None:
         ratios.append(p[1] / max(p[0], 1e-9))
         rows.append((name, index, p0, *p))
         print(f"  {name:<10} -> {net.categories[index]:<18} photo p={p0:.4f}  dream p={p[0]:.4f}  "
-              f"--transforms standard --decorrelate p={p[1]:.4f}  ({ratios[-1]:.1f}x)", flush=True)
+              f"--transforms {args.photo_transforms} --decorrelate p={p[1]:.4f}  ({ratios[-1]:.1f}x)", flush=True)
     print(f"\nphotos: median ratio of the judge's probability, new option / plain dream: "
           f"{statistics.median(ratios):.1f}x (goal >= 10x); median p plain {statistics.median(r[3] for r in rows):.3f}, "
           f"new {statistics.median(r[4] for r in rows):.3f}")
@@ -166,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=VisualizeConfig().steps, help="classes part: steps per picture")
     ap.add_argument("--size", type=int, default=VisualizeConfig().width, help="classes part: picture side")
     ap.add_argument("--transforms", default=VisualizeConfig().transforms, help="classes part: none|standard|strong")
+    ap.add_argument("--photo-transforms", default="standard", help="photos part: the dream's --transforms beside "
+                    "--decorrelate (none|standard|strong)")
     args = ap.parse_args(argv)
     torch.set_num_threads(min(2, torch.get_num_threads()))
     if args.save:
