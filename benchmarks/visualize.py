@@ -46,6 +46,9 @@ from inceptionism.visualize import render
 #: 25 ImageNet classes across animals, objects, food and scenes
 CLASSES = (1, 130, 9, 207, 291, 323, 340, 388, 417, 430, 504, 508, 574, 609, 717, 779, 850, 879, 928, 948, 954,
            963, 970, 980, 987)
+#: ImageNet's invertebrates among its animal classes 0-397 (spiders, jellyfish, anemones, corals, molluscs,
+#: crustaceans, insects, echinoderms): a flower drawn from nothing often reads as a sea anemone
+INVERTEBRATES = [*range(69, 80), *range(107, 127), *range(300, 330)]
 #: photo (scikit-image's) x class pairs for dreams toward a class
 PAIRS = (("chelsea", 130), ("chelsea", 954), ("astronaut", 417), ("astronaut", 1), ("coffee", 980),
          ("coffee", 323), ("rocket", 970), ("rocket", 291), ("chelsea", 430), ("astronaut", 948))
@@ -141,15 +144,22 @@ def part_collection(args: argparse.Namespace, net, judge) -> None:
         return
     own = get_model(None, weights=args.dream_model)
     names = own.categories
-    sums = {}
+    sums, vertebrates = {}, {}
     for i, name in enumerate(names):
         objective, _ = build_objective(own, None, class_value=i)
         image = render(own, objective, VisualizeConfig(seed=args.seed)).images
-        sums[name] = float(judge.probabilities(image)[0, :398].sum())
-        print(f"  {name:<16} judge's summed probability of ImageNet's animal classes: {sums[name]:.3f}", flush=True)
+        p = judge.probabilities(image)[0]
+        sums[name] = float(p[:398].sum())
+        spineless = float(p[INVERTEBRATES].sum())
+        vertebrates[name] = sums[name] - spineless
+        top = int(p.argmax())
+        print(f"  {name:<16} judge's summed probability of ImageNet's animal classes: {sums[name]:.3f} (of which "
+              f"invertebrates: corals, anemones, insects... {spineless:.3f}); its first class: "
+              f"{net.categories[top]} {float(p[top]):.2f}", flush=True)
     best = max(sums, key=sums.get)
     print(f"\ncollection: the most animal-like picture is {best!r}"
-          + (f" (the goal: {args.category!r})" if args.category else ""))
+          + (f" (the goal: {args.category!r})" if args.category else "")
+          + f"; leaving out the invertebrates, {max(vertebrates, key=vertebrates.get)!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
