@@ -7,16 +7,16 @@ keeps only the newest one that came while the last was being painted, so a slow 
 frames, never older ones. A visitor's stream holds one of ``WebLimits.live_streams`` places in a
 ``live`` group of its own (apart from the other tabs' one-at-a-time jobs) while it runs: several
 visitors share the machine, each at a lower rate, and none waits for another's stream to end unless
-all places are taken. Each browser tab has
-its own painter and recorder (:class:`LiveSession`), rebuilt when its settings change.
+all places are taken. Each browser tab has its own painter and recorder (:class:`LiveSession`), rebuilt
+when its settings change.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-from collections import deque
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
