@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from inceptionism.animate.loop import move
+from inceptionism.animate.loop import RELIABILITY_TOLERANCE, move
 from inceptionism.errors import ConfigError
 
 #: seconds between two measures of the frame's own style (strength below 1)
@@ -89,7 +89,7 @@ class Steady:
     are fixed-point, 1/32 px).
     """
 
-    def __init__(self, blend: float = 0.5, *, tolerance: float = 24.0):
+    def __init__(self, blend: float = 0.5, *, tolerance: float = RELIABILITY_TOLERANCE):
         if not 0.0 <= blend < 1.0:
             raise ConfigError(f"the steadiness blend must be in [0, 1), got {blend}")
         self.blend = blend

@@ -161,8 +161,12 @@ def video_loop(
     return count
 
 
-def flow_reliability(previous_frame: np.ndarray, frame: np.ndarray, flow: np.ndarray, *, tolerance: float = 24.0
-                     ) -> np.ndarray:
+#: the mean RGB difference (0-255) at which the flow counts as not explaining a pixel (:func:`flow_reliability`)
+RELIABILITY_TOLERANCE = 24.0
+
+
+def flow_reliability(previous_frame: np.ndarray, frame: np.ndarray, flow: np.ndarray, *,
+                     tolerance: float = RELIABILITY_TOLERANCE) -> np.ndarray:
     """Per pixel, 1 where the flow explains the new frame (the previous frame moved along it matches) down to 0.
 
     ``tolerance``: the mean RGB difference (0-255) at which a pixel counts as unexplained
