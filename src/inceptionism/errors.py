@@ -7,6 +7,12 @@ non-zero exit status; anything else escaping is a bug.
 from __future__ import annotations
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception in one line for a message: the first line of its text, else its type's name."""
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class InceptionismError(Exception):
     """Base class of every error this package raises on purpose."""
 

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from inceptionism.animate.loop import RELIABILITY_TOLERANCE, move
-from inceptionism.errors import ConfigError
+from inceptionism.errors import ConfigError, first_line
 
 #: seconds between two measures of the frame's own style (strength below 1)
 REFRESH_S = 1.0
@@ -159,7 +159,7 @@ class Accelerated:
             import logging
 
             logging.getLogger(__name__).warning("the compiled style network failed (%s): it runs uncompiled",
-                                                str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                                                first_line(exc))
             self.compiled[size] = self.eager
             return self.eager(x, params)
 
@@ -189,7 +189,7 @@ class Accelerated:
                 self.took[size] = time.perf_counter() - started
             except Exception as exc:  # noqa: BLE001 - no compiler here, say: the eager transformer goes on
                 logging.getLogger(__name__).warning("compiling the style network failed (%s): it runs uncompiled",
-                                                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                                                    first_line(exc))
             finally:
                 with self.lock:
                     self.pending.discard(size)

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from inceptionism.errors import ModelError
+from inceptionism.errors import ModelError, first_line
 from inceptionism.io.images import atomic_write
 from inceptionism.io.tensors import read_safetensors
 
@@ -121,7 +121,7 @@ def load_state(model_path: str | os.PathLike[str], optimizer: torch.optim.Optimi
         groups = json.loads(header["param_groups"]) if "param_groups" in header else None
         schedule = json.loads(header["scheduler"]) if "scheduler" in header else None
     except (KeyError, ValueError, RecursionError) as exc:
-        raise ModelError(f"{damaged}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise ModelError(f"{damaged}: {first_line(exc)}") from None
     if step < 0 or not isinstance(meta, dict) or not (groups is None or isinstance(groups, list) and len(groups) ==
             len(optimizer.param_groups) and all(isinstance(g, dict) for g in groups)) or \
             not (schedule is None or isinstance(schedule, dict)):

@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 
 from PIL import Image
 
-from inceptionism.errors import ConfigError, InceptionismError
+from inceptionism.errors import ConfigError, InceptionismError, first_line
 from inceptionism.io.images import atomic_write
 from inceptionism.training.loop import TrainStep
 
@@ -187,8 +187,7 @@ class Watch:
             try:
                 sheet, measured = self.preview(s.step)  # type: ignore[misc]
             except (RuntimeError, ValueError, OSError) as exc:  # a preview is not worth the run: it goes on
-                log.warning("step %d: the preview failed (%s); training goes on", s.step,
-                            str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                log.warning("step %d: the preview failed (%s); training goes on", s.step, first_line(exc))
                 sheet, measured = None, {}
             if sheet is not None:
                 self._write_preview(sheet, s.step)
