@@ -115,6 +115,26 @@ def test_animated_gif_uses_the_first_frame(tmp_path, caplog):
     assert "2 frames" in caplog.text
 
 
+def test_gif_frames_keep_their_colours_through_a_palette_from_a_sample(tmp_path):
+    from scipy.ndimage import uniform_filter
+
+    from inceptionism.io.video import write_gif
+
+    cat = (load_image("skimage:chelsea").rgb[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    ramp = np.zeros((300, 451, 3), np.uint8)
+    ramp[..., 0] = np.linspace(0, 255, 451)[None, :].astype(np.uint8)  # a smooth ramp: banding would show
+    ramp[..., 2] = np.linspace(0, 255, 300)[:, None].astype(np.uint8)
+    write_gif([cat, ramp], tmp_path / "two.gif", fps=5)
+    with Image.open(tmp_path / "two.gif") as gif:
+        assert gif.n_frames == 2
+        for i, frame in enumerate((cat, ramp)):
+            gif.seek(i)
+            shown = np.asarray(gif.convert("RGB"), dtype=np.float64)
+            # the dither's noise averages out over 3x3 pixels, as the eye averages it
+            seen = np.abs(uniform_filter(shown, (3, 3, 1)) - uniform_filter(frame.astype(np.float64), (3, 3, 1)))
+            assert seen.mean() < 2.0, (i, seen.mean())
+
+
 def test_sample_images_ship_with_scikit_image():
     assert load_image("skimage:chelsea").size == (451, 300)
     with pytest.raises(ImageReadError, match="unknown sample"):
