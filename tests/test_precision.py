@@ -161,7 +161,7 @@ def test_the_recipe_records_the_precision_and_from_repeats_it(tmp_path):
     from inceptionism.io.images import read_metadata
 
     first, again = tmp_path / "a.png", tmp_path / "b.png"
-    args = ["--steps", "2", "--octaves", "1", "-q"]
+    args = ["--steps", "2", "--octaves", "1", "--max-side", "128", "-q"]
     assert main(["dream", "skimage:chelsea", "-o", str(first), "--precision", "bf16", *args]) == 0
     assert read_metadata(first)["config"]["precision"] == "bf16"
     assert main(["dream", "--from", str(first), "-o", str(again), "-q"]) == 0
