@@ -105,6 +105,13 @@ def moving_clip():
     return make
 
 
+# Under pytest-xdist (the default run: two workers), one torch thread a worker and in the processes tests start,
+# so the two workers share the two cores instead of four threads fighting over them.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def _two_threads():
     torch.set_num_threads(min(2, torch.get_num_threads()))
