@@ -5,6 +5,7 @@ does not freeze the first's.
 
 from __future__ import annotations
 
+import base64
 import io
 import subprocess
 from pathlib import Path
@@ -92,7 +93,8 @@ def _shown(page, server: str, count: int, timeout_ms: int = 60_000) -> list[np.n
             " return img && img.src && !seen.includes(img.src); }", arg=seen, timeout=timeout_ms)
         src = page.locator("#live-output img").first.get_attribute("src")
         seen.append(src)
-        body = page.request.get(src if src.startswith("http") else server + src).body()
+        assert src.startswith("data:image/jpeg;base64,"), src[:80]  # inline: no file, no second request
+        body = base64.b64decode(src.split(",", 1)[1])
         pictures.append(np.asarray(Image.open(io.BytesIO(body)).convert("RGB"), dtype=np.float32) / 255)
     return pictures
 

@@ -43,6 +43,39 @@ SESSIONS: list[dict[str, "LiveSession"]] = [{}]
 CAMERA = {"video": {"width": {"ideal": 320}, "height": {"ideal": 240}}}
 
 
+#: JPEG quality of the pictures sent to the page
+JPEG_QUALITY = 85
+
+
+def _send_inline(image: Any) -> Any:
+    """Makes a ``gr.Image`` output send its pictures inside the message that carries them, as ``data:`` URLs.
+
+    A plain ``gr.Image`` output, streaming or not, writes each picture into Gradio's cache (encoded, hashed,
+    written) and the page then fetches it with a second request; two visitors whose frames paint alike even
+    share a cache file that one rewrites while the other reads it. Inline, a frame costs one JPEG encode.
+    (This one component's ``postprocess`` is replaced: a subclass of a Gradio component would make Gradio
+    write a ``.pyi`` file beside this module.)
+    """
+    import base64
+
+    import cv2
+    from gradio.data_classes import ImageData
+
+    files = image.postprocess
+
+    def postprocess(value: Any) -> Any:
+        if isinstance(value, np.ndarray) and value.ndim == 3 and value.dtype == np.uint8:
+            ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(value[..., ::-1]),
+                                    [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+            if ok:
+                return ImageData(url="data:image/jpeg;base64," + base64.b64encode(jpeg.tobytes()).decode("ascii"),
+                                 mime_type="image/jpeg")
+        return files(value)
+
+    image.postprocess = postprocess
+    return image
+
+
 @dataclass
 class LiveSession:
     """One browser tab's painter (rebuilt when its settings change), recorder and frame clock."""
@@ -219,9 +252,8 @@ def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str
             steady = gr.Checkbox(value=True, label="Steady: blend with the last picture carried along the motion "
                                  "(less flicker)", elem_id="live-steady")
         with gr.Column(scale=5, elem_classes=["result-column"]):
-            # streaming: each picture goes to the page inline (base64 JPEG), not as a file it fetches after
-            output = gr.Image(label="Live", type="numpy", interactive=False, elem_id="live-output", height=360,
-                              format="jpeg", streaming=True)
+            output = _send_inline(gr.Image(label="Live", type="numpy", interactive=False, elem_id="live-output",
+                                           height=360, format="jpeg", streaming=True))
             status = gr.Textbox(label="Status", interactive=False, elem_id="live-status")
             with gr.Row():
                 record = gr.Button("Record", elem_id="live-record")
