@@ -181,6 +181,21 @@ def test_resume_continues_the_step_count(captions_model, tmp_path):
         train_dream(root, copy, DreamTrainConfig(topics=3, epochs=7, seed=5, **FAST), resume=True)
 
 
+def test_a_new_head_starts_with_every_class_equally_likely(chelsea):
+    """The new head is zero, whatever the architecture's own initialisation (timm's scales by 1/sqrt(classes):
+    several units of logit for six classes, which a head trained alone spent its run undoing)."""
+    from inceptionism.dream.train import build_network, soft_cross_entropy
+    from inceptionism.models import get_model_spec
+
+    spec = get_model_spec("efficientnet_lite0")
+    net = build_network(spec, 6, progress=False).eval()
+    with torch.no_grad():
+        logits = net(torch.nn.functional.interpolate(chelsea, size=(160, 224), mode="area"))
+    assert logits.shape == (1, 6) and float(logits.abs().max()) == 0.0
+    assert abs(float(soft_cross_entropy(logits, torch.eye(6)[:1])) - np.log(6)) < 1e-5
+    assert float(dict(net.named_modules())["conv_head"].weight.abs().sum()) > 0  # the backbone kept its weights
+
+
 def test_folders_give_classes_that_dreams_can_raise(tmp_path, capsys):
     root = make_collection(tmp_path / "photos", captions=None, folders=True)
     out = tmp_path / "classes.safetensors"
