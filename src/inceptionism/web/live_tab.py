@@ -64,7 +64,7 @@ def _send_inline(image: Any) -> Any:
     files = image.postprocess
 
     def postprocess(value: Any) -> Any:
-        if isinstance(value, np.ndarray) and value.ndim == 3 and value.dtype == np.uint8:
+        if isinstance(value, np.ndarray) and value.ndim == 3 and value.shape[2] == 3 and value.dtype == np.uint8:
             ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(value[..., ::-1]),
                                     [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
             if ok:
