@@ -54,7 +54,9 @@ def _submit(url: str, image: str) -> tuple[str, str]:
     from gradio_client import Client
 
     try:
-        out = Client(url, verbose=False).submit(*_dream_args(image), api_name="/dream_job").result(timeout=300)
+        # (a generous read timeout: with the other test worker busy beside it, the default 5 s can run out)
+        client = Client(url, verbose=False, httpx_kwargs={"timeout": 60})
+        out = client.submit(*_dream_args(image), api_name="/dream_job").result(timeout=300)
         status = str(out[2])
         return ("error" if status.startswith("error:") else "served"), status
     except Exception as exc:  # noqa: BLE001 - sorted below: a clean refusal or an error
