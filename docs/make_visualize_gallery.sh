@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's feature-visualisation pictures: eight ImageNet classes from nothing, a channel atlas, a diverse
-# batch, and a dream toward a class with and without --decorrelate. About 8 minutes on two CPU cores.
+# batch, and a dream toward a class with and without --decorrelate --transforms standard --lap-norm. About 8
+# minutes on two CPU cores.
 #
 #   bash docs/make_visualize_gallery.sh
 set -euo pipefail
@@ -12,15 +13,16 @@ inceptionism visualize --atlas classes --classes "goldfish,flamingo,lion,ladybug
   --columns 4 -o "$out/classes.png" -q
 inceptionism visualize --atlas blocks.5 --channels 0-7 --size 160 --columns 4 -o "$out/channels.png" -q
 inceptionism visualize --class "tennis ball" --batch 3 --diversity 100 --size 160 -o "$out/diverse.png" -q
-inceptionism dream skimage:rocket --class alp -o "$out/rocket-alp.png" -q
-inceptionism dream skimage:rocket --class alp --decorrelate --transforms standard -o "$out/rocket-alp-new.png" -q
+inceptionism dream skimage:astronaut --class "Granny Smith" --max-side 320 -o "$out/apple.png" -q
+inceptionism dream skimage:astronaut --class "Granny Smith" --max-side 320 --decorrelate --transforms standard --lap-norm \
+  -o "$out/apple-new.png" -q
 python - "$out" <<'PY'
 import sys
 from PIL import Image
 out = sys.argv[1]
 for name in ("classes", "channels", "diverse"):
     Image.open(f"{out}/{name}.png").convert("RGB").save(f"docs/gallery/visualize-{name}.jpg", quality=90)
-a, b = Image.open(f"{out}/rocket-alp.png"), Image.open(f"{out}/rocket-alp-new.png")
+a, b = Image.open(f"{out}/apple.png"), Image.open(f"{out}/apple-new.png")
 pair = Image.new("RGB", (a.width + b.width + 6, a.height), "white")
 pair.paste(a, (0, 0)); pair.paste(b, (a.width + 6, 0))
 pair.save("docs/gallery/dream-decorrelate.jpg", quality=90)
