@@ -13,8 +13,10 @@ Parts:
   mean probability of the intended class and the share of clipped values (0 or 255),
   for ``visualize`` (224 px, its defaults) beside today's older way,
   ``dream --noise 260x260 --class N``.
-- ``speed``: one 224 px picture of 256 steps in-process; a batch of 4 against one;
-  float32 against bfloat16 and channels-last where the CPU has them.
+- ``speed``: one 224 px picture of 256 steps in-process, timed in turn with Lucid's
+  recipe on timm's Lite0 (``benchmarks.lucent_recipe``, the issue's prototype); a
+  batch of 4 against one; float32 against bfloat16 and channels-last where the CPU
+  has them.
 - ``photos``: 10 photo x class pairs, the judge's probability of the class after
   ``dream`` toward it, plain and with ``--transforms standard --decorrelate
   --lap-norm 4``, as the picture is and through a 1-px blur (the plain dream's
@@ -51,6 +53,8 @@ CLASSES = (1, 130, 9, 207, 291, 323, 340, 388, 417, 430, 504, 508, 574, 609, 717
 #: ImageNet's invertebrates among its animal classes 0-397 (spiders, jellyfish, anemones, corals, molluscs,
 #: crustaceans, insects, echinoderms): a flower drawn from nothing often reads as a sea anemone
 INVERTEBRATES = [*range(69, 80), *range(107, 127), *range(300, 330)]
+#: the peer's row: Lucid's recipe as the issue's prototype wrote it (benchmarks.lucent_recipe)
+PEER = "Lucid's recipe"
 #: the least probability a ratio divides by (a judge's 0.0001 and 0.001 are both "not seen")
 FLOOR = 0.005
 #: photo (scikit-image's) x class pairs for dreams toward a class
@@ -61,6 +65,11 @@ PAIRS = (("chelsea", 130), ("chelsea", 954), ("astronaut", 417), ("astronaut", 1
 def part_classes(args: argparse.Namespace, net, judge) -> None:
     classes = CLASSES[:args.classes]
     rows = {"visualize": [], "dream --noise": []}
+    peer = None
+    if args.peer:
+        from benchmarks.lucent_recipe import render_class, timm_lite0
+
+        peer, rows[PEER] = timm_lite0(), []
     for index in classes:
         objective, _ = build_objective(net, None, class_value=index)
         started = time.perf_counter()
@@ -68,14 +77,21 @@ def part_classes(args: argparse.Namespace, net, judge) -> None:
                                                      width=args.size, height=args.size)).images
         seconds = time.perf_counter() - started
         old = dream(net, noise_image(260, 260, seed=args.seed), objective, DreamConfig(seed=args.seed)).image
-        for name, image in (("visualize", new), ("dream --noise", old)):
+        pictures = [("visualize", new), ("dream --noise", old)]
+        if peer is not None:
+            pictures.append((PEER, render_class(peer, index, size=args.size, steps=args.steps,
+                                                            seed=args.seed)))
+        for name, image in pictures:
             p = judge.probabilities(image)[0]
             rows[name].append((int(p.argmax()) == index, float(p[index]), clipped(image)))
         if args.save:
             save_image(new, args.save / f"class-{index:03d}.png")
+            if peer is not None:
+                save_image(pictures[-1][1], args.save / f"class-{index:03d}-lucid.png")
         p_new = rows["visualize"][-1][1]
         print(f"  {index:3d} {net.categories[index]:<22} visualize p={p_new:.2f} ({seconds:.1f} s)   "
-              f"dream --noise p={rows['dream --noise'][-1][1]:.2f}", flush=True)
+              f"dream --noise p={rows['dream --noise'][-1][1]:.2f}"
+              + (f"   Lucid's recipe p={rows[PEER][-1][1]:.2f}" if peer is not None else ""), flush=True)
     print(f"\nImageNet classes from nothing ({len(classes)} classes, judge {judge.name}):")
     print(f"{'':16}{'ranked first':>14}{'mean p':>9}{'clipped':>9}")
     for name, r in rows.items():
@@ -97,14 +113,30 @@ def _time_render(net, objective, config, repeats: int) -> float:
 
 
 def part_speed(args: argparse.Namespace, net, judge) -> None:
+    from benchmarks.lucent_recipe import render_class, timm_lite0
     from inceptionism.precision import cpu_has_bf16
 
     objective, _ = build_objective(net, None, class_value=130)
-    one = _time_render(net, objective, VisualizeConfig(precision="fp32"), args.repeats)
+    peer = timm_lite0() if args.device == "cpu" else None
+    ones, standards, peers = [], [], []
+    for _ in range(args.repeats):  # side by side, in turn: this machine's speed drifts by the minute
+        ones.append(_time_render(net, objective, VisualizeConfig(precision="fp32"), 1))
+        standards.append(_time_render(net, objective, VisualizeConfig(precision="fp32", transforms="standard"), 1))
+        if peer is not None:
+            started = time.perf_counter()
+            render_class(peer, 130)
+            peers.append(time.perf_counter() - started)
+    one, standard = statistics.median(ones), statistics.median(standards)
     four = _time_render(net, objective, VisualizeConfig(batch=4, precision="fp32"), args.repeats)
     where = args.device if args.device != "cpu" else f"{torch.get_num_threads()} threads"
     print(f"\nspeed (224 px, 256 steps, {where}, median of {args.repeats}):")
     print(f"  one picture        {one:6.1f} s   (goal <= 10 s)")
+    print(f"  --transforms standard {standard:6.1f} s")
+    if peers:
+        recipe = statistics.median(peers)
+        print(f"  Lucid's recipe     {recipe:6.1f} s   (benchmarks.lucent_recipe: timm's Lite0, standard transforms); "
+              f"ours {one / recipe:.2f}x its time, {standard / recipe:.2f}x with the same transforms (the goal, "
+              f"10 s where the issue's prototype of it took 12.5 s: 0.80x)")
     print(f"  a batch of four    {four:6.1f} s   {four / one:.2f}x one (goal <= 2.5x)")
     cl_net = get_model("efficientnet_lite0", device=args.device)
     cl_net.channels_last = True  # the network's input and weights in NHWC (Network.normalize makes the input so)
@@ -199,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--save", type=Path, default=None, help="a folder for the pictures")
     ap.add_argument("--dream-model", default=None)
+    ap.add_argument("--peer", action="store_true", help="classes part: also Lucid's recipe on timm's Lite0 "
+                    "(benchmarks.lucent_recipe), judged alike")
     ap.add_argument("--category", default="animals")
     ap.add_argument("--device", default="cpu", help="where the renders run (cuda: the GPU figures)")
     ap.add_argument("--steps", type=int, default=VisualizeConfig().steps, help="classes part: steps per picture")
