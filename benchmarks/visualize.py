@@ -46,6 +46,7 @@ from inceptionism.dream import dream, noise_image
 from inceptionism.io.images import load_image, save_image
 from inceptionism.models import get_model
 from inceptionism.objectives import build_objective
+from inceptionism.style.regions import gaussian_blur
 from inceptionism.visualize import render
 
 #: 25 ImageNet classes across animals, objects, food and scenes
@@ -80,15 +81,15 @@ def part_classes(args: argparse.Namespace, net, judge) -> None:
         old = dream(net, noise_image(260, 260, seed=args.seed), objective, DreamConfig(seed=args.seed)).image
         pictures = [("visualize", new), ("dream --noise", old)]
         if peer is not None:
-            pictures.append((PEER, render_class(peer, index, size=args.size, steps=args.steps,
-                                                            seed=args.seed)))
+            lucid = render_class(peer, index, size=args.size, steps=args.steps, seed=args.seed)
+            pictures.append((PEER, lucid))
         for name, image in pictures:
             p = judge.probabilities(image)[0]
             rows[name].append((int(p.argmax()) == index, float(p[index]), clipped(image)))
         if args.save:
             save_image(new, args.save / f"class-{index:03d}.png")
             if peer is not None:
-                save_image(pictures[-1][1], args.save / f"class-{index:03d}-lucid.png")
+                save_image(lucid, args.save / f"class-{index:03d}-lucid.png")
         p_new = rows["visualize"][-1][1]
         print(f"  {index:3d} {net.categories[index]:<22} visualize p={p_new:.2f} ({seconds:.1f} s)   "
               f"dream --noise p={rows['dream --noise'][-1][1]:.2f}"
@@ -132,7 +133,7 @@ def part_speed(args: argparse.Namespace, net, judge) -> None:
     where = args.device if args.device != "cpu" else f"{torch.get_num_threads()} threads"
     print(f"\nspeed (224 px, 256 steps, {where}, median of {args.repeats}):")
     print(f"  one picture        {one:6.1f} s   (goal <= 10 s)")
-    print(f"  --transforms standard {standard:6.1f} s")
+    print(f"  standard transforms {standard:5.1f} s")
     if peers:
         recipe = statistics.median(peers)
         print(f"  Lucid's recipe     {recipe:6.1f} s   (benchmarks.lucent_recipe: timm's Lite0, standard transforms); "
@@ -151,17 +152,6 @@ def part_speed(args: argparse.Namespace, net, judge) -> None:
         print("  bfloat16           not measured: this CPU has neither AVX-512 BF16 nor AMX")
 
 
-def _blurred(images: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
-    """``images`` through a Gaussian blur of ``sigma`` pixels: what is left without the finest detail."""
-    radius = max(1, round(3 * sigma))
-    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    k = torch.exp(-t * t / (2 * sigma * sigma))
-    k = (k / k.sum()).to(images)
-    x = torch.nn.functional.pad(images, (radius, radius, radius, radius), mode="reflect")
-    x = torch.nn.functional.conv2d(x, k.view(1, 1, 1, -1).expand(3, 1, 1, -1), groups=3)
-    return torch.nn.functional.conv2d(x, k.view(1, 1, -1, 1).expand(3, 1, -1, 1), groups=3)
-
-
 def part_photos(args: argparse.Namespace, net, judge) -> None:
     recipe = f"--transforms {args.photo_transforms} --decorrelate" + (
         f" --lap-norm {args.photo_lap_norm}" if args.photo_lap_norm else "")
@@ -178,7 +168,8 @@ def part_photos(args: argparse.Namespace, net, judge) -> None:
                                     DreamConfig(seed=args.seed, transforms=args.photo_transforms, decorrelate=True,
                                                 lap_norm=args.photo_lap_norm))):
             out = dream(net, photo, objective, config).image
-            row += [float(judge.probabilities(out)[0, index]), float(judge.probabilities(_blurred(out))[0, index])]
+            blurred = gaussian_blur(out, 1.0)
+            row += [float(judge.probabilities(out)[0, index]), float(judge.probabilities(blurred)[0, index])]
             if args.save:
                 save_image(out, args.save / f"photo-{name}-{index:03d}-{'plain' if k == 0 else 'new'}.png")
         rows.append(row)

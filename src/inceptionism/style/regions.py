@@ -32,19 +32,26 @@ from inceptionism.errors import ConfigError
 FEATHER = 0.01
 
 
+def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``image`` (``B,C,H,W``) blurred by a Gaussian of ``sigma`` pixels, each channel alone, the edges replicated."""
+    radius = max(1, math.ceil(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32, device=image.device)
+    k = torch.exp(-(x**2) / (2 * sigma**2))
+    k = (k / k.sum()).to(image.dtype)
+    channels = image.shape[1]
+    pad = (radius, radius, radius, radius)
+    blurred = F.conv2d(F.pad(image, pad, mode="replicate"), k.view(1, 1, 1, -1).expand(channels, 1, 1, -1),
+                       groups=channels)
+    return F.conv2d(blurred, k.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+
+
 def feather(mask: torch.Tensor, fraction: float = FEATHER) -> torch.Tensor:
     """``mask`` with its edges softened by a Gaussian of ``fraction`` of the long side (black stays black
     far from an edge, white stays white)."""
     sigma = fraction * max(mask.shape[-2:])
     if sigma < 0.5:
         return mask
-    radius = max(1, math.ceil(3 * sigma))
-    x = torch.arange(-radius, radius + 1, dtype=torch.float32, device=mask.device)
-    k = torch.exp(-(x**2) / (2 * sigma**2))
-    k = (k / k.sum()).to(mask.dtype)
-    pad = (radius, radius, radius, radius)
-    blurred = F.conv2d(F.pad(mask, pad, mode="replicate"), k.view(1, 1, 1, -1))
-    return F.conv2d(blurred, k.view(1, 1, -1, 1))
+    return gaussian_blur(mask, sigma)
 
 
 def blend_regions(content: torch.Tensor, outputs: Sequence[torch.Tensor], masks: Sequence[torch.Tensor]) -> torch.Tensor:
