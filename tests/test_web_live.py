@@ -82,7 +82,7 @@ def _status(page) -> str:
     return page.locator("#live-status textarea").input_value()
 
 
-def _shown(page, server: str, count: int, timeout_ms: int = 60_000) -> list[np.ndarray]:
+def _shown(page, count: int, timeout_ms: int = 60_000) -> list[np.ndarray]:
     """``count`` different pictures shown in the live output, one after another."""
     seen: list[str] = []
     pictures = []
@@ -114,7 +114,7 @@ def test_live_paints_then_dreams_the_camera_and_records_an_mp4(live_server, came
 
     browser, frames = camera
     page = _start(browser, live_server)
-    painted = _shown(page, live_server, 4)
+    painted = _shown(page, 4)
     assert _status(page).startswith("live: "), _status(page)
     for picture in painted:
         assert _nearest_camera_difference(picture, frames) > 0.08  # painted, not the camera frame
@@ -123,13 +123,13 @@ def test_live_paints_then_dreams_the_camera_and_records_an_mp4(live_server, came
 
     # a second visitor's camera does not freeze the first's
     other = _start(browser, live_server)
-    both = _shown(other, live_server, 2) + _shown(page, live_server, 2)
+    both = _shown(other, 2) + _shown(page, 2)
     assert len(both) == 4
     other.context.close()
 
     page.locator("#live-mode label", has_text="Dream").click()
-    _shown(page, live_server, 2)  # (the painting's last pictures may still come)
-    dreamt = _shown(page, live_server, 3)
+    _shown(page, 2)  # (the painting's last pictures may still come)
+    dreamt = _shown(page, 3)
     assert _status(page).startswith("live: "), _status(page)
     assert all(_nearest_camera_difference(d, frames) > 0.02 for d in dreamt)
     assert min(np.abs(d - p).mean() for d in dreamt for p in painted) > 0.05  # a dream, not the painting

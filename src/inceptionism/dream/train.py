@@ -200,7 +200,7 @@ def freeze(spec: ModelSpec, net: nn.Module, train_blocks: int | str | None) -> t
     n = len(blocks) if train_blocks == "all" else (spec.fine_tune_blocks if train_blocks is None else int(train_blocks))
     n = min(n, len(blocks))
     net.requires_grad_(False)
-    head = dict(net.named_modules())[spec.classifier]
+    head = net.get_submodule(spec.classifier)
     head.requires_grad_(True)
     head_ids = {id(p) for p in head.parameters()}
     trained: list[nn.Parameter] = []
@@ -233,7 +233,7 @@ def build_network(spec: ModelSpec, classes: int, *, progress: bool = True) -> nn
     # own initialisations scale by the number of outputs (timm's EfficientNet: uniform within 1/sqrt(C)),
     # which for six classes gives logits of several units on 1280 features: a head trained alone
     # (--train-blocks 0) spent its whole run undoing that (held-out accuracy 0.39 on the clip-art).
-    classifier = dict(net.named_modules())[spec.classifier]
+    classifier = net.get_submodule(spec.classifier)
     with torch.no_grad():
         for p in classifier.parameters(recurse=False):
             p.zero_()
