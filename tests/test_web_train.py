@@ -66,6 +66,15 @@ def _wait_status(page, elem_id: str, prefixes: tuple[str, ...], timeout_ms: int)
     return _status(page, elem_id)
 
 
+def _uploaded(page, elem_id: str, name: str) -> None:
+    """Wait until the file component shows ``name`` as uploaded: its download link, which comes with the server's copy.
+
+    (Not ``get_by_text(name)``: that matches only the transient "Uploading 1 file... name"; the finished row splits
+    the name into a stem and an extension, so a page that finished the upload before the first look never matched.)
+    """
+    page.locator(f'#{elem_id} a[download="{name}"]').wait_for(timeout=60_000)
+
+
 def _set_number(page, elem_id: str, value: float) -> None:
     box = page.locator(f"#{elem_id} input[type=number]").first
     box.fill(str(value))
@@ -84,7 +93,9 @@ def test_train_a_style_network_in_the_browser_then_paint_with_it(train_server, b
     page.get_by_role("tab", name="Train").click()
     page.locator("#train-paintings input[type=file]").set_input_files([str(p) for p in paintings])
     page.locator("#train-photos input[type=file]").set_input_files(str(photos))
-    page.get_by_text("photos.zip").first.wait_for(timeout=30_000)
+    _uploaded(page, "train-photos", "photos.zip")
+    for painting in paintings:
+        _uploaded(page, "train-paintings", painting.name)
     _set_number(page, "train-style-steps", 20)
     _set_number(page, "train-style-size", 64)
     page.locator("#train-name input, #train-name textarea").first.fill("my style")
@@ -138,7 +149,7 @@ def test_a_dream_model_trains_from_a_zip_of_class_folders_and_cancel_keeps_its_c
     page.get_by_role("tab", name="Train").click()
     page.get_by_text("A dream model (your photos)").click()
     page.locator("#train-collection input[type=file]").set_input_files(str(archive))
-    page.get_by_text("kinds.zip").first.wait_for(timeout=30_000)
+    _uploaded(page, "train-collection", "kinds.zip")
     _set_number(page, "train-epochs", 100)
     _set_number(page, "train-dream-size", 96)
     page.locator("#train-name input, #train-name textarea").first.fill("kinds")
@@ -174,7 +185,8 @@ def test_hostile_zips_are_refused_in_one_line_and_leave_nothing(train_server, br
         page.get_by_role("tab", name="Train").click()
         page.locator("#train-paintings input[type=file]").set_input_files(str(painting))
         page.locator("#train-photos input[type=file]").set_input_files(str(archive))
-        page.get_by_text(archive.name).first.wait_for(timeout=30_000)
+        _uploaded(page, "train-photos", archive.name)
+        _uploaded(page, "train-paintings", painting.name)
         page.locator("#train-run").click()
         said = _wait_status(page, "train-status", ("error:", "training:", "starting:"), 60_000)
         assert said == f"error: {archive.name}: refused: {reason}", said
