@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zipfile
 from pathlib import Path
 
@@ -172,11 +173,18 @@ def test_a_dream_model_trains_from_a_zip_of_class_folders_and_cancel_keeps_its_c
 
 
 def test_hostile_zips_are_refused_in_one_line_and_leave_nothing(train_server, browser, tmp_path):
+    from inceptionism.web.train_tab import POLL_S
+
     server, train_dir, app = train_server
     painting = _picture("rocket", (64, 64), tmp_path / "rocket.png")
     escape = _zip(tmp_path / "evil.zip", {"ok.png": _png("camera", (64, 64)), "../evil.txt": b"written outside"})
     bomb = _zip(tmp_path / "bomb.zip", {"zeros.png": b"\0" * (300 << 20)})
     assert bomb.stat().st_size < 2 << 20
+    if app.trainer.run is None:  # an earlier run whose line every page polls: a refusal must not be wiped by it
+        run = app.trainer.start("style", *app.trainer.new_run_folder("earlier"), ["--help"], 10)
+        deadline = time.time() + 120
+        while not run.done and time.time() < deadline:
+            time.sleep(0.2)
     before = sorted(p.name for p in train_dir.iterdir())
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     for archive, reason in ((escape, "'../evil.txt' points outside the archive's folder"),
@@ -191,6 +199,8 @@ def test_hostile_zips_are_refused_in_one_line_and_leave_nothing(train_server, br
         said = _wait_status(page, "train-status", ("error:", "training:", "starting:"), 60_000)
         assert said == f"error: {archive.name}: refused: {reason}", said
         assert "\n" not in said
+        page.wait_for_timeout(POLL_S * 1500)  # the next poll leaves the refusal in place
+        assert _status(page, "train-status") == said
     assert sorted(p.name for p in train_dir.iterdir()) == before  # the run's folder went with the refusal
     assert not (train_dir.parent / "evil.txt").exists() and not list(train_dir.parent.glob("*/evil.txt"))
     page.close()
@@ -256,11 +266,12 @@ def test_one_training_at_a_time_and_cancel_keeps_the_checkpoint(tmp_path):
     assert name == "a-long-one" and trainer.new_run_folder("a long one")[0] == "a-long-one-2"
     args = ["--style", str(painting), "--data", str(photos), "--steps", "5000", "--image-size", "64",
             "--workers", "0", "--checkpoint-every", "1000"]
-    run = trainer.start("style", name, folder, args, 5000)
+    run = trainer.start("style", name, folder, args, 5000, about="1 style, 5000 steps")
+    # what the page first said stays while the networks load (a page's next poll does not wipe it)
+    assert status_line(run) == "starting: style network a-long-one (1 style, 5000 steps): loading the networks " \
+                               "and the pictures"
     with pytest.raises(InceptionismError, match="a training is already running on this server \\(a-long-one\\)"):
         trainer.start("style", "other", trainer.new_run_folder("other")[1], args, 5000)
-    import time
-
     deadline = time.time() + 120
     while not status_line(run).startswith("training:") and time.time() < deadline:
         time.sleep(0.5)

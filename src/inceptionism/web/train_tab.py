@@ -50,6 +50,8 @@ class TrainRun:
     steps: int
     process: subprocess.Popen
     started: float = field(default_factory=time.time)
+    #: what was started, as the page first said it ("3 styles, 300 steps"): kept while the networks load
+    about: str = ""
     cancelled: bool = False
     code: int | None = None
     #: the last line the command said on stderr (its error, or its closing line)
@@ -129,7 +131,7 @@ class Trainer:
                 n += 1
                 unique = f"{slug}-{n}"
 
-    def start(self, kind: str, name: str, folder: Path, args: list[str], steps: int) -> TrainRun:
+    def start(self, kind: str, name: str, folder: Path, args: list[str], steps: int, about: str = "") -> TrainRun:
         model = folder / f"{name}.safetensors"
         command = [sys.executable, "-m", "inceptionism", f"train-{kind}", *args, "-o", str(model), "-q",
                    "--device", self.s.device]
@@ -146,7 +148,7 @@ class Trainer:
                                            stderr=stderr, cwd=folder)
             finally:
                 stderr.close()
-            self.run = TrainRun(kind, name, model, folder, command, steps, process)
+            self.run = TrainRun(kind, name, model, folder, command, steps, process, about=about)
         threading.Thread(target=self._wait, args=(self.run,), daemon=True).start()
         return self.run
 
@@ -203,7 +205,8 @@ def status_line(run: TrainRun) -> str:
             return f"cancelled: {what} at step {step}{kept}"
         return f"error: {run.said or f'the training stopped (exit code {run.code})'}"
     if not rows:
-        return f"starting: {what} (loading the networks and the pictures)"
+        return f"starting: {what} ({run.about}): loading the networks and the pictures" if run.about else \
+            f"starting: {what}: loading the networks and the pictures"
     pace = last.get("seconds", 0) / max(1, step)
     left = pace * (run.steps - step)
     held = {k.removeprefix("val_"): v for r in rows for k, v in r.items() if k.startswith("val_")}
@@ -306,15 +309,31 @@ def train_tab(gr: Any, s: Services, trainer: Trainer) -> None:
                               elem_id="train-curves", height=240)
             model_file = gr.File(label="The model (download to keep it)", interactive=False, elem_id="train-model")
     seen = gr.State(0)  # the version of the trained-models list this page shows
+    polled = gr.State("")  # the progress line this page's last poll sent
 
     def on_kind(value: str) -> tuple[Any, Any]:
         return gr.Group(visible=value == KINDS[0]), gr.Group(visible=value == KINDS[1])
 
     kind.change(on_kind, kind, [style_box, dream_box], queue=False)
 
-    def start(kind_value: str, name_value: str, painting_files: list[str] | None, photos_zip: str | None,
-              steps: float | None, size: float, collection_zip: str | None, n_epochs: float | None, dream_side: float,
-              n_topics: float | None) -> str:
+    def current_line() -> str:
+        """The progress line a poll would send now ("" with no run)."""
+        run = trainer.run
+        return "" if run is None else status_line(run)
+
+    def start(*values: Any) -> tuple[str, str]:
+        """The click's line, and the poll's current line as this page's last polled one (so the next poll
+        replaces the click's line only when the run's own line changes)."""
+        said = start_run(*values)
+        return said, current_line()
+
+    def cancel() -> tuple[str, str]:
+        said = trainer.cancel()
+        return said, current_line()
+
+    def start_run(kind_value: str, name_value: str, painting_files: list[str] | None, photos_zip: str | None,
+                  steps: float | None, size: float, collection_zip: str | None, n_epochs: float | None,
+                  dream_side: float, n_topics: float | None) -> str:
         try:
             running = trainer.busy()
             if running is not None:
@@ -361,10 +380,11 @@ def train_tab(gr: Any, s: Services, trainer: Trainer) -> None:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         every = max(5, n // 10)
-        trainer.start("style", unique, folder, [*styles, "--data", str(data), "--steps", str(n),
-                                                "--image-size", str(int(size)), "--checkpoint-every", str(every),
-                                                "--preview-every", str(every)], n)
-        return f"starting: style network {unique} ({len(files)} styles, {n} steps)"
+        run = trainer.start("style", unique, folder, [*styles, "--data", str(data), "--steps", str(n),
+                                                      "--image-size", str(int(size)), "--checkpoint-every", str(every),
+                                                      "--preview-every", str(every)], n,
+                            about=f"{len(files)} style{'s' if len(files) > 1 else ''}, {n} steps")
+        return f"starting: style network {unique} ({run.about})"
 
     def _start_dream(trainer: Trainer, limits: WebLimits, name_value: str, zip_path: str | None,
                      n_epochs: float | None, side: float, n_topics: float | None) -> str:
@@ -389,25 +409,31 @@ def train_tab(gr: Any, s: Services, trainer: Trainer) -> None:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         # a preview at every epoch, whatever it costs: seeing the model learn is what the page is for
-        trainer.start("dream", unique, folder, [str(source), "--epochs", str(n), "--batch-size", str(batch),
-                                                "--image-size", str(int(side)), "--topics", str(k),
-                                                "--preview-every", str(max(1, steps_per_epoch))],
-                      n * steps_per_epoch)
-        return f"starting: dream model {unique} ({len(labelled.images)} photos, {labelled.collection.count} " \
-               f"{labelled.collection.kind}, {n} epochs)"
+        run = trainer.start("dream", unique, folder, [str(source), "--epochs", str(n), "--batch-size", str(batch),
+                                                      "--image-size", str(int(side)), "--topics", str(k),
+                                                      "--preview-every", str(max(1, steps_per_epoch))],
+                            n * steps_per_epoch, about=f"{len(labelled.images)} photos, {labelled.collection.count} "
+                                                       f"{labelled.collection.kind}, {n} epochs")
+        return f"starting: dream model {unique} ({run.about})"
 
-    def look(seen_version: int) -> list[Any]:
-        """What a page shows of the server's training (every page polls the same run)."""
+    def look(seen_version: int, polled: str) -> list[Any]:
+        """What a page shows of the server's training (every page polls the same run).
+
+        The progress line is sent only when it differs from ``polled``, the line this page last had from a
+        poll or a click: a refusal said by a click stays, not wiped by an earlier run's unchanged line.
+        """
         run = trainer.run
         listeners, version = s.trained.updates(gr, seen_version)
         if run is None:
-            return [gr.skip(), gr.skip(), gr.skip(), gr.skip(), *listeners, version]
-        return [status_line(run), latest_preview(run) or gr.skip(), curves_png(run) or gr.skip(),
-                str(run.model) if run.done and run.model.is_file() else gr.skip(), *listeners, version]
+            return [gr.skip(), gr.skip(), gr.skip(), gr.skip(), *listeners, version, polled]
+        line = status_line(run)
+        return [line if line != polled else gr.skip(), latest_preview(run) or gr.skip(),
+                curves_png(run) or gr.skip(), str(run.model) if run.done and run.model.is_file() else gr.skip(),
+                *listeners, version, line]
 
     inputs = [kind, name, paintings, photos, style_steps, style_size, collection, epochs, dream_size, topics]
-    run_button.click(start, inputs, status, concurrency_limit=None, api_name="train")
-    stop.click(lambda: trainer.cancel(), None, status, queue=False)
+    run_button.click(start, inputs, [status, polled], concurrency_limit=None, api_name="train")
+    stop.click(cancel, None, [status, polled], queue=False)
     timer = gr.Timer(POLL_S)
-    outputs = [status, sheet, curves, model_file, *s.trained.components(), seen]
-    timer.tick(look, seen, outputs, queue=False, show_progress="hidden")
+    outputs = [status, sheet, curves, model_file, *s.trained.components(), seen, polled]
+    timer.tick(look, [seen, polled], outputs, queue=False, show_progress="hidden")
