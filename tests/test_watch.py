@@ -208,3 +208,18 @@ def test_bad_asks_are_one_line(tmp_path, capsys, monkeypatch):
 
     with pytest.raises(ConfigError, match=r"pip install 'inceptionism\[plot\]'"):
         draw_curves([{"step": 1, "loss": 1.0}], "t")
+
+
+def test_held_out_fractions_get_their_own_axis_beside_the_losses():
+    pytest.importorskip("matplotlib")
+    from inceptionism.training.curves import curves_figure
+
+    rows = [{"step": s, "loss": 3.0 / s} for s in range(1, 41)]
+    for s, (loss, accuracy) in {10: (2.4, 0.31), 20: (1.9, 0.52), 40: (1.2, 0.77)}.items():
+        rows[s - 1].update(val_loss=loss, val_accuracy=accuracy)
+    training, held, fractions = curves_figure(rows, "t").axes
+    assert [line.get_label() for line in held.get_lines()] == ["loss"]
+    assert [line.get_label() for line in fractions.get_lines()] == ["accuracy (right axis)"]
+    assert fractions.get_ylim() == pytest.approx((0, 1.02)) and held.get_ylim()[0] > 1.0  # neither squeezed
+    only = curves_figure([{k: v for k, v in r.items() if k != "val_loss"} for r in rows], "t")
+    assert len(only.axes) == 2 and only.axes[1].get_ylim() == pytest.approx((0, 1.02))  # no second axis for one kind

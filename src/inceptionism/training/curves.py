@@ -6,21 +6,28 @@ TensorBoard, into a PNG that a README or a web page shows as it is. matplotlib i
 extra (``inceptionism[plot]``; the web extra has it too); without it, one line says so.
 
 Left: the training loss per step (faint) with its running mean, and the loss's terms;
-right: the held-out figures (``val_*`` columns) where they were measured.
+right: the held-out figures (``val_*`` columns) where they were measured, the fractions
+(accuracy, topic agreement) on an axis of their own from 0 to 1, so that neither they nor
+the losses are squeezed by the other's scale.
 """
 
 from __future__ import annotations
 
 import io
 import math
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from PIL import Image
 
 from inceptionism.errors import ConfigError
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 #: the columns that are not curves of their own
 _NOT_TERMS = {"step", "seconds", "loss", "lr", "grad_norm", "samples_per_s"}
+#: held-out figures that are fractions (0 to 1), drawn on their own axis
+_FRACTIONS = ("accuracy", "agreement")
 
 
 def running_mean(values: Sequence[float], window: int) -> list[float]:
@@ -36,6 +43,16 @@ def running_mean(values: Sequence[float], window: int) -> list[float]:
 
 def draw_curves(rows: Sequence[dict[str, float]], title: str, *, width_px: int = 1100, height_px: int = 420) -> Image.Image:
     """The curves of a log's rows (as :func:`inceptionism.training.watch.read_log` reads them)."""
+    fig = curves_figure(rows, title, width_px=width_px, height_px=height_px)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    buffer.seek(0)
+    return Image.open(buffer).convert("RGB")
+
+
+def curves_figure(rows: Sequence[dict[str, float]], title: str, *, width_px: int = 1100, height_px: int = 420) -> Figure:
+    """The matplotlib figure :func:`draw_curves` renders: its axes are training, held out and, where the
+    held-out figures include fractions beside losses, the fractions' own axis (0 to 1, on the right)."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -69,11 +86,24 @@ def draw_curves(rows: Sequence[dict[str, float]], title: str, *, width_px: int =
     left.legend(fontsize="small")
     left.grid(alpha=0.3)
     if held:
+        fractions = [k for k in held if k.endswith(_FRACTIONS)]
+        others = [k for k in held if k not in fractions]
+        share = right.twinx() if fractions and others else right
+        colours = iter(f"C{i}" for i in range(10 * len(held)))
+        lines = []
         for name in held:
             points = [(r["step"], r[name]) for r in rows if name in r]
-            right.plot([s for s, _ in points], [v for _, v in points], marker="o", markersize=3, linewidth=1.4,
-                       label=name.removeprefix("val_").replace("_", " "))
-        right.legend(fontsize="small")
+            axis = share if name in fractions else right
+            label = name.removeprefix("val_").replace("_", " ") + (" (right axis)" if axis is not right else "")
+            lines += axis.plot([s for s, _ in points], [v for _, v in points], marker="o", markersize=3,
+                               linewidth=1.4, color=next(colours), linestyle="--" if axis is not right else "-",
+                               label=label)
+        if fractions:
+            share.set_ylim(0, 1.02)
+        if share is not right:
+            share.set_ylabel("fraction")
+            right.set_ylabel("loss")
+        right.legend(lines, [line.get_label() for line in lines], fontsize="small")
         right.set_title("held out")
     else:
         right.text(0.5, 0.5, "no held-out figures yet", ha="center", va="center", transform=right.transAxes)
@@ -81,7 +111,4 @@ def draw_curves(rows: Sequence[dict[str, float]], title: str, *, width_px: int =
     right.set_xlabel("step")
     right.grid(alpha=0.3)
     fig.suptitle(title)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    buffer.seek(0)
-    return Image.open(buffer).convert("RGB")
+    return fig
