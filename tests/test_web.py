@@ -224,9 +224,12 @@ def _download(page, server: str, elem_id: str) -> Image.Image:
 
 
 def _run_again(page, server: str, button: str, download: str) -> Image.Image:
-    """Click ``button`` again and return the new download, once its link has changed."""
-    page.locator(f"#{button}").click()
+    """Click ``button`` again and return the new download, once its link has changed.
+
+    (The link is read before the click: read after it, a fast job's new link could already be the one read.)
+    """
     href = page.locator(f"#{download} a").first.get_attribute("href")
+    page.locator(f"#{button}").click()
     page.wait_for_function(
         "() => [...document.querySelectorAll('#%s a')].some(a => a.getAttribute('href') !== %s)"
         % (download, json.dumps(href)), timeout=60_000)

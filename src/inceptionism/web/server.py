@@ -68,6 +68,13 @@ def serve(host: str = "127.0.0.1", port: int = 7860, *, style_model: str | None 
     """Start the app; ``auth``: (user, password) pairs that must log in (Gradio's login page)."""
     app = build_app(style_model=style_model, dream_models=dream_models, limits=limits, train_dir=train_dir,
                     compile_live=compile_live)
+    import inspect
+
+    # Gradio's launch, once its server answers, also HEADs "/" with a 3 s timeout (a check meant for hosted
+    # notebooks) and, when that is slow, refuses to start with "When localhost is not accessible, a shareable
+    # link must be created": on a busy machine our page (80 functions' config) can take longer. Its
+    # ``_frontend=False`` skips only that check, where this Gradio has it.
+    patient = {"_frontend": False} if "_frontend" in inspect.signature(app.launch).parameters else {}
     app.launch(css=CSS, server_name=host, server_port=port, max_file_size=limits.max_upload_bytes, prevent_thread_lock=not block,
-               show_error=True, quiet=True, auth=auth, auth_message="inceptionism: log in to dream here")
+               show_error=True, quiet=True, auth=auth, auth_message="inceptionism: log in to dream here", **patient)
     return app
