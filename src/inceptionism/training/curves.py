@@ -89,14 +89,13 @@ def curves_figure(rows: Sequence[dict[str, float]], title: str, *, width_px: int
         fractions = [k for k in held if k.endswith(_FRACTIONS)]
         others = [k for k in held if k not in fractions]
         share = right.twinx() if fractions and others else right
-        colours = iter(f"C{i}" for i in range(10 * len(held)))
         lines = []
-        for name in held:
+        for i, name in enumerate(held):
             points = [(r["step"], r[name]) for r in rows if name in r]
             axis = share if name in fractions else right
             label = name.removeprefix("val_").replace("_", " ") + (" (right axis)" if axis is not right else "")
             lines += axis.plot([s for s, _ in points], [v for _, v in points], marker="o", markersize=3,
-                               linewidth=1.4, color=next(colours), linestyle="--" if axis is not right else "-",
+                               linewidth=1.4, color=f"C{i}", linestyle="--" if axis is not right else "-",
                                label=label)
         if fractions:
             share.set_ylim(0, 1.02)
