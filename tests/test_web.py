@@ -61,9 +61,10 @@ def test_dream_in_the_browser(server, browser, tmp_path):
     page.locator("#dream-run").click()
     status = page.locator("#dream-status textarea")
     deadline = time.time() + 120
-    while time.time() < deadline and not status.input_value().startswith("step"):
+    seen = ""  # the line read, not a second read (the dream may be done by then)
+    while time.time() < deadline and not (seen := status.input_value()).startswith("step"):
         time.sleep(0.1)
-    assert status.input_value().startswith("step"), "no live progress"
+    assert seen.startswith("step"), f"no live progress: {seen!r}"
     _shot(page, "web-running.png", tmp_path)
     page.wait_for_function(
         "() => document.querySelector('#dream-status textarea').value.startsWith('done')", timeout=180_000)

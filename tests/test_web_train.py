@@ -61,10 +61,13 @@ def _status(page, elem_id: str) -> str:
 
 
 def _wait_status(page, elem_id: str, prefixes: tuple[str, ...], timeout_ms: int) -> str:
-    page.wait_for_function(
-        f"() => {json.dumps(list(prefixes))}.some(p => document.querySelector('#{elem_id} textarea').value.startsWith(p))",
+    """The first line the box shows that starts with one of ``prefixes``: the line seen, not a second read
+    (a poll computed before a cancel finished may still land after it, for one poll)."""
+    seen = page.wait_for_function(
+        f"() => {{ const v = document.querySelector('#{elem_id} textarea').value;"
+        f" return {json.dumps(list(prefixes))}.some(p => v.startsWith(p)) ? v : null; }}",
         timeout=timeout_ms)
-    return _status(page, elem_id)
+    return seen.json_value()
 
 
 def _uploaded(page, elem_id: str, name: str) -> None:
