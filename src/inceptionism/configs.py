@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from inceptionism.errors import ConfigError
+from inceptionism.errors import ConfigError, param
 
 if TYPE_CHECKING:  # pragma: no cover
     from inceptionism.models.network import Network
@@ -170,7 +170,7 @@ class VisualizeConfig:
         if not (self.diversity >= 0 and math.isfinite(self.diversity)):
             raise ConfigError(f"diversity must be 0 or a positive number, got {self.diversity}")
         if self.diversity > 0 and self.batch < 2:
-            raise ConfigError("diversity compares the pictures of a batch: give --batch 2 or more")
+            raise ConfigError(f"diversity compares the pictures of a batch: give {param('batch', 2)} or more")
         check_precision(self.precision)
 
     def to_dict(self) -> dict[str, object]:
@@ -235,6 +235,57 @@ class StyleConfig:
             raise ConfigError(f"preserve_colors must be one of {', '.join(COLOR_MODES)}, got {self.preserve_colors!r}")
 
     def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+# -- instant stylisation --------------------------------------------------------
+#: how a network's strength below 1 works, the default first: its conditional norms moved toward the identity, or
+#: the painted picture faded into the photo (a painting's strength always moves its embedding toward the photo's)
+STRENGTH_BY = ("norms", "fade")
+
+
+def check_strength(strength: float) -> float:
+    """A style's strength: 0 (the photo) to 1 (the full style). The one place the rule lives."""
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0.0 <= strength <= 1.0:
+        raise ConfigError(f"{param('strength')} must be between 0 and 1, got {strength!r}")
+    return float(strength)
+
+
+@dataclass(frozen=True)
+class StylizeConfig:
+    """How a photo is painted at once by a network (``inceptionism stylize``). The CLI's defaults are these."""
+
+    #: 0 (the photo) to 1 (the full style)
+    strength: float = 1.0
+    #: a network's strength (not a painting's): "norms" or "fade" (see STRENGTH_BY)
+    strength_by: str = "norms"
+    #: strokes this many times the size the network paints at full size (a coarse pass, then a full-size one);
+    #: "auto": the long side over 512 px; None: "auto" with a painting, 1 with a network's own styles
+    stroke_scale: float | str | None = None
+    #: the shorter side a painting (and, for strength below 1, the photo) is seen at for its embedding
+    style_size: int = 256
+    #: tile side for large pictures
+    tile: int = 1024
+    #: keep the photo's colours: only luminance changes
+    preserve_colors: bool = False
+    #: "auto", "bf16" or "fp32" (see inceptionism.precision)
+    precision: str = "auto"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "strength", check_strength(self.strength))
+        if self.strength_by not in STRENGTH_BY:
+            raise ConfigError(f"{param('strength_by')} must be one of {', '.join(STRENGTH_BY)}, got {self.strength_by!r}")
+        scale = self.stroke_scale
+        if not (scale is None or scale == "auto" or (isinstance(scale, (int, float)) and not isinstance(scale, bool)
+                                                     and math.isfinite(scale) and scale >= 1.0)):
+            raise ConfigError(f"{param('stroke_scale')} takes a number of 1 or more, or 'auto', got {scale!r}")
+        if not 32 <= self.style_size <= 4096:
+            raise ConfigError(f"{param('style_size')} must be between 32 and 4096 px, got {self.style_size}")
+        if self.tile < 64:
+            raise ConfigError(f"{param('tile')} must be at least 64 px, got {self.tile}")
+        check_precision(self.precision)
+
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from inceptionism.errors import ConfigError
+from inceptionism.errors import ConfigError, param
 
 
 def mps_available() -> bool:
@@ -29,11 +29,11 @@ def resolve_device(name: str = "auto") -> torch.device:
     except RuntimeError as exc:
         raise ConfigError(f"unknown device {name!r}: use auto, cpu, cuda or mps") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda: no CUDA device is available here (try --device auto)")
+        raise ConfigError(f"{param('device', 'cuda')}: no CUDA device is available here (try {param('device', 'auto')})")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise ConfigError(f"--device {name}: there are {torch.cuda.device_count()} CUDA devices here")
+        raise ConfigError(f"{param('device', name)}: there are {torch.cuda.device_count()} CUDA devices here")
     if device.type == "mps" and not mps_available():
-        raise ConfigError("--device mps: MPS is not available here (try --device auto)")
+        raise ConfigError(f"{param('device', 'mps')}: MPS is not available here (try {param('device', 'auto')})")
     return device
 
 

@@ -6,6 +6,63 @@ non-zero exit status; anything else escaping is a bug.
 
 from __future__ import annotations
 
+import contextlib
+import re
+import shlex
+from contextvars import ContextVar
+from typing import Any, Callable, Iterator
+
+#: how a parameter is written where the caller speaks flags (set by the command line; None: Python's words)
+_FLAGS: ContextVar[Callable[[str], str] | None] = ContextVar("inceptionism_flags", default=None)
+_NO_VALUE = object()
+# a parameter inside a message: NAME, or NAME and its value, between private-use characters
+_OPEN, _SEP, _CLOSE, _ALT = "\ue000", "\ue001", "\ue002", "\ue003"
+_MARK = re.compile(f"{_OPEN}([^{_SEP}{_CLOSE}{_ALT}]*)(?:{_SEP}([^{_CLOSE}{_ALT}]*))?(?:{_ALT}([^{_CLOSE}]*))?{_CLOSE}")
+
+
+def param(name: str, value: Any = _NO_VALUE) -> str:
+    """A parameter named in an error message, in the caller's words when it is shown.
+
+    To Python it reads ``batch=2`` (or ``batch``); the command line, which maps
+    parameters to its flags in one place (:func:`speaking_flags`), shows ``--batch 2``.
+    """
+    if value is _NO_VALUE:
+        return f"{_OPEN}{name}{_CLOSE}"
+    return f"{_OPEN}{name}{_SEP}{value!r}{_ALT}{value}{_CLOSE}"
+
+
+def either(python: str, cli: str) -> str:
+    """Words that differ between Python and the command line (how to list layers, say)."""
+    return f"{_OPEN}{_SEP}{python}{_ALT}{cli}{_CLOSE}"
+
+
+@contextlib.contextmanager
+def speaking_flags(flag_of: Callable[[str], str]) -> Iterator[None]:
+    """Within this block, errors name parameters as the command line's flags (``flag_of(name)``)."""
+    token = _FLAGS.set(flag_of)
+    try:
+        yield
+    finally:
+        _FLAGS.reset(token)
+
+
+def in_words(text: str) -> str:
+    """``text`` with its parameters in the current caller's words."""
+    flag_of = _FLAGS.get()
+
+    def one(m: re.Match[str]) -> str:
+        name, python, cli = m.group(1), m.group(2), m.group(3)
+        if not name:  # either(python, cli)
+            return cli if flag_of is not None else python
+        if flag_of is None:
+            return name if python is None else f"{name}={python}"
+        flag = flag_of(name)
+        if cli is None or cli == "True":
+            return flag
+        return f"{flag} {shlex.quote(cli)}"
+
+    return _MARK.sub(one, text)
+
 
 def first_line(exc: BaseException) -> str:
     """An exception in one line for a message: the first line of its text, else its type's name."""
@@ -14,7 +71,14 @@ def first_line(exc: BaseException) -> str:
 
 
 class InceptionismError(Exception):
-    """Base class of every error this package raises on purpose."""
+    """Base class of every error this package raises on purpose.
+
+    Its text names parameters in the caller's words: ``batch=2`` to Python, ``--batch 2``
+    on the command line (see :func:`param`).
+    """
+
+    def __str__(self) -> str:
+        return in_words(super().__str__())
 
 
 class ImageReadError(InceptionismError):

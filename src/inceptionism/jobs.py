@@ -73,12 +73,25 @@ class DreamJob:
         return replace(self, weights_data=_file_bytes(self.weights), guide_data=_file_bytes(self.guide),
                        mask_data=tuple(_file_bytes(path) for _, path in self.masks))
 
-    def setup(self) -> "DreamRunner":
-        return DreamRunner(self)
+    def setup(self, *, network: Any = None, objective: Any = None) -> "DreamRunner":
+        return DreamRunner(self, network=network, objective=objective)
+
+
+def dream_recipe(weights: str | None, guide: str | None, topic: Any, word: Any, noise: str | None) -> tuple[tuple[str, Any], ...]:
+    """The fields a dream's recipe carries besides the network's and the picture's (the command line's and the
+    library's dreams alike, so that one recipe makes the same bytes through either)."""
+    from inceptionism import __version__
+    from inceptionism.paths import source_label
+
+    return (("command", "dream"), ("version", __version__), ("weights", weights or "pretrained"),
+            ("guide", source_label(guide)), ("topic", topic), ("word", word), ("noise", noise))
 
 
 class DreamRunner:
-    def __init__(self, job: DreamJob):
+    """A :class:`DreamJob` set up: its network loaded (or the one given), its objective built (or the one given:
+    any :class:`~inceptionism.objectives.Objective`, which the recipe then names but cannot repeat)."""
+
+    def __init__(self, job: DreamJob, *, network: Any = None, objective: Any = None):
         from inceptionism.devices import resolve_device, resolve_devices
         from inceptionism.dream.loop import replicate
         from inceptionism.io.images import load_image, load_image_bytes, mask_tensor
@@ -90,7 +103,8 @@ class DreamRunner:
         self.device = devices[0] if devices else resolve_device(job.device)
         weights = _with_file(job.weights_data, job.weights, ".safetensors" if (job.weights or "").endswith(
             ".safetensors") else ".pt")
-        self.network = get_model(job.model, weights=weights, device=self.device, progress=False)
+        self.network = network if network is not None else \
+            get_model(job.model, weights=weights, device=self.device, progress=False)
         self.replicas = replicate(self.network, devices[1:])
         guide = None
         if job.guide:
@@ -106,9 +120,13 @@ class DreamRunner:
         self.masks = dict(masks)
         #: the whole image's mask (--mask before any --layer), or None
         self.mask = masks.pop(-1, None)
-        self.objective, self.chosen = build_objective(self.network, job.layers, guide=guide,
-                                                      class_value=job.class_value, topic=job.topic, word=job.word,
-                                                      masks=masks)
+        self.custom = objective
+        if objective is not None:
+            self.objective, self.chosen = objective, []
+        else:
+            self.objective, self.chosen = build_objective(self.network, job.layers, guide=guide,
+                                                          class_value=job.class_value, topic=job.topic, word=job.word,
+                                                          masks=masks)
         self.objective.prepare(self.network)
 
     def dream(self, start: torch.Tensor, callback: Any = None) -> Any:
@@ -119,7 +137,7 @@ class DreamRunner:
 
     def check_masks(self, size: tuple[int, int]) -> None:
         """Each mask fits an image of ``size`` (``H, W``): the same aspect ratio, or one clear error naming it."""
-        from inceptionism.dream.loop import fit_mask
+        from inceptionism.ops import fit_mask
 
         for index, mask in self.masks.items():
             fit_mask(mask, size, what=self.mask_paths[index])
@@ -135,6 +153,7 @@ class DreamRunner:
             **dict(job.recipe),
             "model": self.network.name,
             "layers": [str(a) for a in self.chosen] if (job.layers or job.guide or not targeted) else [],
+            **({"objective": repr(self.custom)} if self.custom is not None else {}),
             "class": class_index(job.class_value, self.network.categories) if job.class_value is not None else None,
             "input": label,
             "input_sha256": hashlib.sha256(data).hexdigest() if data else None,
@@ -148,16 +167,24 @@ class DreamRunner:
             **_threads(self.device),
         }
 
-    def run(self, key: str, payload: tuple[str, bytes, str], callback: Any = None) -> bytes:
-        """Dream one image; ``payload`` is (its label in the recipe, its bytes, the output format)."""
-        from inceptionism.io.images import encode_image, load_image_bytes, shrink
+    def picture(self, image: Any, label: str | None, data: bytes | None,
+                callback: Any = None) -> tuple[Any, Any, dict[str, Any]]:
+        """Dream one loaded picture (shrunk to ``max_side`` first): (the result, the picture as dreamed from, its
+        recipe). ``label`` and ``data`` are how the recipe names the input and its bytes' digest."""
+        from inceptionism.io.images import shrink
 
-        label, data, fmt = payload
-        image = shrink(load_image_bytes(data, key), self.job.max_side)
+        image = shrink(image, self.job.max_side)
         self.check_masks(tuple(image.rgb.shape[-2:]))
         result = self.dream(image.rgb, callback)
-        return encode_image(result.image, fmt, alpha=image.alpha, metadata=self.meta(label, data, result.tile, result.precision),
-                            quality=self.job.quality)
+        return result, image, self.meta(label, data, result.tile, result.precision)
+
+    def run(self, key: str, payload: tuple[str, bytes, str], callback: Any = None) -> bytes:
+        """Dream one image; ``payload`` is (its label in the recipe, its bytes, the output format)."""
+        from inceptionism.io.images import encode_image, load_image_bytes
+
+        label, data, fmt = payload
+        result, image, meta = self.picture(load_image_bytes(data, key), label, data, callback)
+        return encode_image(result.image, fmt, alpha=image.alpha, metadata=meta, quality=self.job.quality)
 
 
 def _threads(device: Any) -> dict[str, int]:
@@ -197,12 +224,21 @@ class VisualizeJob:
     def portable(self) -> "VisualizeJob":
         return replace(self, weights_data=_file_bytes(self.weights))
 
-    def setup(self) -> "VisualizeRunner":
-        return VisualizeRunner(self)
+    def setup(self, *, network: Any = None) -> "VisualizeRunner":
+        return VisualizeRunner(self, network=network)
+
+
+def visualize_recipe(weights: str | None) -> tuple[tuple[str, Any], ...]:
+    """The fields a visualisation's recipe carries besides the target's and the network's (command line and
+    library alike)."""
+    from inceptionism import __version__
+    from inceptionism.paths import source_label
+
+    return (("command", "visualize"), ("version", __version__), ("weights", source_label(weights) or "pretrained"))
 
 
 class VisualizeRunner:
-    def __init__(self, job: VisualizeJob):
+    def __init__(self, job: VisualizeJob, *, network: Any = None):
         from inceptionism.devices import resolve_device
         from inceptionism.models import get_model
         from inceptionism.visualize.render import check
@@ -211,7 +247,8 @@ class VisualizeRunner:
         self.device = resolve_device(job.device)
         weights = _with_file(job.weights_data, job.weights, ".safetensors" if (job.weights or "").endswith(
             ".safetensors") else ".pt")
-        self.network = get_model(job.model, weights=weights, device=self.device, progress=False)
+        self.network = network if network is not None else \
+            get_model(job.model, weights=weights, device=self.device, progress=False)
         check(self.network, job.config)
 
     def objective(self, target: Target) -> Any:
@@ -250,117 +287,6 @@ class VisualizeRunner:
         target, fmt = payload
         result = self.render(target, callback)
         return encode_image(side_by_side(result.images), fmt, metadata=self.meta(target, result.precision))
-
-
-# -- stylize -----------------------------------------------------------------------
-#: the networks that ship and take no model file
-ARBITRARY, DEMO = "arbitrary", "demo26"
-
-
-@dataclass(frozen=True)
-class StylizeJob:
-    """Stylise many images with one network and one style: a train-style model and a mix, Magenta's
-    arbitrary network and a painting's embedding, or the 26-style demo network and a mix."""
-
-    model: str  # a train-style model file, or ARBITRARY, or DEMO
-    mix: tuple[float, ...]  # the mix of the model's styles, or the arbitrary network's 100-number embedding
-    tile: int = 1024
-    preserve_colors: bool = False
-    device: str = "auto"
-    #: "auto", "bf16" or "fp32" (see inceptionism.precision)
-    precision: str = "auto"
-    recipe: tuple[tuple[str, Any], ...] = ()
-    model_data: bytes | None = None
-    #: strokes this many times the size the network paints at full size (1: one pass; see stylize_with_strokes)
-    stroke_scale: float | str = 1.0
-    #: the arbitrary network: how far from the photo's own embedding to the painting's (Ghiasi et al.)
-    strength: float = 1.0
-    #: the arbitrary network: the size the photo is seen at for its own embedding (with strength < 1)
-    style_size: int = 256
-    #: other networks' strength: "norms" (conditional norms toward the identity) or "fade" (into the photo)
-    strength_by: str = "norms"
-    #: (mix or embedding, mask image) per region: each stylised on its own and blended by the masks
-    regions: tuple[tuple[tuple[float, ...], str], ...] = ()
-    region_data: tuple[bytes | None, ...] = ()
-
-    def portable(self) -> "StylizeJob":
-        regions = tuple(_file_bytes(path) for _, path in self.regions)
-        if self.model in (ARBITRARY, DEMO):
-            return replace(self, region_data=regions)
-        return replace(self, model_data=_file_bytes(self.model), region_data=regions)
-
-    def setup(self) -> "StylizeRunner":
-        return StylizeRunner(self)
-
-
-class StylizeRunner:
-    def __init__(self, job: StylizeJob):
-        from inceptionism.devices import resolve_device
-        from inceptionism.io.images import load_image, load_image_bytes, mask_tensor
-        from inceptionism.precision import autocast_dtype
-        from inceptionism.style import magenta
-        from inceptionism.style.model_file import load_model
-
-        self.job = job
-        self.device = resolve_device(job.device)
-        if job.model == ARBITRARY:
-            self.net: Any = magenta.load_arbitrary(self.device)
-        elif job.model == DEMO:
-            self.net = magenta.load_multistyle(self.device)
-        else:
-            self.net, self.meta = load_model(_with_file(job.model_data, job.model, ".safetensors"), self.device)
-        self.mix = torch.tensor([job.mix], dtype=torch.float32)
-        self.autocast = autocast_dtype(job.precision, self.device)
-        self.styled = self.net
-        self.photo_strength = isinstance(self.net, magenta.FineTunedStyleNetwork)
-        if job.model != ARBITRARY and job.strength < 1.0 and job.strength_by == "norms" and not self.photo_strength:
-            from inceptionism.style.regions import toward_identity
-
-            self.styled = toward_identity(self.net, job.strength)
-        self.regions = []
-        for n, (mix, path) in enumerate(job.regions):
-            data = job.region_data[n] if n < len(job.region_data) else None
-            picture = load_image_bytes(data, path) if data is not None else load_image(path)
-            self.regions.append((torch.tensor([mix], dtype=torch.float32), mask_tensor(picture), path))
-
-    def _one(self, rgb: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
-        from inceptionism.style.magenta import toward_photo, with_strength
-        from inceptionism.style.model_file import auto_stroke_scale, stylize_with_strokes
-
-        job = self.job
-        net = self.styled
-        if job.model == ARBITRARY and job.strength < 1.0:
-            mix = with_strength(self.net, mix.to(self.device), rgb, job.strength, size=job.style_size)
-        elif self.photo_strength and job.strength < 1.0 and job.strength_by == "norms":
-            net, mix = toward_photo(self.net, mix, rgb, job.strength, size=job.style_size)
-        scale = job.stroke_scale
-        scale = auto_stroke_scale(*rgb.shape[-2:]) if scale == "auto" else float(scale)
-        result = stylize_with_strokes(net, rgb, mix, stroke_scale=scale, tile=job.tile, autocast=self.autocast)
-        if job.model != ARBITRARY and job.strength < 1.0 and job.strength_by == "fade":
-            result = torch.lerp(rgb.float(), result.float(), job.strength)
-        return result
-
-    def stylize(self, rgb: torch.Tensor) -> torch.Tensor:
-        """One picture (``1,3,H,W`` in [0, 1]) stylised as the job says, on the CPU."""
-        from inceptionism.dream.loop import preserve_colors
-        from inceptionism.dream.loop import fit_mask
-        from inceptionism.style.regions import blend_regions
-
-        if self.regions:
-            size = tuple(rgb.shape[-2:])
-            masks = [fit_mask(mask, size, path, kind="region") for _, mask, path in self.regions]
-            result = blend_regions(rgb.float(), [self._one(rgb, mix).float() for mix, _, _ in self.regions], masks)
-        else:
-            result = self._one(rgb, self.mix)
-        return preserve_colors(result, rgb) if self.job.preserve_colors else result
-
-    def run(self, key: str, payload: tuple[str, bytes, str]) -> bytes:
-        from inceptionism.io.images import encode_image, load_image_bytes
-
-        label, data, fmt = payload
-        image = load_image_bytes(data, key)
-        meta = {**dict(self.job.recipe), "content": label, "device": str(self.device)}
-        return encode_image(self.stylize(image.rgb), fmt, alpha=image.alpha, metadata=meta)
 
 
 # -- sweep -------------------------------------------------------------------------

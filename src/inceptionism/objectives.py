@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import torch
 
-from inceptionism.errors import ConfigError, LayerError
+from inceptionism.errors import ConfigError, LayerError, either, param
 
 if TYPE_CHECKING:
     from inceptionism.models.network import Network
@@ -418,7 +418,7 @@ def build_objective(
     chosen = [a if isinstance(a, LayerAddress) else parse_address(a) for a in (layers or network.spec.default_layers)]
     masks = dict(masks or {})
     if any(not 0 <= i < len(chosen) for i in masks):
-        raise ConfigError("a layer mask needs a --layer before it")
+        raise ConfigError(f"a layer mask needs a {param('layer')} before it")
     terms: list[Objective] = []
     units = [a if isinstance(a, LayerAddress) else parse_address(a) for a in neurons]
     for unit in units:
@@ -437,14 +437,15 @@ def build_objective(
         collection = getattr(network, "collection", None)
         if collection is not None and collection.kind == "topics" and not str(class_value).strip().isdigit():
             raise ConfigError(f"class {class_value!r}: this model was trained on captions: it knows topics and "
-                              f"words, not classes; use --word {str(class_value).split()[0]} or --topic N "
-                              f"(`inceptionism topics MODEL` lists them)")
+                              f"words, not classes; use {param('word', str(class_value).split()[0])} or a "
+                              f"{param('topic')} ({either('inceptionism.topics(model)', '`inceptionism topics MODEL`')} "
+                              f"lists them)")
         terms.append(ClassLogit(class_index(class_value, network.categories), network.spec.classifier))
     if topic is not None or word is not None:
         collection = getattr(network, "collection", None)
         if collection is None:
-            raise ConfigError("--topic and --word need a model trained on captions "
-                              "(`inceptionism train-dream`, then --weights MODEL.safetensors)")
+            raise ConfigError(f"{param('topic')} and {param('word')} need a model trained on captions "
+                              f"(`inceptionism train-dream`, then {param('weights', 'MODEL.safetensors')})")
         if topic is not None:
             mix = torch.zeros(collection.count)
             mix[collection.topic_index(topic)] = 1.0

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from inceptionism.animate.loop import RELIABILITY_TOLERANCE, move
+from inceptionism.configs import check_strength
 from inceptionism.errors import ConfigError, first_line
 
 #: seconds between two measures of the frame's own style (strength below 1)
@@ -222,8 +223,7 @@ class LiveStyle:
 
     def __init__(self, net: Any, mix: torch.Tensor, *, strength: float = 1.0, steady: float = 0.5,
                  side: int = LIVE_SIDE, autocast: torch.dtype | None = None, compile: bool = False):
-        if not 0.0 <= strength <= 1.0:
-            raise ConfigError(f"strength must be between 0 and 1, got {strength}")
+        check_strength(strength)
         self.net, self.mix, self.strength = net, mix, strength
         self.side, self.autocast = side, autocast
         self.steady = Steady(steady)

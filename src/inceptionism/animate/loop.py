@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from inceptionism.animate.frames import FrameStore, quantize
 from inceptionism.animate.schedule import Schedule
 from inceptionism.dream import DreamConfig, dream
-from inceptionism.dream.loop import fit_mask
+from inceptionism.ops import fit_mask
 from inceptionism.errors import ConfigError
 from inceptionism.jobs import frame_tensor
 from inceptionism.models.network import Network

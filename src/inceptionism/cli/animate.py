@@ -67,7 +67,7 @@ def _add_animate_parser(sub: Any) -> None:
 def cmd_animate(args: argparse.Namespace) -> int:
     from inceptionism.animate.frames import FrameStore, plan_output, resumable_folder
     from inceptionism.animate.loop import zoom_loop
-    from inceptionism.dream.loop import fit_mask
+    from inceptionism.ops import fit_mask
     from inceptionism.animate.schedule import Schedule, load_keyframes, parse_ramp, parse_scheduled_layer
     from inceptionism.dream import noise_image
     from inceptionism.io.images import load_image
@@ -175,7 +175,7 @@ def _add_video_parser(sub: Any) -> None:
 def cmd_video(args: argparse.Namespace) -> int:
     from inceptionism.animate.frames import FrameStore, plan_output, resumable_folder
     from inceptionism.animate.loop import video_loop
-    from inceptionism.dream.loop import fit_mask
+    from inceptionism.ops import fit_mask
     from inceptionism.io.images import write_bytes
     from inceptionism.io.video import probe_video, read_video
     from inceptionism.jobs import DreamJob, FrameJob

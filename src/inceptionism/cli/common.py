@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import logging
-import os
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from inceptionism.errors import ConfigError, InceptionismError, Interrupted, OutputError
+from inceptionism.paths import file_sha256, source_label  # noqa: F401 - the commands import them from here
+from inceptionism.progress import LazyBar, progress_bar  # noqa: F401 - the commands import them from here
 
 log = logging.getLogger("inceptionism")
 
@@ -27,6 +27,18 @@ UNSET = object()
 #: CLI options that map one to one onto DreamConfig fields (None: not given).
 DREAM_CONFIG_OPTIONS = ("steps", "step_size", "octaves", "octave_scale", "jitter", "seed", "preserve_colors", "tile",
                         "precision", "lap_norm", "transforms", "decorrelate")
+
+
+#: the library's parameters whose flag is not the name with dashes (``--step-size`` for ``step_size``): the one place
+#: where the command line turns a parameter that an error names (:func:`inceptionism.errors.param`) into its flag
+FLAG_NAMES = {"class_": "--class", "class_value": "--class", "width": "--size", "height": "--size",
+              "painting": "--style", "style": "--style-index", "regions": "--region", "from_": "--from",
+              "image": "INPUT", "photo": "CONTENT"}
+
+
+def flag_of(name: str) -> str:
+    """The flag of the library's parameter ``name``."""
+    return FLAG_NAMES.get(name, "--" + name.strip("_").replace("_", "-"))
 
 
 class Parser(argparse.ArgumentParser):
@@ -47,55 +59,6 @@ def argument_type(parse: Callable[[str], Any], name: str) -> Callable[[str], Any
 
     convert.__name__ = name
     return convert
-
-
-def file_sha256(path: str) -> str | None:
-    """SHA-256 of a file's bytes (None for what is not a file, e.g. skimage:NAME)."""
-    if not os.path.isfile(path):
-        return None
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def source_label(path: str | None) -> str | None:
-    """How an input is recorded in a recipe: an absolute path, or ``skimage:NAME`` as given."""
-    if path is None or path.startswith("skimage:") or path == "-":  # "-": standard input
-        return path
-    return os.path.abspath(path)
-
-
-def progress_bar(total: int, desc: str, quiet: bool, *, unit: str = "step", initial: int = 0, leave: bool = False) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc=desc, disable=quiet, unit=unit, leave=leave, dynamic_ncols=True)
-
-
-class LazyBar:
-    """A progress bar that appears at the first step, so that an error before any work prints alone."""
-
-    def __init__(self, name: str, quiet: bool):
-        self.name, self.quiet = name, quiet
-        self.bar: Any = None
-
-    def step(self, total: int, *, done: int = 1, description: str | None = None, postfix: dict | None = None) -> None:
-        """Count one step of ``total``; ``done`` is the step's number (a resumed run starts past 1)."""
-        if self.bar is None:
-            # the steps done before (a resumed run) are where the bar starts, not progress: rate and ETA stay right
-            self.bar = progress_bar(total, self.name, self.quiet, initial=done - 1)
-        if description:
-            self.bar.set_description(description)
-        if postfix:
-            self.bar.set_postfix(postfix)
-        self.bar.update(1)
-        if self.bar.n >= self.bar.total:
-            self.bar.refresh()  # tqdm skips draws within its interval: the last step is shown, not 28/29
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 class TrainBar:

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from inceptionism import __version__
 from inceptionism.cli.common import (
     LazyBar, TrainBar, add_cluster_options, add_device_options, add_model_options, add_precision_option,
     add_step_options, add_watch_options,
@@ -98,7 +97,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
     from inceptionism.dream import noise_image
     from inceptionism.io.images import check_output, encode_image, output_format, read_image_bytes, read_metadata
     from inceptionism.io.images import write_bytes
-    from inceptionism.jobs import DreamJob
+    from inceptionism.jobs import DreamJob, dream_recipe
     from inceptionism.models import DEFAULT_MODEL
     from inceptionism.objectives import parse_address
     from inceptionism.parsing import parse_size
@@ -149,9 +148,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
     job = DreamJob(model=model_name, weights=weights, layers=tuple(layers) if layers else None, guide=guide_path,
                    class_value=class_value, topic=topic, word=word, config=config, device=args.device,
                    devices=devices, quality=args.quality, masks=masks, invert_mask=invert_mask, max_side=max_side,
-                   recipe=(
-                       ("command", "dream"), ("version", __version__), ("weights", weights or "pretrained"),
-                       ("guide", source_label(guide_path)), ("topic", topic), ("word", word), ("noise", noise)))
+                   recipe=dream_recipe(weights, guide_path, topic, word, noise))
     # the network and objective, checked here before any work (on the CPU when workers do the work)
     runner = replace(job, device="cpu").setup() if args.ray else job.setup()
 

@@ -17,8 +17,8 @@ from typing import Any, Iterator, Sequence
 
 from inceptionism import __version__
 from inceptionism.cli import animate, completion, dream, info, report, style, visualize, web
-from inceptionism.cli.common import PROG, Parser
-from inceptionism.errors import ConfigError, InceptionismError, Interrupted
+from inceptionism.cli.common import PROG, Parser, flag_of
+from inceptionism.errors import ConfigError, InceptionismError, Interrupted, speaking_flags
 
 
 def build_parser() -> Parser:
@@ -125,6 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["__complete"]:  # the shell completion scripts ask here (cli/completion.py)
         return completion.complete(build_parser(), argv[1:])
+    with speaking_flags(flag_of):  # the library's errors name flags, not parameters
+        return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
     args = _parse(parser, argv)
     args.argv = argv  # for commands that start copies of themselves (--nproc)

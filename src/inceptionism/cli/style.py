@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from dataclasses import fields
@@ -13,10 +12,10 @@ from typing import Any
 from inceptionism import __version__
 from inceptionism.cli.common import (
     UNSET, LazyBar, add_cluster_options, add_device_options, add_precision_option, add_watch_options, assemble_movie, file_sha256,
-    finish_items, frame_bar, input_targets, kept_on_stop, load_network, source_label,
-    model_file_output, paired_regions, recipe_matches, run_items, RegionAction, StyleChoice,
+    finish_items, frame_bar, input_targets, kept_on_stop, load_network, model_file_output, paired_regions, recipe_matches, run_items, RegionAction, StyleChoice,
 )
 from inceptionism.errors import ConfigError, Interrupted, OutputError
+from inceptionism.configs import STRENGTH_BY
 from inceptionism.parsing import parse_numbers
 
 
@@ -51,20 +50,11 @@ def _add_styles_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_styles)
 
 
-def _builtin_styles(model: str | None) -> list[tuple[str, str, str, list[float]]]:
-    """(index label, name, network, mix) of every style ``--style-index`` reaches."""
-    from inceptionism.jobs import DEMO
-    from inceptionism.style import magenta
-    from inceptionism.style.model_file import read_metadata
-    from inceptionism.style.shipped import shipped_model_path
+def _builtin_styles(model: str | None) -> list[tuple[str, str, Any, str | None, list[float]]]:
+    """(index label, name, kind, model file, mix) of every style ``--style-index`` reaches."""
+    from inceptionism.style.instant import builtin_styles
 
-    path = str(Path(model).resolve()) if model else str(shipped_model_path())
-    names = [s["name"] for s in read_metadata(path)["styles"]]
-    out = [(str(i), name, path, [float(j == i) for j in range(len(names))]) for i, name in enumerate(names)]
-    if not model:
-        out += [(str(len(names) + i), f"demo {i}", DEMO, [float(j == i) for j in range(magenta.DEMO_STYLES)])
-                for i in range(magenta.DEMO_STYLES)]
-    return out
+    return [(str(i), name, kind, path, mix) for i, (name, kind, path, mix) in enumerate(builtin_styles(model))]
 
 
 def cmd_styles(args: argparse.Namespace) -> int:
@@ -78,34 +68,34 @@ def cmd_styles(args: argparse.Namespace) -> int:
         raise ConfigError("-o goes with --sheet PHOTO")
     model = Path(args.model) if args.model else shipped_model_path()
     meta = read_metadata(model)
-    args.report.describe(styles=[{"index": int(label), "name": name, "network": network}
-                                 for label, name, network, _ in styles])
+    args.report.describe(styles=[{"index": int(label), "name": name, "network": path or kind.value}
+                                 for label, name, kind, path, _ in styles])
     if args.json:
         return 0
     source = "ships with inceptionism" if not args.model else str(model)
     print(f"{len(meta['styles'])} styles of one network ({source}; trained {meta['training'].get('step')} steps; "
           "blend them with --mix)")
-    for label, name, _, _ in styles[:len(meta["styles"])]:
+    for label, name, *_ in styles[:len(meta["styles"])]:
         print(f"  --style-index {label:<3} {name}")
     if not args.model:
         print(f"{len(styles) - len(meta['styles'])} styles of TensorFlow's Android demo network (Magenta; Dumoulin et "
               "al. 2017; Apache-2.0)")
-        for label, name, _, _ in styles[len(meta["styles"]):]:
+        for label, name, *_ in styles[len(meta["styles"]):]:
             print(f"  --style-index {label:<3} {name}")
         print("any painting: inceptionism stylize photo.jpg --style painting.jpg -o out.png "
               "(Magenta's arbitrary-stylisation network, Ghiasi et al. 2017)")
     return 0
 
 
-def _style_sheet(args: argparse.Namespace, styles: list[tuple[str, str, str, list[float]]]) -> int:
+def _style_sheet(args: argparse.Namespace, styles: list[tuple[str, str, Any, str | None, list[float]]]) -> int:
     """Every style on one photo, in a labelled grid."""
     from PIL import Image, ImageDraw
 
     from inceptionism.devices import resolve_device
-    from inceptionism.dream.loop import resize
+    from inceptionism.ops import resize
     from inceptionism.io.images import atomic_write, check_output, load_image, to_pil
-    from inceptionism.jobs import StylizeJob
-    from inceptionism.precision import resolve_precision
+    from inceptionism.precision import autocast_dtype, resolve_precision
+    from inceptionism.style.instant import load_network
     from inceptionism.style.model_file import stylize_image
 
     if args.output is None:
@@ -120,15 +110,14 @@ def _style_sheet(args: argparse.Namespace, styles: list[tuple[str, str, str, lis
     device = resolve_device(args.device)
     precision = resolve_precision(args.precision or "auto", device)
     pictures = [("photo", to_pil(photo))]
-    runners: dict[str, Any] = {}
+    networks: dict[Any, Any] = {}
+    autocast = autocast_dtype(precision, device)
     bar = LazyBar(out.name, args.quiet)
-    for label, name, model, mix in styles:
-        if model not in runners:
-            runners[model] = StylizeJob(model=model, mix=tuple(mix), device=args.device, precision=precision).setup()
-        runner = runners[model]
-        runner.mix = runner.mix.new_tensor([mix])
-        pictures.append((f"{label}: {name}", to_pil(stylize_image(runner.net, photo, runner.mix,
-                                                                   autocast=runner.autocast))))
+    for label, name, kind, model, mix in styles:
+        if (kind, model) not in networks:
+            networks[kind, model] = load_network(kind, model, device)
+        painted = stylize_image(networks[kind, model], photo, photo.new_tensor([mix]), autocast=autocast)
+        pictures.append((f"{label}: {name}", to_pil(painted)))
         bar.step(len(styles))
     bar.close()
     columns = min(6, len(pictures))
@@ -222,7 +211,7 @@ def cmd_style(args: argparse.Namespace) -> int:
     from inceptionism.io.images import check_output, load_image, mask_tensor, read_metadata, save_image
     from inceptionism.precision import resolve_precision
     from inceptionism.style import stylize_optimize
-    from inceptionism.dream.loop import fit_mask
+    from inceptionism.ops import fit_mask
 
     out = check_output(args.output, (args.content, *args.style))
     config = build_style_config(args)
@@ -449,139 +438,51 @@ def _add_stylize_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_stylize)
 
 
-def _stroke_scale(text: str | None, default: float | str) -> float | str:
-    if text is None:
-        return default
-    if text == "auto":
-        return "auto"
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"--stroke-scale takes a number of 1 or more, or 'auto', got {text!r}") from None
-    if not (value >= 1.0 and math.isfinite(value)):
-        raise ConfigError(f"--stroke-scale must be 1 or more, got {text}")
-    return value
+def _stylize_job(args: argparse.Namespace) -> Any:
+    """The job the options choose, through :func:`inceptionism.style.instant.choose` (which checks the choice);
+    here only what the command line alone can tell: which options were given, and regions paired with styles."""
+    from inceptionism.configs import StylizeConfig
+    from inceptionism.style.instant import choose
 
-
-def _stylize_network(args: argparse.Namespace, device: Any) -> tuple[str, list[float], list[tuple[str, Any]]]:
-    """What the options choose: (model, mix or embedding, the recipe's part that says so)."""
-    chosen = [name for name, given in (("--style", args.style), ("--style-index", args.style_index is not None),
-                                       ("--mix", args.mix is not None)) if given]
-    if len(chosen) > 1:
-        raise ConfigError(f"{' and '.join(chosen)}: choose one (a painting, a style index or a mix)")
-    if not chosen:
-        raise ConfigError("choose a style: --style PAINTING (any picture), --style-index I "
-                          "(`inceptionism styles` lists them) or --mix")
     arbitrary_only = [o for o, v in (("--style-weights", args.style_weights), ("--style-size", args.style_size))
                       if v is not None]
     if args.style is None and arbitrary_only:
         raise ConfigError(f"{', '.join(arbitrary_only)} go with --style PAINTING")
-    if args.strength is not None and not (0.0 <= args.strength <= 1.0):
-        raise ConfigError(f"--strength must be between 0 and 1, got {args.strength}")
     if args.strength_by is not None and args.style is not None:
         raise ConfigError("--strength-by is for networks (--style-index, --mix); with --style the strength moves the "
                           "painting's embedding toward the photo's")
+    given = {"strength": args.strength, "strength_by": args.strength_by, "style_size": args.style_size,
+             "stroke_scale": _stroke_scale(args.stroke_scale), "tile": args.tile,
+             "preserve_colors": args.preserve_colors, "precision": args.precision}
+    config = StylizeConfig(**{k: v for k, v in given.items() if v is not None})
+    regions = None
     if args.region:
-        return _stylize_regions(args, device)
-    if args.style_index is not None and len(args.style_index) > 1:
-        raise ConfigError("one --style-index (several go with a --region each; --mix blends styles everywhere)")
-    index = args.style_index[0] if args.style_index is not None else None
-    if args.style is not None:
-        weights = parse_numbers(args.style_weights, float, "--style-weights") if args.style_weights else None
-        return _painting_style(args, device, list(args.style), weights)
-    return _network_style(args, index)
+        dest = "style" if args.style is not None else "style_index"
+        regions = paired_regions(args, dest, len(getattr(args, dest) or []))
+    style = args.style_index
+    if style is not None and len(style) == 1 and not regions:
+        style = style[0]
+    return choose(painting=list(args.style) if args.style is not None else None, style=style, model=args.model,
+                  mix=parse_numbers(args.mix, float, "--mix") if args.mix is not None else None,
+                  style_weights=parse_numbers(args.style_weights, float, "--style-weights") if args.style_weights
+                  else None, regions=regions, config=config, device=args.device)
 
 
-def _painting_style(args: argparse.Namespace, device: Any, paths: list[str],
-                    weights: list[float] | None) -> tuple[str, list[float], list[tuple[str, Any]]]:
-    """Magenta's arbitrary network with the (mixed) embedding of the paintings at ``paths``."""
-    from inceptionism.io.images import load_image
-    from inceptionism.jobs import ARBITRARY
-    from inceptionism.style import magenta
+def _stroke_scale(text: str | None) -> float | str | None:
+    if text is None or text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"--stroke-scale takes a number of 1 or more, or 'auto', got {text!r}") from None
 
-    if args.model:
-        raise ConfigError("--style uses the arbitrary-style network that ships: leave out --model "
-                          "(or use --style-index with it)")
-    size = args.style_size if args.style_size is not None else magenta.STYLE_SIZE
-    if not 32 <= size <= 4096:
-        raise ConfigError(f"--style-size must be between 32 and 4096 px, got {size}")
-    strength = 1.0 if args.strength is None else args.strength
-    paintings = [load_image(s).rgb for s in paths]
-    magenta.check_paintings(paintings, paths)
-    net = magenta.load_arbitrary(device)
-    embedding = magenta.embed_styles(net, paintings, weights, size=size)[0].cpu().tolist()
-    recipe = [("network", "magenta arbitrary"), ("styles", [source_label(s) for s in paths]),
-              ("style_sha256", [file_sha256(s) for s in paths]), ("style_weights", weights),
-              ("strength", strength), ("style_size", size)]
-    return ARBITRARY, embedding, recipe
-
-
-def _network_style(args: argparse.Namespace, index: int | None) -> tuple[str, list[float], list[tuple[str, Any]]]:
-    """A network's style ``index`` (or ``--mix``): --model's, the shipped network's, or the 26 demo styles'."""
-    from inceptionism.jobs import DEMO
-    from inceptionism.style import magenta
-    from inceptionism.style.model_file import read_metadata
-    from inceptionism.style.network import mix_weights
-    from inceptionism.style.shipped import shipped_model_path
-
-    mix_text = parse_numbers(args.mix, float, "--mix") if args.mix is not None else None
-    if args.model:
-        model = str(Path(args.model).resolve())
-        names = [s["name"] for s in read_metadata(model)["styles"]]
-        mix = mix_weights(len(names), index=index, mix=mix_text)[0].tolist()
-        return model, mix, [("model", model), ("styles", names), ("mix", mix)]
-    shipped = str(shipped_model_path())
-    names = [s["name"] for s in read_metadata(shipped)["styles"]]
-    if mix_text is not None or (index is not None and index < len(names)):
-        mix = mix_weights(len(names), index=index, mix=mix_text)[0].tolist()
-        return shipped, mix, [("model", shipped), ("styles", names), ("mix", mix)]
-    assert index is not None
-    demo = index - len(names)
-    if not 0 <= demo < magenta.DEMO_STYLES:
-        total = len(names) + magenta.DEMO_STYLES
-        raise ConfigError(f"style index {index} is out of range: the built-in styles are 0 to {total - 1} "
-                          "(`inceptionism styles` lists them)")
-    mix = mix_weights(magenta.DEMO_STYLES, index=demo)[0].tolist()
-    return DEMO, mix, [("model", DEMO), ("styles", [f"demo {demo}"]), ("style_index", index)]
-
-
-def _stylize_regions(args: argparse.Namespace, device: Any) -> tuple[str, list[float], list[tuple[str, Any]]]:
-    """Several styles, each with its ``--region``: one network, a mix (or embedding) per region."""
-    from inceptionism.jobs import ARBITRARY
-
-    if args.mix is not None or args.style_weights is not None:
-        raise ConfigError("--mix and --style-weights blend styles everywhere; with --region each style has its own place")
-    if args.style is not None:
-        paths = paired_regions(args, "style", len(args.style))
-        parts = [_painting_style(args, device, [painting], None) for painting in args.style]
-    else:
-        paths = paired_regions(args, "style_index", len(args.style_index))
-        parts = [_network_style(args, index) for index in args.style_index]
-    models = {model for model, _, _ in parts}
-    if len(models) > 1:
-        raise ConfigError("--region: the styles must come from one network (the 3 shipped ones, the 26 demo ones "
-                          "or --model's), not from several")
-    model = models.pop()
-    regions = [(tuple(mix), path) for (_, mix, _), path in zip(parts, paths)]
-    recipe = [("regions", [[dict(chosen), source_label(path), file_sha256(path)] for (_, _, chosen), path in
-                           zip(parts, paths)]), ("strength", 1.0 if args.strength is None else args.strength)]
-    if model == ARBITRARY:
-        recipe += [("network", "magenta arbitrary"), ("style_size", dict(parts[0][2])["style_size"])]
-    return model, list(regions[0][0]), recipe + [("region_mixes", regions)]
-
-
-#: how a network's --strength works, the default first (README: "Strength")
-STRENGTH_BY = ("norms", "fade")
 
 #: what `stylize` reads as a video (frame by frame, frame rate and sound kept)
 VIDEO_INPUTS = (".mp4", ".webm", ".mov", ".mkv", ".avi", ".m4v")
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
-    from inceptionism.devices import resolve_device
     from inceptionism.io.images import check_output, output_format, read_image_bytes, write_bytes
-    from inceptionism.jobs import ARBITRARY, StylizeJob
-    from inceptionism.precision import resolve_precision
 
     videos = [c for c in args.content if Path(c).suffix.lower() in VIDEO_INPUTS]
     if videos and len(args.content) > 1:
@@ -591,36 +492,14 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     pairs = [] if videos else input_targets(args.content, args.output)
     for c, t in pairs:
         check_output(t, (c, *(args.style or ())))
-    if args.tile < 64:
-        raise ConfigError("--tile must be at least 64 px")
-    # a missing device is one line now, not one per item; the precision it means goes into the recipe
-    device = resolve_device(args.device)
-    precision = resolve_precision(args.precision or "auto", device)
-    model, mix, chosen = _stylize_network(args, device)
-    regions = dict(chosen).get("region_mixes", ())
-    chosen = [(k, v) for k, v in chosen if k != "region_mixes"]
-    strokes = _stroke_scale(args.stroke_scale, "auto" if model == ARBITRARY else 1.0)
-    strength = 1.0 if args.strength is None else args.strength
-    strength_by = None if model == ARBITRARY else (args.strength_by or STRENGTH_BY[0])
-    if strength < 1.0 and strength_by is not None:
-        chosen += [("strength", strength), ("strength_by", strength_by)]
-    job = StylizeJob(model=model, mix=tuple(mix), tile=args.tile, preserve_colors=args.preserve_colors,
-                     device=args.device, precision=precision, stroke_scale=strokes, strength=strength,
-                     strength_by=strength_by or STRENGTH_BY[0], style_size=dict(chosen).get("style_size", 256),
-                     regions=tuple(regions),
-                     recipe=(("command", "stylize"), ("version", __version__), *chosen,
-                             ("stroke_scale", strokes), ("preserve_colors", args.preserve_colors),
-                             ("precision", precision)))
-    if regions:
+    job = _stylize_job(args)
+    runner = None
+    if job.regions and pairs:
         # each region fits each picture: checked on the first before any work
-        from inceptionism.io.images import load_image, mask_tensor
-        from inceptionism.dream.loop import fit_mask
+        from inceptionism.io.images import load_image
 
-        first = pairs[0][0] if pairs else None
-        if first is not None:
-            size = tuple(load_image(first).rgb.shape[-2:])
-            for _, path in regions:
-                fit_mask(mask_tensor(load_image(path)), size, path, kind="region")
+        runner = job.setup()
+        runner.check_regions(tuple(load_image(pairs[0][0]).rgb.shape[-2:]))
     if videos:
         return _stylize_video(args, job, videos[0])
 
@@ -635,7 +514,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
     if len(pairs) == 1 and todo and not args.ray:
         content, target = todo[0]
-        write_bytes(target, job.setup().run(content, load(content)()))
+        write_bytes(target, (runner or job.setup()).run(content, load(content)()))
         args.report.output(target, input=content)
         if not args.quiet:
             print(f"wrote {target}", file=sys.stderr)
@@ -648,7 +527,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         write_bytes(where[key], data)
         args.report.output(where[key], input=key)
 
-    report = run_items(args, job, [(c, load(c)) for c, _ in todo], write, what=Path(args.output).name or args.output)
+    report = run_items(args, job, [(c, load(c)) for c, _ in todo], write, what=Path(args.output).name or args.output,
+                       runner=None if args.ray else runner)
     report.total += len(pairs) - len(todo)
     report.skipped = len(pairs) - len(todo)
     return finish_items(report, f"stylize into {args.output}", args.quiet)

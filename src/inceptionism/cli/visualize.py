@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from inceptionism import __version__
 from inceptionism.cli.common import (
     LazyBar, add_cluster_options, add_device_options, add_precision_option, checked_recipe, finish_items,
-    recipe_matches, run_items, source_label, use_recorded_threads,
+    recipe_matches, run_items, use_recorded_threads,
 )
 from inceptionism.errors import ConfigError, Interrupted
 
@@ -143,7 +142,7 @@ def _tiles_folder(output: Path) -> Path:
 
 def cmd_visualize(args: argparse.Namespace) -> int:
     from inceptionism.io.images import check_output, output_format, read_metadata, write_bytes
-    from inceptionism.jobs import Target, VisualizeJob
+    from inceptionism.jobs import Target, VisualizeJob, visualize_recipe
     from inceptionism.models import DEFAULT_MODEL
     from inceptionism.objectives import parse_address
 
@@ -182,8 +181,8 @@ def cmd_visualize(args: argparse.Namespace) -> int:
     if args.atlas and args.output == "-":
         raise ConfigError("an atlas keeps its tiles beside the sheet: give a file name, not -o -")
 
-    job = VisualizeJob(model=model, weights=weights, config=config, device=args.device, recipe=(
-        ("command", "visualize"), ("version", __version__), ("weights", source_label(weights) or "pretrained")))
+    job = VisualizeJob(model=model, weights=weights, config=config, device=args.device,
+                       recipe=visualize_recipe(weights))
     from dataclasses import replace
 
     runner = replace(job, device="cpu").setup() if args.ray else job.setup()

@@ -30,6 +30,7 @@ from inceptionism.models.network import Network
 from inceptionism.objectives import Objective, mask_groups
 from inceptionism.precision import autocast_dtype
 from inceptionism.dream.tiling import AUTO_MIN, auto_tile, tiled_gradient
+from inceptionism.ops import fit_mask, preserve_colors, resize  # noqa: F401 - the loop's, and re-exported
 
 log = logging.getLogger(__name__)
 
@@ -71,26 +72,6 @@ def octave_sizes(height: int, width: int, octaves: int, scale: float, min_size: 
             break
         sizes.append((h, w))
     return sizes[::-1]
-
-
-def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    if tuple(image.shape[-2:]) == tuple(size):
-        return image
-    shrinking = size[0] < image.shape[-2]
-    return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
-
-
-_RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
-
-
-def preserve_colors(result: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
-    """``result``'s luminance with ``original``'s chrominance (YIQ)."""
-    m = _RGB_TO_YIQ.to(result)
-    original = resize(original.to(result), tuple(result.shape[-2:]))
-    yiq_r = torch.einsum("ij,bjhw->bihw", m, result)
-    yiq_o = torch.einsum("ij,bjhw->bihw", m, original)
-    mixed = torch.cat([yiq_r[:, :1], yiq_o[:, 1:]], dim=1)
-    return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(m), mixed).clamp(0, 1)
 
 
 def replicate(network: Network, devices: Sequence[torch.device | str]) -> list[Network]:
@@ -232,18 +213,6 @@ def _transformed(extract: Callable[[torch.Tensor], dict[str, torch.Tensor]], oth
         return transformed
 
     return wrap(extract), [wrap(o) for o in others]
-
-
-def fit_mask(mask: torch.Tensor, size: tuple[int, int], what: str = "the mask", *, kind: str = "mask") -> torch.Tensor:
-    """``mask`` (``1,1,h,w``) resized to ``size``; another aspect ratio than the image's is an error.
-
-    Dream masks and style regions (``kind="region"``) alike.
-    """
-    h, w = mask.shape[-2:]
-    if abs(w / h - size[1] / size[0]) > 0.01 * size[1] / size[0] + 1.0 / min(h, w):
-        raise ConfigError(f"{what} is {w}x{h} and the image {size[1]}x{size[0]}: another aspect ratio "
-                          f"(resize or crop the {kind} to the image's shape)")
-    return resize(mask.float(), size).clamp_(0, 1)
 
 
 def dream(

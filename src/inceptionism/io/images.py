@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, PngImagePlugin
 
-from inceptionism.errors import ConfigError, ImageReadError, OutputError
+from inceptionism.errors import ConfigError, ImageReadError, OutputError, param
+from inceptionism.paths import SAMPLE_PREFIX, STDIO, source_label
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,6 @@ METADATA_KEY = "inceptionism"
 _EXIF_DESCRIPTION = 0x010E
 _EXIF_SOFTWARE = 0x0131
 
-SAMPLE_PREFIX = "skimage:"
 #: Images that ship inside scikit-image (no download), usable as ``skimage:NAME``.
 SAMPLE_IMAGES = (
     "astronaut", "brick", "camera", "cat", "chelsea", "coffee", "coins",
@@ -229,7 +229,7 @@ def mask_tensor(image: LoadedImage, *, invert: bool = False) -> torch.Tensor:
         y = 1 - y
     if not (y > 0).any():
         raise ConfigError(f"{image.source}: the mask is all black{' once inverted' if invert else ''}, so nothing "
-                          f"would change (white is where the dream goes{'' if invert else '; --invert-mask swaps'})")
+                          f"would change (white is where the dream goes{'' if invert else '; ' + param('invert_mask', True) + ' swaps'})")
     return y
 
 
@@ -241,6 +241,64 @@ def load_image_bytes(data: bytes, name: str, *, max_pixels: int = DEFAULT_MAX_PI
     if not data:
         raise ImageReadError(f"{name}: the file is empty")
     return _decode(io.BytesIO(data), name, max_pixels)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A picture handed to the library, read: the picture, how a recipe names it, and a file's bytes."""
+
+    image: LoadedImage
+    #: a file's absolute path or ``skimage:NAME`` (None for a picture from memory)
+    label: str | None
+    #: the file as given (recipes record it as the command line does)
+    given: str | None
+    data: bytes | None
+
+
+def read_source(value: Any, name: str = "image", *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Source:
+    """Whatever a notebook holds as a picture: a path or ``skimage:NAME``, a PIL image, a numpy array
+    (``H,W,3`` or ``H,W,4``, uint8 or float in [0, 1]; ``H,W`` grey), a tensor (``3,H,W`` or ``1,3,H,W`` in
+    [0, 1]), or a result of this library. Anything else is an :class:`ImageReadError` naming ``name``."""
+    if isinstance(value, LoadedImage):
+        return Source(value, None, None, None)
+    tensor = getattr(value, "tensor", None)
+    if isinstance(tensor, torch.Tensor) and hasattr(value, "recipe"):  # a Picture
+        return Source(LoadedImage(tensor.detach().float().cpu(), getattr(value, "alpha", None), name), None, None, None)
+    if isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value)
+        data = read_image_bytes(text)
+        image = load_image_bytes(data, text, max_pixels=max_pixels)
+        return Source(image, source_label(text), text, data or None)
+    if isinstance(value, Image.Image):
+        value = np.asarray(value.convert("RGBA" if "A" in value.getbands() else "RGB"))
+    if isinstance(value, torch.Tensor):
+        t = value.detach().float().cpu()
+        if t.ndim == 4 and t.shape[0] == 1:
+            t = t[0]
+        if t.ndim != 3 or t.shape[0] not in (3, 4):
+            raise ImageReadError(f"{name}: a tensor picture is 3,H,W or 1,3,H,W in [0, 1], got shape {tuple(value.shape)}")
+        value = t.permute(1, 2, 0).numpy()
+    if isinstance(value, np.ndarray):
+        arr = value
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+            raise ImageReadError(f"{name}: an array picture is H,W,3 (or H,W,4, or H,W grey), got shape {arr.shape}")
+        if np.issubdtype(arr.dtype, np.integer) and arr.dtype not in (np.uint8, np.uint16):
+            if arr.size and (arr.min() < 0 or arr.max() > 255):
+                raise ImageReadError(f"{name}: an integer picture holds 0 to 255, got {arr.min()} to {arr.max()}")
+            arr = arr.astype(np.uint8)
+        elif arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+            raise ImageReadError(f"{name}: an array picture holds numbers (uint8, or float in [0, 1]), got {arr.dtype}")
+        elif arr.dtype not in (np.uint8, np.uint16):
+            arr = arr.astype(np.float32)
+            if not np.isfinite(arr).all():
+                raise ImageReadError(f"{name}: the picture holds NaN or infinite values")
+            if arr.size and (arr.min() < -0.01 or arr.max() > 1.01):
+                raise ImageReadError(f"{name}: a float picture holds values in [0, 1], got {arr.min():.3g} to "
+                                     f"{arr.max():.3g} (uint8 holds 0 to 255)")
+        image = _check_size(_from_array(arr, name), name)
+        return Source(image, None, None, None)
+    raise ImageReadError(f"{name}: expected a file path, skimage:NAME, a PIL image, a numpy array or a tensor, "
+                         f"got {type(value).__name__}")
 
 
 def read_image_bytes(path: str | os.PathLike[str]) -> bytes:
@@ -308,7 +366,6 @@ def _check_size(image: LoadedImage, text: str) -> LoadedImage:
 
 
 #: ``-`` as an input reads the image from standard input; as an output, writes PNG to standard output
-STDIO = "-"
 _stdin: bytes | None = None
 
 

@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from inceptionism.errors import ConfigError, ModelError
+from inceptionism.errors import ConfigError, ModelError, param
 from inceptionism.io.tensors import metadata_json, read_safetensors
 
 FORMAT = "inceptionism-dream/1"
@@ -45,7 +45,7 @@ class Collection:
     def word_mix(self, word: str) -> torch.Tensor:
         """The topic mix a word loads on: p(topic | word), from the topic-word matrix (uniform topic prior)."""
         if self.kind != TOPICS:
-            raise ConfigError("--word needs a model trained on captions (this one has classes: use --class)")
+            raise ConfigError(f"{param('word')} needs a model trained on captions (this one has classes: use {param('class_')})")
         wanted = word.strip().lower().lstrip("#")
         try:
             column = self.vocabulary.index(wanted)
@@ -61,9 +61,9 @@ class Collection:
         try:
             index = int(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"--topic takes a topic number, got {value!r}") from None
+            raise ConfigError(f"{param('topic')} takes a topic number, got {value!r}") from None
         if self.kind != TOPICS:
-            raise ConfigError("--topic needs a model trained on captions (this one has classes: use --class)")
+            raise ConfigError(f"{param('topic')} needs a model trained on captions (this one has classes: use {param('class_')})")
         if not 0 <= index < self.count:
             raise ConfigError(f"topic {index} is out of range: this model has {self.count} topics (0 to {self.count - 1})")
         return index

@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 import torch
 from torch import nn
 
-from inceptionism.errors import LayerError
+from inceptionism.errors import LayerError, either
 from inceptionism.models.dream_file import Collection
 from inceptionism.models.optimize import FusedConv2d, Fusion
 from inceptionism.models.spec import ModelSpec
@@ -104,7 +104,8 @@ class Network(nn.Module):
         hint = f"; closest: {', '.join(close)}" if close else ""
         raise LayerError(
             f"unknown layer {address!r} for {self.name}{hint} "
-            f"(`inceptionism layers --model {self.name}` lists them all)"
+            f"({either(f'inceptionism.layers({self.name!r})', f'`inceptionism layers --model {self.name}`')} "
+            f"lists them all)"
         )
 
     def module(self, address: str) -> nn.Module:

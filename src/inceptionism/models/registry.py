@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import torch
 
-from inceptionism.errors import ModelError
+from inceptionism.errors import ModelError, param
 from inceptionism.models.checkpoint import load_checkpoint
 from inceptionism.models.dream_file import is_dream_model, load_dream_model
 from inceptionism.models.efficientnet_lite0 import lite0_spec
@@ -67,7 +67,7 @@ def _tv_loader(name: str, enum_name: str) -> Callable[..., dict[str, torch.Tenso
             raise ModelError(
                 f"weights for {name} are not in the torch cache ({path}) and could not be "
                 f"downloaded ({reason}); download {weights.url} and save it as {path}, "
-                f"or pass --weights FILE"
+                f"or pass {param('weights', 'FILE')}"
             ) from exc
 
     return load
@@ -323,7 +323,7 @@ def get_model(
     if weights is not None and os.fspath(weights) != RANDOM and is_dream_model(weights):
         state, collection, meta = load_dream_model(weights)
         if name is not None and name != meta["backbone"]:
-            raise ModelError(f"{os.fspath(weights)} was trained on {meta['backbone']}, not {name}: leave out --model")
+            raise ModelError(f"{os.fspath(weights)} was trained on {meta['backbone']}, not {name}: leave out {param('model')}")
         spec = get_model_spec(meta["backbone"])
         net = spec.build(num_classes=collection.count)
         load_state_into(net, spec, state, source=os.fspath(weights))

@@ -24,15 +24,15 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from inceptionism.dream.loop import preserve_colors as luminance_transfer
-from inceptionism.dream.loop import resize
+from inceptionism.ops import preserve_colors as luminance_transfer
+from inceptionism.ops import resize
 from inceptionism.configs import COLOR_MODES, OPTIMIZERS, StyleConfig  # noqa: F401 - re-exported
 from inceptionism.models.network import Network
 from inceptionism.parsing import style_weights as check_style_weights
 from inceptionism.precision import autocast as autocast_to
 from inceptionism.precision import autocast_dtype
 from inceptionism.errors import ConfigError
-from inceptionism.dream.loop import fit_mask
+from inceptionism.ops import fit_mask
 from inceptionism.style.regions import blend_regions, layer_mask, masked_gram
 
 @dataclass

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from inceptionism.configs import check_strength
 from inceptionism.errors import ConfigError, ModelError
 from inceptionism.models.lite0_net import Conv2dSame
 from inceptionism.parsing import style_weights
@@ -405,8 +406,7 @@ def embed_styles(net: ArbitraryStyleNetwork, paintings: list[torch.Tensor], weig
 def with_strength(net: ArbitraryStyleNetwork, embedding: torch.Tensor, content: torch.Tensor, strength: float, *,
                   size: int = STYLE_SIZE) -> torch.Tensor:
     """Ghiasi et al.'s interpolation: ``strength`` of the way from the photo's own embedding to the painting's."""
-    if not 0.0 <= strength <= 1.0:
-        raise ConfigError(f"strength must be between 0 and 1, got {strength}")
+    check_strength(strength)
     if strength == 1.0:
         return embedding
     own = embed_styles(net, [content], size=size)
@@ -417,8 +417,7 @@ def toward_photo(net: FineTunedStyleNetwork, mix: torch.Tensor, content: torch.T
                  size: int = STYLE_SIZE) -> tuple[FineTunedStyleNetwork, torch.Tensor]:
     """A fine-tuned network and mix that paint ``strength`` of the way from the photo's own embedding (by
     the arbitrary network's predictor) to the mix's: the photo's embedding is one more style, mixed in."""
-    if not 0.0 <= strength <= 1.0:
-        raise ConfigError(f"strength must be between 0 and 1, got {strength}")
+    check_strength(strength)
     p = next(net.parameters())
     own = embed_styles(load_arbitrary(p.device), [content], size=size).to(p)
     out = FineTunedStyleNetwork(net.styles + 1).to(p.device)

@@ -179,7 +179,7 @@ def _stylize(net: torch.nn.Module, image: torch.Tensor, mix: torch.Tensor, tile:
     h, w = image.shape[-2:]
     if tile is None or (h <= tile and w <= tile):
         return net(image, mix).float().cpu()
-    from inceptionism.dream.loop import resize
+    from inceptionism.ops import resize
 
     # every norm that can share statistics (ours and Magenta's networks'): a mode and its kept statistics
     norms = [m for m in net.modules() if hasattr(m, "mode") and hasattr(m, "stats")]
@@ -242,7 +242,7 @@ def stylize_with_strokes(net: torch.nn.Module, image: torch.Tensor, mix: torch.T
     large strokes and brings back the full-size detail and sharp edges (chosen by
     looking at the alternatives side by side: the README shows them). 1: one pass.
     """
-    from inceptionism.dream.loop import resize
+    from inceptionism.ops import resize
     from inceptionism.errors import ConfigError
 
     if not (stroke_scale >= 1.0 and math.isfinite(stroke_scale)):

@@ -125,7 +125,7 @@ class StyleNetwork(nn.Module):
 def mix_weights(styles: int, *, index: int | None = None, mix: list[float] | None = None,
                 batch: int = 1, device: torch.device | str = "cpu") -> torch.Tensor:
     """``B,N`` mixing weights: one-hot for ``index``, or ``mix`` normalised to sum to 1."""
-    from inceptionism.errors import ConfigError
+    from inceptionism.errors import ConfigError, param
 
     if (index is None) == (mix is None):
         raise ConfigError("choose a style with an index or a mix (one of them)")
@@ -137,7 +137,7 @@ def mix_weights(styles: int, *, index: int | None = None, mix: list[float] | Non
     else:
         assert mix is not None
         if len(mix) != styles:
-            raise ConfigError(f"--mix has {len(mix)} weights but the model has {styles} styles")
+            raise ConfigError(f"{param('mix')} has {len(mix)} weights but the model has {styles} styles")
         if any(m < 0 for m in mix) or sum(mix) <= 0:
             raise ConfigError("mix weights must be 0 or more and not all 0")
         weights = torch.tensor(mix, dtype=torch.float32) / sum(mix)

@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inceptionism.errors import ConfigError
+from inceptionism.configs import check_strength
+from inceptionism.errors import ConfigError, param
 
 #: the feather of a region's edge: a Gaussian of this fraction of the image's long side
 FEATHER = 0.01
@@ -93,8 +94,7 @@ def toward_identity(net: nn.Module, strength: float) -> nn.Module:
     have a better neutral point than the identity, the photo's own embedding
     (:func:`inceptionism.style.magenta.toward_photo`).
     """
-    if not 0.0 <= strength <= 1.0:
-        raise ConfigError(f"strength must be between 0 and 1, got {strength}")
+    check_strength(strength)
     if strength == 1.0:
         return net
     from inceptionism.style.magenta import MixedNorm
@@ -113,5 +113,5 @@ def toward_identity(net: nn.Module, strength: float) -> nn.Module:
                 module.beta.mul_(strength)
                 found = True
     if not found:
-        raise ConfigError("this network has no table of conditional norms to weaken: use --strength-by fade")
+        raise ConfigError(f"this network has no table of conditional norms to weaken: use {param('strength_by', 'fade')}")
     return out

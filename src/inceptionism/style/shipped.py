@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from inceptionism.errors import ModelError
+from inceptionism.errors import ModelError, param
 
 FILE = "styles.safetensors"
 
@@ -20,5 +20,5 @@ def shipped_model_path() -> Path:
     path = Path(str(resources.files("inceptionism.style").joinpath("weights", FILE)))
     if not path.is_file():
         raise ModelError(f"no style model ships with this installation ({path} is missing): "
-                         "pass --model MODEL.safetensors from `inceptionism train-style`")
+                         f"pass {param('model', 'MODEL.safetensors')} from `inceptionism train-style`")
     return path

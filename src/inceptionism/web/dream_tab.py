@@ -16,7 +16,7 @@ import torch
 
 from inceptionism import __version__
 from inceptionism.dream import DreamConfig, DreamStep, dream, noise_image, octave_sizes
-from inceptionism.dream.loop import fit_mask
+from inceptionism.ops import fit_mask
 from inceptionism.errors import InceptionismError
 from inceptionism.io.images import mask_tensor, save_image, shrink
 from inceptionism.models import DEFAULT_MODEL, get_model_spec, list_models

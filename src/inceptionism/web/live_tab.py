@@ -117,12 +117,11 @@ _EMBEDDINGS: dict[str, torch.Tensor] = {}
 
 
 def _embed(digest: str, path: str, s: Services) -> torch.Tensor:
-    from inceptionism.style import magenta
+    from inceptionism.style.instant import painting_embedding
 
     if digest not in _EMBEDDINGS:
         painting = load_upload(path, s.limits, "painting ").rgb
-        magenta.check_paintings([painting], ["the painting"])
-        _EMBEDDINGS[digest] = magenta.embed_styles(magenta.load_arbitrary(s.device), [painting])
+        _EMBEDDINGS[digest] = painting_embedding([painting], s.device)
         while len(_EMBEDDINGS) > 16:
             _EMBEDDINGS.pop(next(iter(_EMBEDDINGS)))
     return _EMBEDDINGS[digest]
@@ -135,7 +134,7 @@ def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str
     from inceptionism.animate.live import LiveDream, LiveStyle, Recorder
     from inceptionism.objectives import build_objective
     from inceptionism.precision import autocast_dtype
-    from inceptionism.style import magenta
+    from inceptionism.style.instant import Kind, load_network
     from inceptionism.web.dream_tab import layer_choices
 
     sessions: dict[str, LiveSession] = {}
@@ -149,7 +148,8 @@ def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str
         if mode == MODES[0]:
             if not painting:
                 raise InceptionismError("upload a painting (or click one) to paint the camera with")
-            return LiveStyle(magenta.load_arbitrary(s.device), _embedding(painting, s), strength=float(strength),
+            return LiveStyle(load_network(Kind.PAINTING, None, s.device), _embedding(painting, s),
+                             strength=float(strength),
                              steady=blend, autocast=autocast_dtype("auto", s.device), compile=compile)
         if mode == MODES[1]:
             if style_model is None or style not in style_names:

@@ -4,7 +4,6 @@ style, and optimisation with one or two styles (previews, Cancel)."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from pathlib import Path
 from typing import Any, Iterator
@@ -60,8 +59,7 @@ def style_tab(gr: Any, s: Services, style_model: str | None = None) -> None:
     events = [action(gr, s, any_run, _any_painting_job(gr, s), [content, *any_inputs], outputs, status=2,
                      busy="Painting...")]
     if meta is not None:
-        net = _instant_network(s, instant)
-        events.append(action(gr, s, instant_run, _instant_job(gr, s, net, meta, instant), [content, *sliders], outputs,
+        events.append(action(gr, s, instant_run, _instant_job(gr, s, meta, instant), [content, *sliders], outputs,
                              status=2, busy="Painting..."))
     events.append(action(gr, s, trained_run, _trained_job(gr, s), [content, *trained_inputs], outputs, status=2,
                          busy="Painting..."))
@@ -103,22 +101,15 @@ def _trained_controls(gr: Any, s: Services) -> list[Any]:
 
 
 def trained_network(path: str, device: str) -> tuple[Any, dict[str, Any]]:
-    """The network in ``path`` (loaded again when the file has changed)."""
-    import os
+    """The network in ``path`` (loaded again when the file has changed) and its metadata."""
+    from inceptionism.style.instant import Kind, load_network
+    from inceptionism.style.model_file import read_metadata
 
-    return _load_trained(path, device, os.stat(path).st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=4)
-def _load_trained(path: str, device: str, mtime_ns: int) -> tuple[Any, dict[str, Any]]:
-    from inceptionism.style.model_file import load_model
-
-    return load_model(path, device)
+    return load_network(Kind.MODEL, path, device), read_metadata(path)
 
 
 def _trained_job(gr: Any, s: Services) -> Any:
-    from inceptionism.precision import autocast_dtype
-    from inceptionism.style.model_file import stylize_image
+    from inceptionism.style.instant import choose
 
     def trained_job(content: str | None, name: str | None, style: str | None, session: str) -> tuple[str, str, str]:
         models = _trained_models(s)
@@ -127,13 +118,13 @@ def _trained_job(gr: Any, s: Services) -> Any:
         if not name or name not in models:
             raise InceptionismError("no network chosen: train one in the Train tab first")
         path = models[name]
-        net, meta = trained_network(path, s.device)
+        meta = trained_network(path, s.device)[1]
         names = [st["name"] for st in meta["styles"]]
         if style not in names:
             raise InceptionismError(f"choose one of {name}'s styles: {', '.join(names)}")
         image = load_upload(content, s.limits)
         mix = torch.nn.functional.one_hot(torch.tensor([names.index(style)]), len(names)).float()
-        styled = stylize_image(net, image.rgb, mix, autocast=autocast_dtype("auto", s.device))
+        styled = choose(model=path, style=names.index(style), device=s.device).setup().stylize(image.rgb)
         job, folder = s.files.new_job()
         out = folder / "stylized.png"
         save_image(styled, out, alpha=image.alpha, metadata={
@@ -227,15 +218,9 @@ def _thumbnail(style: dict[str, Any]) -> np.ndarray:
 
 
 def _instant_meta(s: Services, model_path: str) -> dict[str, Any]:
-    from inceptionism.style.model_file import load_model
+    from inceptionism.style.model_file import read_metadata
 
-    return load_model(model_path, s.device)[1]
-
-
-def _instant_network(s: Services, model_path: str) -> Any:
-    from inceptionism.style.model_file import load_model
-
-    return load_model(model_path, s.device)[0]
+    return read_metadata(model_path)
 
 
 def _painting_examples(s: Services, meta: dict[str, Any] | None) -> list[str]:
@@ -269,9 +254,8 @@ def _instant_controls(gr: Any, meta: dict[str, Any], model_path: str) -> list[An
     return sliders
 
 
-def _instant_job(gr: Any, s: Services, net: Any, meta: dict[str, Any], model_path: str) -> Any:
-    from inceptionism.precision import autocast_dtype
-    from inceptionism.style.model_file import stylize_image
+def _instant_job(gr: Any, s: Services, meta: dict[str, Any], model_path: str) -> Any:
+    from inceptionism.style.instant import choose
 
     names = [st["name"] for st in meta["styles"]]
 
@@ -283,7 +267,7 @@ def _instant_job(gr: Any, s: Services, net: Any, meta: dict[str, Any], model_pat
             raise InceptionismError("give at least one style a weight above 0")
         image = load_upload(path, s.limits)
         mix = torch.tensor([weights], dtype=torch.float32) / sum(weights)
-        styled = stylize_image(net, image.rgb, mix, autocast=autocast_dtype("auto", s.device))
+        styled = choose(model=model_path, mix=[float(w) for w in weights], device=s.device).setup().stylize(image.rgb)
         job, folder = s.files.new_job()
         out = folder / "stylized.png"
         save_image(styled, out, alpha=image.alpha, metadata={
@@ -306,22 +290,17 @@ def _any_painting_controls(gr: Any, s: Services, paintings: list[str]) -> list[A
 
 def _any_painting_job(gr: Any, s: Services) -> Any:
     """Instant stylisation with any uploaded painting: Magenta's arbitrary network (`stylize --style`)."""
-    from inceptionism.jobs import ARBITRARY, StylizeJob
-    from inceptionism.precision import resolve_precision
-    from inceptionism.style import magenta
+    from inceptionism.configs import StylizeConfig
+    from inceptionism.style.instant import choose
 
     def any_painting_job(content_path: str | None, painting_path: str | None, amount: float,
                          session: str) -> tuple[str, str, str]:
         if not content_path or not painting_path:
             raise InceptionismError("upload a content image (or click an example) and a painting")
         image, style = load_upload(content_path, s.limits), load_upload(painting_path, s.limits)
-        magenta.check_paintings([style.rgb], ["the painting"])
-        net = magenta.load_arbitrary(s.device)
-        embedding = magenta.embed_styles(net, [style.rgb])[0].tolist()
-        precision = resolve_precision("auto", s.device)
-        runner = StylizeJob(model=ARBITRARY, mix=tuple(embedding), device=s.device, precision=precision,
-                            stroke_scale="auto", strength=float(amount)).setup()
-        styled = runner.stylize(image.rgb)
+        painter = choose(painting=style, config=StylizeConfig(strength=float(amount)), device=s.device)
+        precision = painter.config.precision
+        styled = painter.setup().stylize(image.rgb)
         job, folder = s.files.new_job()
         out = folder / "stylized.png"
         save_image(styled, out, alpha=image.alpha, metadata={
