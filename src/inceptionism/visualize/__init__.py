@@ -10,3 +10,8 @@ from inceptionism.configs import VisualizeConfig
 from inceptionism.visualize.render import VisualizeResult, VisualizeStep, diversity_layer, render
 
 __all__ = ["VisualizeConfig", "VisualizeResult", "VisualizeStep", "diversity_layer", "render"]
+
+from inceptionism._callable import callable_package  # noqa: E402
+
+# ``inceptionism.visualize(...)`` is :func:`inceptionism.api.visualize` (see :mod:`inceptionism._callable`)
+callable_package(__name__, "visualize")
