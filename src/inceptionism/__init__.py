@@ -23,16 +23,16 @@ from inceptionism.errors import InceptionismError  # noqa: E402
 
 #: public name -> the module that defines it (imported at first use)
 _LAZY = {
-    **{name: "inceptionism.api" for name in ("classes", "layers", "models", "network", "styles", "stylize", "topics")},
+    **{name: "inceptionism.api" for name in ("classes", "layers", "network", "styles", "stylize", "topics")},
     "wrap": "inceptionism.models.wrap",
     "Picture": "inceptionism.results", "Pictures": "inceptionism.results",
     "load_image": "inceptionism.io.images", "to_pil": "inceptionism.io.images", "read_metadata": "inceptionism.io.images",
     "DreamConfig": "inceptionism.configs", "VisualizeConfig": "inceptionism.configs",
     "StyleConfig": "inceptionism.configs", "StylizeConfig": "inceptionism.configs",
 }
-#: submodules reached as attributes; ``dream``, ``visualize`` and ``style`` are also the one-line functions of
-#: those names (calling the package calls :mod:`inceptionism.api`'s function: :mod:`inceptionism._callable`)
-_MODULES = ("objectives", "dream", "visualize", "style", "api")
+#: submodules reached as attributes; ``dream``, ``visualize``, ``style`` and ``models`` are also the one-line
+#: functions of those names (calling the package calls :mod:`inceptionism.api`'s: :mod:`inceptionism._callable`)
+_MODULES = ("objectives", "dream", "visualize", "style", "models", "api")
 
 __all__ = ["InceptionismError", "__version__", *_LAZY, *_MODULES]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 import torch
 
@@ -317,6 +317,49 @@ class Guide(Objective):
 
     def __repr__(self) -> str:
         return f"Guide({self.layer!r})"
+
+
+class Function(Objective):
+    """Any function of the activations, for an objective the others do not make (lucent's
+    ``wrap_objective``): ``fn`` takes ``{address: activations}`` of ``layers`` and returns a scalar to maximise.
+
+    ``Function(lambda f: f["blocks.5"][:, 3].mean() - f["blocks.5"][:, 7].mean(), "blocks.5")``, or as a
+    decorator, :func:`objective`. It composes with the others (``Function(...) + 0.5 * Layer("blocks.4")``).
+    """
+
+    def __init__(self, fn: Callable[[dict[str, torch.Tensor]], torch.Tensor], *layers: str, name: str | None = None):
+        if not callable(fn):
+            raise ConfigError(f"an objective function must be callable, got {type(fn).__name__}")
+        if not layers or not all(isinstance(a, str) and a for a in layers):
+            raise ConfigError("an objective function names the layers it reads: Function(fn, 'blocks.5', ...)")
+        self.fn, self.layers = fn, tuple(layers)
+        self.name = name or getattr(fn, "__name__", "function")
+
+    def addresses(self) -> tuple[str, ...]:
+        return self.layers
+
+    def __call__(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        value = self.fn({a: features[a] for a in self.layers})
+        if not isinstance(value, torch.Tensor) or value.numel() != 1:
+            raise ConfigError(f"objective {self.name} must return one number (a 0-d tensor), "
+                              f"got {type(value).__name__}{'' if not isinstance(value, torch.Tensor) else tuple(value.shape)}")
+        return value.float().reshape(())
+
+    def __repr__(self) -> str:
+        return f"Function({self.name}, {', '.join(repr(a) for a in self.layers)})"
+
+
+def objective(*layers: str) -> Callable[[Callable[[dict[str, torch.Tensor]], torch.Tensor]], Function]:
+    """A decorator that makes a function of the activations of ``layers`` an :class:`Objective`::
+
+        @objective("blocks.5")
+        def contrast(f):
+            return f["blocks.5"][:, 3].mean() - f["blocks.5"][:, 7].mean()
+    """
+    def make(fn: Callable[[dict[str, torch.Tensor]], torch.Tensor]) -> Function:
+        return Function(fn, *layers)
+
+    return make
 
 
 _ADDRESS = re.compile(r"^(?P<layer>[^:=\s]+)(?::(?P<channel>[^=]+))?(?:=(?P<weight>.+))?$")

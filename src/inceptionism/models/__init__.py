@@ -8,3 +8,8 @@ __all__ = [
     "DEFAULT_MODEL", "RANDOM", "FeatureExtractor", "ModelSpec", "Network",
     "get_model", "get_model_spec", "list_models",
 ]
+
+from inceptionism._callable import callable_package  # noqa: E402
+
+# ``inceptionism.models()`` is :func:`inceptionism.api.models`, the registered models' names
+callable_package(__name__, "models")

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 RANDOM = "random"
 
 
-def _imagenet_categories() -> tuple[str, ...]:
+def imagenet_categories() -> tuple[str, ...]:
     """ImageNet's 1,000 class names, torchvision's spelling, from a file in the package.
 
     (Taken from ``torchvision.models``' weights metadata once; importing that module
@@ -331,7 +331,7 @@ def get_model(
         label = os.fspath(weights)
     else:
         spec = get_model_spec(name or DEFAULT_MODEL)
-        categories = _imagenet_categories()
+        categories = imagenet_categories()
         if weights is None:
             net = spec.build()
             state = spec.load_default(progress=progress)

@@ -115,9 +115,9 @@ def wrap(module: nn.Module, *, mean: Sequence[float] | None = None, std: Sequenc
     elif isinstance(categories, str):
         if categories != IMAGENET:
             raise ConfigError(f"{param('categories')} takes a list of class names or 'imagenet', got {categories!r}")
-        from inceptionism.models.registry import _imagenet_categories
+        from inceptionism.models.registry import imagenet_categories
 
-        names = _imagenet_categories()
+        names = imagenet_categories()
     else:
         names = tuple(str(c) for c in categories)
     if names is not None and out_features and len(names) != out_features:
