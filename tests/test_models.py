@@ -42,7 +42,7 @@ def test_aliases_and_paths_resolve_to_the_same_layer(lite0):
     assert lite0.resolve("blocks.4") == "blocks.4"
     with pytest.raises(LayerError) as err:
         lite0.resolve("blocks.44")
-    assert "closest" in str(err.value) and "inceptionism layers" in str(err.value)
+    assert "closest" in str(err.value) and "inceptionism.layers('efficientnet_lite0')" in str(err.value)
 
 
 def test_forward_stops_at_the_deepest_needed_layer(lite0, small_cat):

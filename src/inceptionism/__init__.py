@@ -25,7 +25,7 @@ from inceptionism.errors import InceptionismError  # noqa: E402
 _LAZY = {
     **{name: "inceptionism.api" for name in ("classes", "layers", "network", "styles", "stylize", "topics")},
     "wrap": "inceptionism.models.wrap",
-    "Picture": "inceptionism.results", "Pictures": "inceptionism.results",
+    "Picture": "inceptionism.results", "Pictures": "inceptionism.results", "painting": "inceptionism.examples",
     "load_image": "inceptionism.io.images", "to_pil": "inceptionism.io.images", "read_metadata": "inceptionism.io.images",
     "DreamConfig": "inceptionism.configs", "VisualizeConfig": "inceptionism.configs",
     "StyleConfig": "inceptionism.configs", "StylizeConfig": "inceptionism.configs",

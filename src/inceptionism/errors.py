@@ -80,6 +80,9 @@ class InceptionismError(Exception):
     def __str__(self) -> str:
         return in_words(super().__str__())
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
 
 class ImageReadError(InceptionismError):
     """An input image is missing, unreadable or unusable."""
