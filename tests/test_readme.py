@@ -136,3 +136,39 @@ def test_gallery_captions_are_the_recipes_of_their_pictures():
             assert caption == f"`{shlex.join(words[:at] + words[at + 2:])}`", name
             checked.append(name)
     assert len(checked) >= 8, checked
+
+
+def _python_blocks() -> list[tuple[int, str]]:
+    blocks, lines, start = [], None, 0
+    for number, line in enumerate(README.read_text().splitlines(), 1):
+        if line.strip() == "```python":
+            lines, start = [], number + 1
+        elif line.startswith("```") and lines is not None:
+            blocks.append((start, "\n".join(lines)))
+            lines = None
+        elif lines is not None:
+            lines.append(line)
+    return blocks
+
+
+def test_the_readmes_python_parses_and_names_only_what_exists():
+    import ast
+    import importlib
+
+    import inceptionism
+
+    blocks = _python_blocks()
+    assert len(blocks) >= 3
+    missing = []
+    for start, text in blocks:
+        tree = ast.parse(text, filename=f"README.md:{start}")
+        aliases = {a.asname or a.name: a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("inceptionism"):
+                module = importlib.import_module(node.module)
+                missing += [f"README.md:{start}: {node.module}.{a.name}" for a in node.names
+                            if not hasattr(module, a.name)]
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
+                    aliases.get(node.value.id) == "inceptionism" and not hasattr(inceptionism, node.attr):
+                missing.append(f"README.md:{start}: inceptionism.{node.attr}")
+    assert not missing, "\n".join(missing)
