@@ -83,10 +83,34 @@ def network(model: Any = None, *, weights: str | os.PathLike[str] | None = None,
     return _NETWORKS[key]
 
 
-def _bar(progress: bool, what: str) -> Any:
-    from inceptionism.progress import LazyBar
+class _Progress:
+    """A loop's steps on a progress bar (silent with ``progress=False``), each also handed to ``callback``."""
 
-    return LazyBar(what, not progress)
+    def __init__(self, progress: bool, callback: Callable[[Any], None] | None, *, total: Callable[[Any], int],
+                 describe: Callable[[Any], str], figure: tuple[str, Callable[[Any], Any]] | None = None):
+        from inceptionism.progress import LazyBar
+
+        self.bar, self.callback = LazyBar("", not progress), callback
+        self.total, self.describe, self.figure = total, describe, figure
+
+    def __call__(self, step: Any) -> None:
+        last = self.figure is not None and step.step == step.steps
+        postfix = {self.figure[0]: f"{self.figure[1](step).item():.3g}"} if last else None  # type: ignore[index]
+        self.bar.step(self.total(step), description=self.describe(step), postfix=postfix)
+        if self.callback is not None:
+            self.callback(step)
+
+    def __enter__(self) -> "_Progress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
+
+
+class _Done:
+    """A one-step job's single step (a stylisation has no steps of its own to report)."""
+
+    step = steps = 1
 
 
 def _layers_and_objective(layer: Any) -> tuple[tuple[str, ...] | None, Any]:
@@ -176,24 +200,16 @@ def dream(image: Any = None, layer: Any = None, *, model: Any = None, weights: s
                    device=str(device), masks=((-1, mask_file),) if mask_file else (), invert_mask=invert_mask,
                    max_side=max_side, recipe=dream_recipe(weights, guide_path, topic, word, noise_text))
     runner = _dream_runner(job, net, objective, guide_source, mask, invert_mask)
-    bar = _bar(progress, "dream")
-
-    def report(step: Any) -> None:
-        bar.step(step.octaves * step.steps, description=f"dream octave {step.octave + 1}/{step.octaves}",
-                 postfix={"objective": f"{step.objective.item():.3g}"} if step.step == step.steps else None)
-        if callback is not None:
-            callback(step)
-
-    try:
+    with _Progress(progress, callback, total=lambda s: s.octaves * s.steps,
+                   describe=lambda s: f"dream octave {s.octave + 1}/{s.octaves}",
+                   figure=("objective", lambda s: s.objective)) as report:
         if source is None:
             w, h = (int(v) for v in noise_text.split("x"))  # type: ignore[union-attr]
             result = runner.dream(noise_image(w, h, seed=config.seed), report)
             return Picture(result.image, runner.meta(None, None, result.tile, result.precision),
                            objective=list(result.objective))
         result, used, meta = runner.picture(source.image, source.label, source.data, report)
-        return Picture(result.image, meta, alpha=used.alpha, objective=list(result.objective))
-    finally:
-        bar.close()
+    return Picture(result.image, meta, alpha=used.alpha, objective=list(result.objective))
 
 
 def _dream_runner(job: Any, net: Any, objective: Any, guide_source: Any, mask: Any, invert_mask: bool) -> Any:
@@ -278,8 +294,9 @@ def visualize(what: Any = None, *, model: Any = None, weights: str | None = None
     a :class:`~inceptionism.results.Pictures` comes back, else a :class:`~inceptionism.results.Picture`. Every
     other setting is :class:`~inceptionism.configs.VisualizeConfig`'s, with the command line's defaults.
     """
-    from inceptionism.jobs import VisualizeJob, visualize_recipe
+    from inceptionism.jobs import Target, VisualizeJob, visualize_recipe
     from inceptionism.objectives import Objective
+    from inceptionism.visualize.render import render
 
     width, height = _size(size)
     config = VisualizeConfig(width=width, height=height, steps=steps, lr=lr, param=param, decorrelate=decorrelate,
@@ -289,34 +306,19 @@ def visualize(what: Any = None, *, model: Any = None, weights: str | None = None
     job = VisualizeJob(model=name or net.name, weights=weights, config=config, device=str(device),
                        recipe=visualize_recipe(weights))
     runner = job.setup(network=net)
-    bar = _bar(progress, "visualize")
-
-    def report(step: Any) -> None:
-        bar.step(step.steps, description="visualize",
-                 postfix={"objective": f"{step.objective.item():.3g}"} if step.step == step.steps else None)
-        if callback is not None:
-            callback(step)
-
-    try:
+    with _Progress(progress, callback, total=lambda s: s.steps, describe=lambda s: "visualize",
+                   figure=("objective", lambda s: s.objective)) as report:
         if isinstance(what, Objective):
-            from inceptionism.visualize import render
-
             what.prepare(net)
             result = render(net, what, config, callback=report)
-            from inceptionism.jobs import Target
-
             meta = {**runner.meta(Target(), result.precision), "objective": repr(what)}
             label = repr(what)
         else:
             target = _target(what, net, layer=layer, neuron=neuron, class_=class_, topic=topic, word=word)
             objective = runner.objective(target)  # unknown classes, words, layers: one line before any work
-            from inceptionism.visualize import render
-
             result = render(net, objective, config, callback=report)
             meta = runner.meta(target, result.precision)
             label = _label(target, net)
-    finally:
-        bar.close()
     if config.batch == 1:
         return Picture(result.images, meta, objective=list(result.objective), label=label)
     return Pictures(result.images, meta, objective=list(result.objective),
@@ -369,12 +371,9 @@ def stylize(photo: Any, *, painting: Any = None, style: int | str | Sequence[int
                  style_weights=style_weights, regions=regions, config=config, device=device)
     painter = job.setup()
     painter.check_regions(tuple(source.image.rgb.shape[-2:]))
-    bar = _bar(progress, "stylize")
-    try:
-        bar.step(1, description="stylize")
+    with _Progress(progress, None, total=lambda _: 1, describe=lambda _: "stylize") as report:
         painted = painter.stylize(source.image.rgb)
-    finally:
-        bar.close()
+        report(_Done())  # one pass: the bar says it is done, and how long it took
     return Picture(painted, painter.recipe(source.given), alpha=source.image.alpha)
 
 
@@ -424,19 +423,10 @@ def style(photo: Any, painting: Any, *, style_weights: Sequence[float] | None = 
             "content": content.given, "styles": [s.given for s in styles], "style_weights": style_weights,
             "config": config.to_dict(),
             **({"regions": [r if isinstance(r, str) else None for r in regions]} if regions is not None else {})}
-    bar = _bar(progress, "style")
-
-    def report(step: Any) -> None:
-        bar.step(step.scales * step.steps, description=f"style scale {step.scale + 1}/{step.scales}",
-                 postfix={"loss": f"{step.loss.item():.3g}"} if step.step == step.steps else None)
-        if callback is not None:
-            callback(step)
-
-    try:
+    with _Progress(progress, callback, total=lambda s: s.scales * s.steps,
+                   describe=lambda s: f"style scale {s.scale + 1}/{s.scales}", figure=("loss", lambda s: s.loss)) as report:
         result = stylize_optimize(net, content.image.rgb, [s.image.rgb for s in styles], config,
                                   style_weights=style_weights, callback=report, regions=masks or None)
-    finally:
-        bar.close()
     return Picture(result.image, meta, objective=[float(v) for v in result.losses])
 
 
