@@ -62,6 +62,40 @@ def _probe(module: nn.Module, size: int, mean_std: tuple) -> list[tuple[str, tup
     return order
 
 
+def _layers_in_order(net: nn.Module, min_size: int, mean_std: tuple) -> tuple[int, list[tuple[str, tuple[int, ...]]]]:
+    """The probe's side and (path, output shape) of each layer in the order they run: a 64 px probe, else one of
+    ``min_size`` (a module with a fixed input size); a module that fails on both is one line naming the error."""
+    for size in dict.fromkeys((max(min_size, 64), min_size)):
+        try:
+            order = _probe(net, size, mean_std)
+        except Exception as exc:  # noqa: BLE001 - the module's own error, said in one line
+            error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            continue
+        if not order:
+            raise ModelError("the module has no submodules to address: wrap a network built of layers")
+        return size, order
+    raise ModelError(f"the module fails on a 1x3x{min_size}x{min_size} picture (give {param('min_size')} the side it "
+                     f"takes): {error}")
+
+
+def _class_names(categories: Sequence[str] | str | None, out_features: int, classifier: str) -> tuple[str, ...] | None:
+    """``categories`` as class names, checked against the head's outputs."""
+    if categories is None:
+        return None
+    if isinstance(categories, str):
+        if categories != IMAGENET:
+            raise ConfigError(f"{param('categories')} takes a list of class names or 'imagenet', got {categories!r}")
+        from inceptionism.models.registry import imagenet_categories
+
+        names = imagenet_categories()
+    else:
+        names = tuple(str(c) for c in categories)
+    if out_features and len(names) != out_features:
+        raise ConfigError(f"{param('categories')} names {len(names)} classes but the module's head "
+                          f"({classifier}) has {out_features} outputs")
+    return names
+
+
 def wrap(module: nn.Module, *, mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
          categories: Sequence[str] | str | None = None, min_size: int = 32, name: str | None = None,
          default_layers: Sequence[str] | None = None, optimize: bool = True) -> Network:
@@ -87,21 +121,7 @@ def wrap(module: nn.Module, *, mean: Sequence[float] | None = None, std: Sequenc
     if min_size < 1:
         raise ConfigError(f"{param('min_size')} must be at least 1, got {min_size}")
     net = copy.deepcopy(module).eval().requires_grad_(False)
-    size = max(min_size, 64)
-    try:
-        order = _probe(net, size, mean_std)
-    except Exception as exc:  # noqa: BLE001 - the module's own error, said in one line
-        if size == min_size:
-            raise ModelError(f"the module fails on a 1x3x{size}x{size} picture: {type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
-        size = min_size
-        try:
-            order = _probe(net, size, mean_std)
-        except Exception as exc2:  # noqa: BLE001
-            raise ModelError(f"the module fails on a 1x3x{size}x{size} picture (give {param('min_size')} the side it "
-                             f"takes): {type(exc2).__name__}: {str(exc2).splitlines()[0] if str(exc2) else ''}") from exc2
-    if not order:
-        raise ModelError("the module has no submodules to address: wrap a network built of layers")
+    size, order = _layers_in_order(net, min_size, mean_std)
     spatial = [path for path, shape in order if len(shape) == 3]
     linear = [path for path, _ in order if isinstance(net.get_submodule(path), nn.Linear)]
     classifier = linear[-1] if linear else order[-1][0]
@@ -109,20 +129,7 @@ def wrap(module: nn.Module, *, mean: Sequence[float] | None = None, std: Sequenc
     if default_layers is None:
         convs = [p for p in spatial if isinstance(net.get_submodule(p), nn.Conv2d)] or spatial or [order[-1][0]]
         default_layers = (convs[round(0.6 * (len(convs) - 1))],)
-    names: tuple[str, ...] | None
-    if categories is None:
-        names = None
-    elif isinstance(categories, str):
-        if categories != IMAGENET:
-            raise ConfigError(f"{param('categories')} takes a list of class names or 'imagenet', got {categories!r}")
-        from inceptionism.models.registry import imagenet_categories
-
-        names = imagenet_categories()
-    else:
-        names = tuple(str(c) for c in categories)
-    if names is not None and out_features and len(names) != out_features:
-        raise ConfigError(f"{param('categories')} names {len(names)} classes but the module's head "
-                          f"({classifier}) has {out_features} outputs")
+    names = _class_names(categories, out_features, classifier)
     label = name or type(module).__name__
     spec = ModelSpec(name=label, description=f"{label} (a module wrapped by inceptionism.wrap)", build=_no_builder,
                      load_default=_no_builder, weights_status=lambda: "in memory", mean_std=mean_std,
