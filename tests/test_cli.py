@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from inceptionism.cli import build_parser, main
-from inceptionism.cli.common import build_dream_config
+from inceptionism.cli.options import build_dream_config
 from inceptionism.dream import DreamConfig
 
 FAST = ["--steps", "2", "--octaves", "2", "-q"]

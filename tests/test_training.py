@@ -226,7 +226,7 @@ def test_resume_trains_at_the_learning_rate_asked_now(tmp_path):
 def test_a_resumed_runs_bar_starts_at_its_step_and_times_only_new_steps(bar_class):
     from types import SimpleNamespace
 
-    from inceptionism.cli import common
+    from inceptionism import progress as common
 
     bar = getattr(common, bar_class)("m.safetensors", quiet=False)
     for step in (1201, 1202):

@@ -37,3 +37,24 @@ class LazyBar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class TrainBar:
+    """Training progress: steps with the loss, and the held-out figures once they are measured."""
+
+    def __init__(self, name: str, quiet: bool):
+        self.name, self.quiet = name, quiet
+        self.bar: Any = None
+        self.figures: dict[str, str] = {}
+
+    def report(self, step: Any) -> None:
+        if self.bar is None:
+            self.bar = progress_bar(step.steps, self.name, self.quiet, initial=step.step - 1, leave=True)
+        if step.metrics:
+            self.figures = {f"val_{k}": f"{v:.3f}" for k, v in step.metrics.items()}
+        self.bar.set_postfix({"loss": f"{step.loss + 0.0:.3g}", **self.figures}, refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from inceptionism import __version__
-from inceptionism.cli.common import (
-    add_cluster_options, add_model_options, add_step_options, assemble_movie, build_dream_config, dream_objective,
-    file_sha256, finish_items, frame_bar, kept_on_stop, load_masks, load_network, mask_pairs, run_items, source_label,
-    split_masks,
+from inceptionism.cli.batch import finish_items, run_items
+from inceptionism.cli.movies import assemble_movie, frame_bar, kept_on_stop
+from inceptionism.cli.options import (
+    add_cluster_options, add_model_options, add_step_options, build_dream_config, dream_objective, load_masks, load_network, mask_pairs, split_masks,
 )
+from inceptionism.paths import file_sha256, source_label
 from inceptionism.errors import ConfigError, OutputError
 
 

@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from inceptionism.cli.common import (
-    LazyBar, TrainBar, add_cluster_options, add_device_options, add_model_options, add_precision_option,
-    add_step_options, add_watch_options,
-    build_dream_config, checked_recipe, file_sha256, finish_items, input_targets, model_file_output, recipe_matches, run_items,
-    mask_pairs, source_label, use_recorded_threads,
+from inceptionism.cli.batch import finish_items, input_targets, model_file_output, run_items
+from inceptionism.cli.options import (
+    add_cluster_options, add_device_options, add_model_options, add_precision_option, add_step_options, add_watch_options, build_dream_config, mask_pairs,
 )
+from inceptionism.cli.recipes import checked_recipe, recipe_matches, use_recorded_threads
+from inceptionism.paths import file_sha256, source_label
+from inceptionism.progress import LazyBar, TrainBar
 from inceptionism.errors import ConfigError, InceptionismError, Interrupted
 
 log = logging.getLogger("inceptionism")

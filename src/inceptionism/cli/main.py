@@ -16,8 +16,8 @@ import time
 from typing import Any, Iterator, Sequence
 
 from inceptionism import __version__
-from inceptionism.cli import animate, completion, dream, info, report, style, visualize, web
-from inceptionism.cli.common import PROG, Parser, flag_of
+from inceptionism.cli import animate, completion, dream, info, report, style, stylize, visualize, web
+from inceptionism.cli.common import flag_of, Parser, PROG
 from inceptionism.errors import ConfigError, InceptionismError, Interrupted, speaking_flags
 
 
@@ -26,7 +26,7 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
-    for module in (dream, visualize, animate, style, info, web, completion):
+    for module in (dream, visualize, animate, style, stylize, info, web, completion):
         module.add_parsers(sub)
     for name, command in sub.choices.items():
         if name not in ("web", "completion"):  # a server has nothing to report when it ends

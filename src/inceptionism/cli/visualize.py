@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from inceptionism.cli.common import (
-    LazyBar, add_cluster_options, add_device_options, add_precision_option, checked_recipe, finish_items,
-    recipe_matches, run_items, use_recorded_threads,
-)
+from inceptionism.cli.batch import finish_items, run_items
+from inceptionism.cli.options import add_cluster_options, add_device_options, add_precision_option
+from inceptionism.cli.recipes import checked_recipe, recipe_matches, use_recorded_threads
+from inceptionism.progress import LazyBar
 from inceptionism.errors import ConfigError, Interrupted
 
 log = logging.getLogger("inceptionism")
