@@ -42,3 +42,9 @@ def test_cli_rooms_are_small_and_the_package_docstring_lists_every_one():
             continue
         assert len(path.read_text().splitlines()) <= 400, f"{path.name} is over 400 lines: split it by concern"
         assert f":mod:`.{path.stem}`" in doc, f"cli/__init__.py does not say what {path.name} is for"
+
+
+def test_no_definition_is_left_unused():
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "unused_definitions.py"), "--check"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

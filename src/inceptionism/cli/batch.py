@@ -56,11 +56,6 @@ def input_targets(inputs: list[str], output: str) -> list[tuple[str, Path]]:
     return [(source, out / name) for source, name in pairs]
 
 
-def output_targets(inputs: list[str], output: str) -> list[Path]:
-    """Where each input's result goes (see :func:`input_targets`)."""
-    return [target for _, target in input_targets(inputs, output)]
-
-
 def model_file_output(output: str, *, resume: bool) -> Path:
     """Check a model file to be written by a trainer: ``.safetensors``, in an existing folder, not clobbering."""
     out = Path(output)

@@ -94,10 +94,6 @@ def fold_batchnorm(net: nn.Module, *, probe_size: int = 96, tolerance: float = 1
     return folded_net, count
 
 
-def to_channels_last(net: nn.Module) -> nn.Module:
-    return net.to(memory_format=torch.channels_last)
-
-
 # -- convolution + activation fusion ------------------------------------------
 class Fusion:
     """Whether a fused pair currently runs fused; shared by the conv and its activation slot."""

@@ -47,11 +47,6 @@ def describe_style(path: str, image: torch.Tensor, thumb: int = 64) -> StyleInfo
                      base64.b64encode(buf.getvalue()).decode("ascii"))
 
 
-def train_state_path(model_path: str | os.PathLike[str]) -> Path:
-    p = Path(model_path)
-    return p.with_name(p.name.removesuffix(".safetensors") + ".train.safetensors")
-
-
 def architecture(net: torch.nn.Module) -> dict[str, Any]:
     """What a model file records to rebuild ``net``: ours (Johnson's with conditional norms), or Magenta's."""
     from inceptionism.style.magenta import FineTunedStyleNetwork

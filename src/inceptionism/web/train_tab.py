@@ -13,7 +13,6 @@ folder, no bombs); the web's upload limits and ``--auth`` apply as everywhere.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
