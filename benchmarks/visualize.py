@@ -46,7 +46,7 @@ from inceptionism.dream import dream, noise_image
 from inceptionism.io.images import load_image, save_image
 from inceptionism.models import get_model
 from inceptionism.objectives import build_objective
-from inceptionism.style.regions import gaussian_blur
+from inceptionism.ops import gaussian_blur
 from inceptionism.visualize import render
 
 #: 25 ImageNet classes across animals, objects, food and scenes

@@ -282,7 +282,7 @@ class VisualizeRunner:
     def run(self, key: str, payload: tuple[Target, str], callback: Any = None) -> bytes:
         """Render one target; ``payload`` is (the target, the output format). Several pictures: side by side."""
         from inceptionism.io.images import encode_image
-        from inceptionism.visualize.atlas import side_by_side
+        from inceptionism.io.sheets import side_by_side
 
         target, fmt = payload
         result = self.render(target, callback)

@@ -1,10 +1,12 @@
 """Picture operations that dreams, style transfer and animation share: resizing, masks fitted to a picture,
-colour preservation. (Gaussian blur lives with the style regions it feathers, :mod:`inceptionism.style.regions`.)
+colour preservation, Gaussian blur.
 
 Pictures are ``B,C,H,W`` float tensors in [0, 1], as everywhere in the library.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -42,3 +44,16 @@ def fit_mask(mask: torch.Tensor, size: tuple[int, int], what: str = "the mask", 
         raise ConfigError(f"{what} is {w}x{h} and the image {size[1]}x{size[0]}: another aspect ratio "
                           f"(resize or crop the {kind} to the image's shape)")
     return resize(mask.float(), size).clamp_(0, 1)
+
+
+def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``image`` (``B,C,H,W``) blurred by a Gaussian of ``sigma`` pixels, each channel alone, the edges replicated."""
+    radius = max(1, math.ceil(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32, device=image.device)
+    k = torch.exp(-(x**2) / (2 * sigma**2))
+    k = (k / k.sum()).to(image.dtype)
+    channels = image.shape[1]
+    pad = (radius, radius, radius, radius)
+    blurred = F.conv2d(F.pad(image, pad, mode="replicate"), k.view(1, 1, 1, -1).expand(channels, 1, 1, -1),
+                       groups=channels)
+    return F.conv2d(blurred, k.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)

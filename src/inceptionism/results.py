@@ -124,7 +124,7 @@ class Pictures:
 
     def side_by_side(self) -> torch.Tensor:
         """The pictures in one row, as the command line writes a batch (``1,3,H,B*W``)."""
-        from inceptionism.visualize.atlas import side_by_side
+        from inceptionism.io.sheets import side_by_side
 
         return side_by_side(self.tensor)
 
@@ -132,7 +132,7 @@ class Pictures:
     def pil(self) -> Image.Image:
         """The labelled sheet of the pictures."""
         from inceptionism.io.images import to_pil
-        from inceptionism.visualize.atlas import contact_sheet
+        from inceptionism.io.sheets import contact_sheet
 
         labels = [self.labels[i] if i < len(self.labels) else str(i) for i in range(len(self))]
         return contact_sheet([to_pil(t) for t in self.tensor], labels, columns=min(len(self), 4))

@@ -280,7 +280,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     import torch
 
     from inceptionism.dream import DreamConfig
-    from inceptionism.explore import contact_sheet
+    from inceptionism.io.sheets import grid_sheet
     from inceptionism.io.images import check_output, load_image_bytes, read_image_bytes, save_image
     from inceptionism.jobs import DreamJob, SweepJob
     from inceptionism.parsing import parse_numbers
@@ -332,7 +332,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
              for c in range(len(col_axis[1]))] for r in range(len(row_keys))]
     row_labels = [", ".join(f"{n}={v}" for (n, _), v in zip(rows_axes, row)) for row in row_keys]
     col_labels = [f"{col_axis[0]}={v}" if col_axis[0] else "" for v in col_axis[1]]
-    sheet = contact_sheet(grid, row_labels, col_labels, cell=args.cell,
+    sheet = grid_sheet(grid, row_labels, col_labels, cell=args.cell,
                           title=", ".join(f"{k}={v}" for k, v in fixed.items()))
     meta = {"command": "sweep", "version": __version__, "model": network.name, "weights": args.weights or "pretrained",
             "input": args.input, "axes": {n: v for n, v in axes}, "config": base.to_dict(), "guide": args.guide,

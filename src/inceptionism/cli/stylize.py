@@ -266,11 +266,10 @@ def cmd_styles(args: argparse.Namespace) -> int:
 
 def _style_sheet(args: argparse.Namespace, styles: list[tuple[str, str, Any, str | None, list[float]]]) -> int:
     """Every style on one photo, in a labelled grid."""
-    from PIL import Image, ImageDraw
-
     from inceptionism.devices import resolve_device
     from inceptionism.ops import resize
     from inceptionism.io.images import atomic_write, check_output, load_image, to_pil
+    from inceptionism.io.sheets import contact_sheet
     from inceptionism.precision import autocast_dtype, resolve_precision
     from inceptionism.style.instant import load_network
     from inceptionism.style.model_file import stylize_image
@@ -297,17 +296,8 @@ def _style_sheet(args: argparse.Namespace, styles: list[tuple[str, str, Any, str
         pictures.append((f"{label}: {name}", to_pil(painted)))
         bar.step(len(styles))
     bar.close()
-    columns = min(6, len(pictures))
-    rows = -(-len(pictures) // columns)
-    tw, th = pictures[0][1].size
-    pad, caption = 6, 16
-    sheet = Image.new("RGB", (columns * (tw + pad) + pad, rows * (th + caption + pad) + pad), "white")
-    draw = ImageDraw.Draw(sheet)
-    for n, (text, picture) in enumerate(pictures):
-        r, c = divmod(n, columns)
-        x, y = pad + c * (tw + pad), pad + r * (th + caption + pad)
-        draw.text((x + 2, y + 2), text[:40], fill="black")
-        sheet.paste(picture, (x, y + caption))
+    sheet = contact_sheet([picture for _, picture in pictures], [text for text, _ in pictures],
+                          columns=min(6, len(pictures)))
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(out.suffix.lower(), "PNG")
     atomic_write(out, lambda tmp: sheet.save(tmp, fmt))
     args.report.output(out, input=args.sheet, styles=len(styles))

@@ -265,7 +265,8 @@ def _atlas(args: argparse.Namespace, job: Any, runner: Any, output: Path, fmt: s
     from PIL import Image
 
     from inceptionism.io.images import encode_image, write_bytes
-    from inceptionism.visualize.atlas import contact_sheet, sheet_tensor, tile_name
+    from inceptionism.io.sheets import contact_sheet, sheet_tensor
+    from inceptionism.visualize.atlas import tile_name
 
     targets = atlas_targets(runner.network, args.atlas, classes=args.classes, channels=args.channels)
     for target in targets:

@@ -286,7 +286,7 @@ def preview_sheet(spec: ModelSpec, net: nn.Module, collection: Collection, shown
     from inceptionism.models.optimize import fold_batchnorm
     from inceptionism.objectives import build_objective
     from inceptionism.visualize import render
-    from inceptionism.visualize.atlas import contact_sheet
+    from inceptionism.io.sheets import contact_sheet
 
     frozen = copy.deepcopy(net).float().eval()  # the training copy is left as it is
     frozen, _ = fold_batchnorm(frozen)

@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import copy
-import math
 from typing import Sequence
 
 import torch
@@ -28,22 +27,10 @@ from torch import nn
 
 from inceptionism.configs import check_strength
 from inceptionism.errors import ConfigError, param
+from inceptionism.ops import gaussian_blur
 
 #: the feather of a region's edge: a Gaussian of this fraction of the image's long side
 FEATHER = 0.01
-
-
-def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
-    """``image`` (``B,C,H,W``) blurred by a Gaussian of ``sigma`` pixels, each channel alone, the edges replicated."""
-    radius = max(1, math.ceil(3 * sigma))
-    x = torch.arange(-radius, radius + 1, dtype=torch.float32, device=image.device)
-    k = torch.exp(-(x**2) / (2 * sigma**2))
-    k = (k / k.sum()).to(image.dtype)
-    channels = image.shape[1]
-    pad = (radius, radius, radius, radius)
-    blurred = F.conv2d(F.pad(image, pad, mode="replicate"), k.view(1, 1, 1, -1).expand(channels, 1, 1, -1),
-                       groups=channels)
-    return F.conv2d(blurred, k.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
 
 
 def feather(mask: torch.Tensor, fraction: float = FEATHER) -> torch.Tensor:

@@ -178,7 +178,7 @@ def preview_contents(dataset: ContentCrops, size: int) -> tuple[torch.Tensor, li
 def preview_sheet(contents: torch.Tensor, labels: Sequence[str], outputs: torch.Tensor, style_names: Sequence[str],
                   title: str, tile: int) -> Image.Image:
     """Rows of contents, each beside its stylisation in every style (``outputs``: contents x styles, in order)."""
-    from inceptionism.visualize.atlas import contact_sheet
+    from inceptionism.io.sheets import contact_sheet
 
     def pil(t: torch.Tensor) -> Image.Image:
         arr = (t.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)

@@ -64,7 +64,7 @@ def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> N
     from inceptionism.io.images import save_image
     from inceptionism.objectives import build_objective
     from inceptionism.visualize import render
-    from inceptionism.visualize.atlas import contact_sheet, sheet_tensor, side_by_side
+    from inceptionism.io.sheets import contact_sheet, sheet_tensor, side_by_side
 
     choices = model_choices(dream_models)
     first = next(iter(choices.values()))
