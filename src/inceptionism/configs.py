@@ -192,9 +192,13 @@ class StyleConfig:
     steps: int = 150
     #: number of scales, each twice the previous, ending at ``size`` (0: as many as keep the smallest >= 128 px)
     scales: int = 0
+    #: weight of the content term (the photo's layout)
     content_weight: float = 1.0
+    #: weight of the style term (the painting's Gram matrices)
     style_weight: float = 1.0
+    #: weight of the total variation term (smoothness)
     tv_weight: float = 1.0
+    #: "adam" or "lbfgs"
     optimizer: str = "adam"
     #: Adam's learning rate in [0, 1] pixel units (L-BFGS uses 1)
     lr: float = 0.02
@@ -204,6 +208,7 @@ class StyleConfig:
     style_scale: float = 1.0
     #: None, "luminance" or "match"
     preserve_colors: str | None = None
+    #: seeds a noise start
     seed: int = 0
     #: None: the loss network's defaults
     content_layers: tuple[str, ...] | None = None
@@ -255,14 +260,18 @@ def check_strength(strength: float) -> float:
 class StylizeConfig:
     """How a photo is painted at once by a network (``inceptionism stylize``). The CLI's defaults are these."""
 
-    #: 0 (the photo) to 1 (the full style)
+    #: 0 (the photo) to 1 (the full style). With a painting, from the photo's own embedding to the painting's
+    #: (Ghiasi et al.); with a network's styles, as ``strength_by`` says
     strength: float = 1.0
-    #: a network's strength (not a painting's): "norms" or "fade" (see STRENGTH_BY)
+    #: how a network's strength works: "norms" (its conditional norms moved toward the identity) or "fade" (the
+    #: painted picture faded into the photo)
     strength_by: str = "norms"
-    #: strokes this many times the size the network paints at full size (a coarse pass, then a full-size one);
-    #: "auto": the long side over 512 px; None: "auto" with a painting, 1 with a network's own styles
+    #: strokes S times the size the network paints at the photo's full size (a coarse pass at 1/S of the size, then
+    #: a full-size pass over it); "auto": the long side over 512 px; None: "auto" with a painting, 1 with a
+    #: network's own styles
     stroke_scale: float | str | None = None
-    #: the shorter side a painting (and, for strength below 1, the photo) is seen at for its embedding
+    #: with a painting: the shorter side it is seen at (256, as Magenta trained; larger: finer features of the
+    #: painting)
     style_size: int = 256
     #: tile side for large pictures
     tile: int = 1024
@@ -298,15 +307,25 @@ INITS = ("scratch", "magenta")
 class TrainConfig:
     """How a style network trains. The CLI's defaults are these."""
 
+    #: training crop size
     image_size: int = 256
+    #: images per step
     batch_size: int = 4
+    #: training steps in all
     steps: int = 2000
+    #: Adam's learning rate
     lr: float = 1e-3
+    #: weight of the content term
     content_weight: float = 1.0
+    #: weight of the style term
     style_weight: float = 1.0
+    #: weight of the total variation term (smoothness)
     tv_weight: float = 1.0
+    #: write the model every N steps (0: only at the end)
     checkpoint_every: int = 500
+    #: seeds the network's start, the crops and their order
     seed: int = 0
+    #: data loader processes
     workers: int = 2
     #: channels of the first layer (Johnson: 32)
     width: int = 32
@@ -395,7 +414,9 @@ class DreamTrainConfig:
     labels: str = "auto"
     #: LDA topics for a captions collection
     topics: int = 40
+    #: training crop size
     image_size: int = 224
+    #: images per step
     batch_size: int = 32
     #: passes over the training images (used when ``steps`` is 0)
     epochs: int = 10
@@ -403,6 +424,7 @@ class DreamTrainConfig:
     steps: int = 0
     #: the head's learning rate (AdamW); fine-tuned blocks use a tenth
     lr: float = 1e-3
+    #: AdamW's weight decay
     weight_decay: float = 1e-4
     #: share of the images held out for validation
     val: float = 0.1
@@ -410,7 +432,9 @@ class DreamTrainConfig:
     train_blocks: int | str | None = None
     #: write the model every N steps (0: at the end of each epoch)
     checkpoint_every: int = 0
+    #: data loader processes
     workers: int = 2
+    #: seeds the held-out split, the head's start and the order of the photos
     seed: int = 0
     #: compute precision of the forward and backward passes: "auto", "bf16" or "fp32"
     precision: str = "auto"

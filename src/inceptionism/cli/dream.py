@@ -10,7 +10,8 @@ from typing import Any
 
 from inceptionism.cli.batch import finish_items, input_targets, model_file_output, run_items
 from inceptionism.cli.options import (
-    add_cluster_options, add_device_options, add_model_options, add_precision_option, add_step_options, add_watch_options, build_dream_config, mask_pairs,
+    add_cluster_options, add_device_options, add_model_options, add_precision_option, add_step_options, add_watch_options,
+    build_dream_config, config_from, config_options, mask_pairs,
 )
 from inceptionism.cli.recipes import checked_recipe, recipe_matches, use_recorded_threads
 from inceptionism.paths import file_sha256, source_label
@@ -210,9 +211,8 @@ def cmd_dream(args: argparse.Namespace) -> int:
 
 # -- train-dream and topics ---------------------------------------------------
 def _add_train_parser(sub: Any) -> None:
-    from inceptionism.configs import DreamTrainConfig
+    from inceptionism.configs import LABELS, DreamTrainConfig
 
-    d = DreamTrainConfig()
     p = sub.add_parser(
         "train-dream",
         help="train a dream model on your own photos (class folders, or captions turned into topics)",
@@ -229,23 +229,14 @@ def _add_train_parser(sub: Any) -> None:
     p.add_argument("data", metavar="DATA", help="a folder (class subfolders, or images with .txt captions), "
                                                 "or a captions file (.csv, .jsonl)")
     p.add_argument("-o", "--output", required=True, metavar="MODEL", help="the model file (.safetensors)")
-    p.add_argument("--labels", choices=("auto", "folders", "captions"), default=None,
-                   help=f"where the labels come from (default {d.labels}: captions if there are any)")
-    p.add_argument("--topics", type=int, default=None, help=f"LDA topics for captions (default {d.topics})")
+    config_options(p, DreamTrainConfig, ("labels", "topics"), labels={"choices": LABELS,
+                                                                      "default_text": "auto: captions if there are any"})
     p.add_argument("--model", default=None, help="backbone (default efficientnet_lite0; torchvision ones when cached)")
     p.add_argument("--train-blocks", default=None, metavar="N|all",
                    help="fine-tune the backbone's last N blocks, or all of it (default: the backbone's own, "
                         "from its default dream layer on)")
-    for name, kind, text in (("epochs", int, "passes over the training images"),
-                             ("steps", int, "training steps in all, instead of --epochs (0: from --epochs)"),
-                             ("batch-size", int, "images per step"), ("lr", float, "the head's learning rate "
-                                                                        "(fine-tuned blocks: a tenth)"),
-                             ("image-size", int, "training crop size"),
-                             ("val", float, "share of images held out for validation"),
-                             ("checkpoint-every", int, "write the model every N steps (0: every epoch)"),
-                             ("workers", int, "data loader processes"), ("seed", int, "")):
-        key = name.replace("-", "_")
-        p.add_argument(f"--{name}", type=kind, default=None, help=f"{text} (default {getattr(d, key)})".strip())
+    config_options(p, DreamTrainConfig, ("epochs", "steps", "batch_size", "lr", "image_size", "val",
+                                         "checkpoint_every", "workers", "seed"))
     p.add_argument("--resume", action="store_true", help="continue the run saved in MODEL")
     add_watch_options(p, "its most common classes or topics, each rendered from nothing")
     p.add_argument("--nproc", type=int, default=1, metavar="N",
@@ -268,11 +259,17 @@ def _train_blocks(text: str | None) -> int | str | None:
     return value
 
 
-def cmd_train_dream(args: argparse.Namespace) -> int:
-    from dataclasses import fields
+def build_train_dream_config(args: argparse.Namespace) -> Any:
+    """The DreamTrainConfig the arguments describe."""
+    from inceptionism.configs import DreamTrainConfig
 
+    return config_from(argparse.Namespace(**{**vars(args), "train_blocks": _train_blocks(args.train_blocks)}),
+                       DreamTrainConfig)
+
+
+def cmd_train_dream(args: argparse.Namespace) -> int:
     from inceptionism.devices import resolve_device
-    from inceptionism.dream.train import DreamTrainConfig, read_collection, train_dream
+    from inceptionism.dream.train import read_collection, train_dream
     from inceptionism.models import DEFAULT_MODEL, get_model_spec
     from inceptionism.training import distributed
 
@@ -284,9 +281,7 @@ def cmd_train_dream(args: argparse.Namespace) -> int:
         from inceptionism.training.watch import check_tensorboard
 
         check_tensorboard()
-    values = {f.name: getattr(args, f.name) for f in fields(DreamTrainConfig) if getattr(args, f.name, None) is not None}
-    values["train_blocks"] = _train_blocks(args.train_blocks)
-    config = DreamTrainConfig(**values)
+    config = build_train_dream_config(args)
     backbone = args.model or DEFAULT_MODEL
     spec = get_model_spec(backbone)
     dist = distributed.current()

@@ -5,8 +5,11 @@ and what those options load (the network, the objective, the masks)."""
 from __future__ import annotations
 
 import argparse
+import functools
+import inspect
+import re
 from dataclasses import fields
-from typing import Any
+from typing import Any, Sequence
 
 from inceptionism.cli.common import UNSET, argument_type
 from inceptionism.errors import ConfigError
@@ -92,15 +95,32 @@ def split_masks(args: argparse.Namespace) -> tuple[str | None, dict[int, str]]:
     return whole, per_layer
 
 
-def add_model_options(p: argparse.ArgumentParser, *, layer_help: str = "") -> None:
-    """--model, --weights, --layer, --guide, --class, --device, --quiet: what to dream, where."""
+def add_network_options(p: Any) -> None:
+    """--model and --weights: which network, with which weights (a train-dream model names its own backbone)."""
     p.add_argument("--model", default=None, help="model name (see `inceptionism models`); default efficientnet_lite0")
     p.add_argument("--weights", default=None, metavar="PATH",
-                   help="checkpoint for the model's architecture (state dict, .safetensors or TorchScript); "
-                        "'random' for untrained weights")
+                   help="checkpoint for the model's architecture (state dict, .safetensors or TorchScript), or a "
+                        "train-dream model (its classes and topics); 'random' for untrained weights")
+
+
+def add_target_options(p: Any, *, layer_help: str = "", between: Any = None) -> None:
+    """--layer, --class, --topic, --word: what the network is asked for (``between(p)`` adds options after
+    --layer, as dreams' masks and guide)."""
     p.add_argument("--layer", action="append", default=None, metavar="SPEC",
                    help="LAYER[:CHANNEL][=WEIGHT], repeatable; default: the model's own (see `inceptionism layers`)"
                    + layer_help)
+    if between is not None:
+        between(p)
+    p.add_argument("--class", dest="class_", default=None, metavar="N|NAME",
+                   help="a class logit, by number or name (e.g. 285, 'Egyptian cat', 'flamingo'; a train-dream "
+                        "model's own class names)")
+    p.add_argument("--topic", default=None, metavar="N",
+                   help="one topic of a model trained on captions (see `inceptionism topics MODEL`)")
+    p.add_argument("--word", default=None, metavar="WORD",
+                   help="the topics a word loads on, for a model trained on captions (e.g. food)")
+
+
+def _dream_places(p: Any) -> None:
     p.add_argument("--mask", action=MaskAction, default=None, metavar="IMAGE",
                    help="dream where this picture is white, fade where grey, keep black untouched (bit for bit); "
                         "after a --layer, that layer's own region (different regions, different layers)")
@@ -111,13 +131,12 @@ def add_model_options(p: argparse.ArgumentParser, *, layer_help: str = "") -> No
                         "TensorFlow's 2016 notebook: larger, smoother patterns, less speckle")
     p.add_argument("--guide", default=None, metavar="IMAGE",
                    help="amplify in the input what the network sees in this image, at the chosen layers")
-    p.add_argument("--class", dest="class_", default=None, metavar="N|NAME",
-                   help="amplify a class logit, by number or name (e.g. 285 or 'Egyptian cat'; "
-                        "a train-dream model's own class names)")
-    p.add_argument("--topic", default=None, metavar="N",
-                   help="amplify one topic of a model trained on captions (see `inceptionism topics MODEL`)")
-    p.add_argument("--word", default=None, metavar="WORD",
-                   help="amplify the topics a word loads on, for a model trained on captions (e.g. food)")
+
+
+def add_model_options(p: argparse.ArgumentParser, *, layer_help: str = "") -> None:
+    """What to dream and where: the network, its target (with masks, guide, Laplacian normalisation), devices."""
+    add_network_options(p)
+    add_target_options(p, layer_help=layer_help, between=_dream_places)
     add_device_options(p)
 
 
@@ -127,37 +146,85 @@ def dream_config_defaults() -> dict[str, Any]:
     return {f.name: f.default for f in fields(DreamConfig)}
 
 
+# -- options declared from the configs -----------------------------------------------
+@functools.lru_cache(maxsize=None)
+def field_help(config: type) -> dict[str, str]:
+    """Each field's ``#:`` comment in ``config``'s source: the help text of its option."""
+    docs: dict[str, str] = {}
+    pending: list[str] = []
+    for line in inspect.getsource(config).splitlines():
+        text = line.strip()
+        if text.startswith("#:"):
+            pending.append(text[2:].strip())
+            continue
+        m = re.match(r"([a-z_][a-z0-9_]*)\s*:", text)
+        if m and pending:
+            docs[m[1]] = " ".join(pending)
+        pending = []
+    return docs
+
+
+def _kind(annotation: str) -> Any:
+    """The argparse type a field's annotation (as text) asks for."""
+    kinds = set(re.split(r"[\s|\[\],]+", annotation))
+    return int if "int" in kinds and "float" not in kinds else float if "float" in kinds else None
+
+
+def config_options(p: Any, config: type, names: Sequence[str], **overrides: dict[str, Any]) -> None:
+    """Declare each field of ``config`` in ``names`` as an option: ``--name-with-dashes``, its type from the
+    field, its help from the field's ``#:`` comment and its default shown from the field. The option's own
+    default is None (not given: the config's, or a stored recipe's). ``overrides[name]`` changes what the field
+    cannot say (``flags``, ``metavar``, ``choices``, an ``action``, a ``help`` of its own, ``default_text``)."""
+    by_name = {f.name: f for f in fields(config)}
+    docs = field_help(config)
+    for name in names:
+        f, extra = by_name[name], dict(overrides.get(name, {}))
+        flags = extra.pop("flags", (f"--{name.replace('_', '-')}",))
+        shown = extra.pop("default_text", f.default)
+        text = extra.pop("help", None) or re.sub(  # a field named in its doc is the option's flag here
+            r"``([a-z_]+)``", lambda m: f"--{m[1].replace('_', '-')}" if m[1] in by_name else m[1], docs.get(name, ""))
+        if "action" not in extra and "type" not in extra:
+            if isinstance(f.default, bool):
+                extra["action"] = "store_true"
+            elif _kind(str(f.type)) is not None:
+                extra["type"] = _kind(str(f.type))
+        extra.setdefault("default", None)
+        tail = "" if shown is False else f" (default {shown})"  # a flag's default, off, goes without saying
+        p.add_argument(*flags, dest=name, help=f"{text}{tail}".strip().replace("%", "%%"), **extra)
+
+
+def config_from(args: argparse.Namespace, config: type, values: dict[str, Any] | None = None) -> Any:
+    """``config`` built from the options that were given, over ``values`` (a stored recipe's, say)."""
+    values = dict(values or {})
+    for f in fields(config):
+        given = getattr(args, f.name, None)
+        if given is not None and given is not UNSET:
+            values[f.name] = given
+    return config(**values)
+
+
 def add_step_options(p: argparse.ArgumentParser, *, steps: bool = True, octaves: int | None = None,
                      lists: bool = False) -> None:
     """The DreamConfig options; every default is DreamConfig's unless ``octaves`` says otherwise.
 
     ``lists``: ``--steps``, ``--step-size`` and ``--octaves`` take one value or several (``sweep``'s axes).
     """
+    from inceptionism.configs import VISUALIZE_TRANSFORMS, DreamConfig
     from inceptionism.parsing import parse_tile
 
-    d = dream_config_defaults()
-    several = " (one or several, comma-separated)" if lists else ""
-    kind = (lambda _: str) if lists else (lambda t: t)  # noqa: E731 - sweep parses its lists itself
-    if steps:
-        p.add_argument("--steps", type=kind(int), default=None, metavar="N[,N...]" if lists else None,
-                       help=f"gradient steps per octave{several} (default {d['steps']})")
-    p.add_argument("--step-size", type=kind(float), default=None, metavar="X[,X...]" if lists else None,
-                   help=f"mean pixel change per step, [0, 1] units{several} (default {d['step_size']})")
-    p.add_argument("--octaves", type=kind(int), default=octaves, metavar="N[,N...]" if lists else None,
-                   help=f"number of scales{several} (default {octaves if octaves is not None else d['octaves']})")
-    p.add_argument("--octave-scale", type=float, default=None,
-                   help=f"size ratio between octaves (default {d['octave_scale']})")
-    p.add_argument("--jitter", type=int, default=None, help=f"random roll in pixels per step (default {d['jitter']})")
-    p.add_argument("--seed", type=int, default=None, help=f"random seed (default {d['seed']})")
-    p.add_argument("--preserve-colors", action="store_true", default=None,
-                   help="keep the input's colours; only luminance changes")
-    p.add_argument("--transforms", choices=("none", "standard", "strong"), default=None,
-                   help="random pad/jitter/scale/rotate of the image before every gradient, as `visualize` does: "
-                        f"with --class, --topic or --word the concept shows in the picture (default {d['transforms']})")
-    p.add_argument("--decorrelate", action="store_true", default=None,
-                   help="step as a 1/f-scaled, decorrelated-colour picture would (larger shapes, natural colours)")
-    p.add_argument("--tile", type=argument_type(parse_tile, "tile"), default=UNSET, metavar="PX|auto|off",
-                   help="work on large images tile by tile (default auto: the largest tile that fits in free memory)")
+    several = {"type": str, "help_tail": " (one or several, comma-separated)"} if lists else {}
+    axes = {name: {"type": several["type"], "metavar": metavar,
+                   "help": field_help(DreamConfig)[name] + several["help_tail"]}
+            for name, metavar in (("steps", "N[,N...]"), ("step_size", "X[,X...]"), ("octaves", "N[,N...]"))} \
+        if lists else {}
+    if octaves is not None:
+        axes["octaves"] = {**axes.get("octaves", {}), "default": octaves, "default_text": octaves}
+    names = (("steps",) if steps else ()) + ("step_size", "octaves", "octave_scale", "jitter", "seed",
+                                             "preserve_colors", "transforms", "decorrelate")
+    config_options(p, DreamConfig, names, transforms={"choices": VISUALIZE_TRANSFORMS}, **axes)
+    config_options(p, DreamConfig, ("tile",), tile={"type": argument_type(parse_tile, "tile"), "default": UNSET,
+                                                   "metavar": "PX|auto|off", "help": "work on large images tile by tile",
+                                                   "default_text": "auto: the largest tile that fits in free memory"})
     add_precision_option(p)
 
 
@@ -203,12 +270,7 @@ def build_dream_config(args: argparse.Namespace, recipe: dict[str, Any] | None =
         # a recipe from before --precision: float32, except bfloat16 autocast on CUDA
         on_cuda = str((recipe or {}).get("device", "")).startswith("cuda")
         values["precision"] = "bf16" if stored["mixed_precision"] is True and on_cuda else "fp32"
-    values = {k: v for k, v in values.items() if k in DREAM_CONFIG_OPTIONS}
-    for name in DREAM_CONFIG_OPTIONS:
-        given = getattr(args, name, None)
-        if given is not None and given is not UNSET:
-            values[name] = given
-    return DreamConfig(**values)
+    return config_from(args, DreamConfig, {k: v for k, v in values.items() if k in DREAM_CONFIG_OPTIONS})
 
 
 def load_network(args: argparse.Namespace, model: str | None = None, weights: str | None = None, *,

@@ -6,14 +6,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import fields
 from typing import Any
 
 from inceptionism import __version__
 from inceptionism.cli.batch import model_file_output
 from inceptionism.cli.common import UNSET
 from inceptionism.cli.options import (
-    add_device_options, add_precision_option, add_watch_options, load_network, paired_regions, RegionAction, StyleChoice,
+    RegionAction, StyleChoice, add_device_options, add_precision_option, add_watch_options, config_from, config_options,
+    load_network, paired_regions,
 )
 from inceptionism.cli.recipes import recipe_matches
 from inceptionism.progress import LazyBar
@@ -21,10 +21,11 @@ from inceptionism.errors import ConfigError, Interrupted
 from inceptionism.parsing import parse_numbers
 
 
-def _style_defaults() -> dict[str, Any]:
-    from inceptionism.configs import StyleConfig
-
-    return {f.name: f.default for f in fields(StyleConfig)}
+def _layer_list(text: str | None) -> tuple[str, ...] | None:
+    """``--content-layers`` and ``--style-layers``: comma-separated layer names (None: not given)."""
+    if not text:
+        return None
+    return tuple(a.strip() for a in text.split(",") if a.strip())
 
 
 def add_parsers(sub: Any) -> None:
@@ -34,7 +35,8 @@ def add_parsers(sub: Any) -> None:
 
 
 def _add_style_parser(sub: Any) -> None:
-    d = _style_defaults()
+    from inceptionism.configs import COLOR_MODES, OPTIMIZERS, StyleConfig
+
     p = sub.add_parser(
         "style",
         help="neural style transfer by optimisation (Gatys et al.)",
@@ -56,22 +58,15 @@ def _add_style_parser(sub: Any) -> None:
     p.add_argument("--weights", default=None, metavar="PATH", help="checkpoint for the loss network")
     p.add_argument("--content-layers", default=None, metavar="L1,L2", help="default: the loss network's own")
     p.add_argument("--style-layers", default=None, metavar="L1,L2,...", help="default: the loss network's own")
-    p.add_argument("--size", type=int, default=None, help=f"long side of the output (default {d['size']})")
-    p.add_argument("--steps", type=int, default=None, help=f"optimisation steps per scale (default {d['steps']})")
-    p.add_argument("--scales", type=int, default=None,
-                   help=f"scales, doubling up to --size (default {d['scales']}: automatic, smallest >= 128 px)")
-    p.add_argument("--content-weight", type=float, default=None, help=f"(default {d['content_weight']})")
-    p.add_argument("--style-weight", type=float, default=None, help=f"(default {d['style_weight']})")
-    p.add_argument("--tv-weight", type=float, default=None, help=f"smoothness (default {d['tv_weight']})")
-    p.add_argument("--optimizer", choices=("adam", "lbfgs"), default=None, help=f"(default {d['optimizer']})")
-    p.add_argument("--lr", type=float, default=None, help=f"Adam learning rate (default {d['lr']})")
-    p.add_argument("--init", choices=("content", "noise"), default=None, help=f"start image (default {d['init']})")
-    p.add_argument("--style-scale", type=float, default=None,
-                   help=f"style image size relative to the output (default {d['style_scale']})")
-    p.add_argument("--preserve-colors", nargs="?", const="luminance", default=UNSET, choices=("luminance", "match"),
-                   help="keep the content's colours: luminance-only transfer (the default when given alone), "
-                        "or match the style's colours to the content first")
-    p.add_argument("--seed", type=int, default=None, help=f"(default {d['seed']})")
+    config_options(p, StyleConfig, ("size", "steps", "scales", "content_weight", "style_weight", "tv_weight",
+                                    "optimizer", "lr", "init", "style_scale", "preserve_colors", "seed"),
+                   optimizer={"choices": OPTIMIZERS}, init={"choices": ("content", "noise")},
+                   scales={"help": "number of scales, each twice the previous, ending at --size",
+                           "default_text": "0: automatic, smallest >= 128 px"},
+                   preserve_colors={"nargs": "?", "const": "luminance", "default": UNSET, "choices": COLOR_MODES,
+                                    "help": "keep the content's colours: luminance-only transfer (the default when "
+                                            "given alone), or match the style's colours to the content first",
+                                    "default_text": "off"})
     p.add_argument("--save-every", type=int, default=0, metavar="N", help="also write the image every N steps")
     p.add_argument("--resume", action="store_true",
                    help="finish a run that was stopped (Ctrl-C or SIGTERM write the image so far to OUT)")
@@ -83,20 +78,8 @@ def _add_style_parser(sub: Any) -> None:
 def build_style_config(args: argparse.Namespace) -> Any:
     from inceptionism.configs import StyleConfig
 
-    values: dict[str, Any] = {}
-    for name in ("size", "steps", "scales", "content_weight", "style_weight", "tv_weight", "optimizer", "lr",
-                 "init", "style_scale", "seed"):
-        if getattr(args, name) is not None:
-            values[name] = getattr(args, name)
-    if args.preserve_colors is not UNSET:
-        values["preserve_colors"] = args.preserve_colors
-    if args.content_layers:
-        values["content_layers"] = tuple(a.strip() for a in args.content_layers.split(","))
-    if args.style_layers:
-        values["style_layers"] = tuple(a.strip() for a in args.style_layers.split(","))
-    if args.precision is not None:
-        values["precision"] = args.precision
-    return StyleConfig(**values)
+    layers = {name: _layer_list(getattr(args, name)) for name in ("content_layers", "style_layers")}
+    return config_from(args, StyleConfig, {k: v for k, v in layers.items() if v is not None})
 
 
 def cmd_style(args: argparse.Namespace) -> int:
@@ -173,9 +156,8 @@ def cmd_style(args: argparse.Namespace) -> int:
 
 # -- train-style ---------------------------------------------------------------
 def _add_train_parser(sub: Any) -> None:
-    from inceptionism.configs import TrainConfig
+    from inceptionism.configs import INITS, SCHEDULES, TrainConfig
 
-    d = {f.name: f.default for f in fields(TrainConfig)}
     p = sub.add_parser(
         "train-style",
         help="train a feed-forward network on one or many styles at once",
@@ -189,29 +171,21 @@ def _add_train_parser(sub: Any) -> None:
     p.add_argument("--style", action="append", required=True, metavar="IMAGE", help="style image, repeatable")
     p.add_argument("--data", required=True, metavar="DIR", help="folder of training images (searched recursively)")
     p.add_argument("-o", "--output", required=True, metavar="MODEL", help="the model file (.safetensors)")
-    for name, kind, text in (("image-size", int, "training crop size"), ("batch-size", int, "images per step"),
-                             ("steps", int, "training steps in all"), ("lr", float, "Adam learning rate"),
-                             ("content-weight", float, ""), ("style-weight", float, ""), ("tv-weight", float, ""),
-                             ("checkpoint-every", int, "write the model every N steps (0: only at the end)"),
-                             ("seed", int, ""), ("workers", int, "data loader processes"),
-                             ("width", int, "channels of the first layer"),
-                             ("schedule", str, "learning rate: constant, or cosine (warm-up, then down to a tenth)"),
-                             ("style-scale", float, "long side of the style images relative to --image-size, "
-                                                    "aspect kept")):
-        key = name.replace("-", "_")
-        p.add_argument(f"--{name}", type=kind, default=None, help=f"{text} (default {d[key]})".strip())
-    p.add_argument("--clip-grad", type=float, default=None, metavar="NORM",
-                   help=f"scale the gradients down to this norm when above it; 0: never (default {d['clip_grad']})")
+    config_options(p, TrainConfig, ("image_size", "batch_size", "steps", "lr", "content_weight", "style_weight",
+                                    "tv_weight", "checkpoint_every", "seed", "workers", "width", "schedule",
+                                    "style_scale", "clip_grad"),
+                   schedule={"choices": SCHEDULES},
+                   style_scale={"help": "long side of the style images relative to --image-size, aspect kept",
+                                "default_text": "off: squeezed to a square"},
+                   clip_grad={"metavar": "NORM", "help": "scale the gradients down to this norm when above it; "
+                                                         "0: never"})
     p.add_argument("--content-layers", default=None, metavar="L1,L2",
                    help="layers of the loss network for the content (default: the loss network's own)")
     p.add_argument("--style-layers", default=None, metavar="L1,L2,...",
                    help="layers of the loss network for the style (default: the loss network's own; "
                         "`inceptionism layers --model MODEL` lists them)")
-    p.add_argument("--init", choices=("scratch", "magenta"), default=None,
-                   help="start from random weights (scratch), or from Magenta's arbitrary-stylisation network, each "
-                        f"style's embedding from its painting, all fine-tuned under this loss (default {d['init']})")
-    p.add_argument("--skip", action=argparse.BooleanOptionalAction, default=None,
-                   help=f"add the network's output to its input, starting as the identity (default {d['skip']})")
+    config_options(p, TrainConfig, ("init", "skip"), init={"choices": INITS},
+                   skip={"action": argparse.BooleanOptionalAction, "default_text": "no"})
     p.add_argument("--resume", action="store_true", help="continue the run saved in MODEL")
     add_watch_options(p, "every training photo's crop beside its stylisation in each style")
     p.add_argument("--nproc", type=int, default=1, metavar="N",
@@ -224,11 +198,23 @@ def _add_train_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_train)
 
 
+def build_train_config(args: argparse.Namespace) -> Any:
+    """The TrainConfig the arguments describe (``--clip-grad 0``: never clip)."""
+    from inceptionism.configs import TrainConfig
+
+    layers = {name: _layer_list(getattr(args, name)) for name in ("content_layers", "style_layers")}
+    values: dict[str, Any] = {k: v for k, v in layers.items() if v is not None}
+    given = {k: v for k, v in vars(args).items() if k not in layers}
+    if given.get("clip_grad") == 0:
+        values["clip_grad"], given["clip_grad"] = None, None
+    return config_from(argparse.Namespace(**given), TrainConfig, values)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from inceptionism.devices import resolve_device
     from inceptionism.io.images import load_image
     from inceptionism.style.model_file import describe_style
-    from inceptionism.style.train import TrainConfig, train
+    from inceptionism.style.train import train
     from inceptionism.training import distributed, find_images
 
     dist = distributed.current()
@@ -237,13 +223,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         from inceptionism.training.watch import check_tensorboard
 
         check_tensorboard()
-    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
-    for name in ("content_layers", "style_layers"):
-        if name in values:
-            values[name] = tuple(a.strip() for a in values[name].split(",") if a.strip())
-    if values.get("clip_grad") == 0:
-        values["clip_grad"] = None
-    config = TrainConfig(**values)
+    config = build_train_config(args)
     images = [load_image(s) for s in args.style]
     infos = [describe_style(s, im.rgb) for s, im in zip(args.style, images)]
     if args.nproc > 1 and not dist.active:

@@ -12,7 +12,8 @@ from typing import Any
 from inceptionism.cli.batch import finish_items, input_targets, run_items
 from inceptionism.cli.movies import assemble_movie, frame_bar, kept_on_stop
 from inceptionism.cli.options import (
-    RegionAction, StyleChoice, add_cluster_options, add_device_options, add_precision_option, paired_regions,
+    RegionAction, StyleChoice, add_cluster_options, add_device_options, add_precision_option, config_from,
+    config_options, paired_regions,
 )
 from inceptionism.cli.recipes import recipe_matches
 from inceptionism.configs import STRENGTH_BY
@@ -29,6 +30,8 @@ def add_parsers(sub: Any) -> None:
 
 # -- stylize -------------------------------------------------------------------
 def _add_stylize_parser(sub: Any) -> None:
+    from inceptionism.configs import StylizeConfig
+
     p = sub.add_parser(
         "stylize",
         help="stylise images instantly: with any painting, a built-in style, or a train-style model",
@@ -52,19 +55,9 @@ def _add_stylize_parser(sub: Any) -> None:
                         "own and blended in with a soft edge, and what no region covers stays the photo")
     p.add_argument("--style-weights", default=None, metavar="W1,W2,...",
                    help="with several --style: how much of each (default equal)")
-    p.add_argument("--strength", type=float, default=None, metavar="S",
-                   help="0 (the photo) to 1 (the full style; default). With --style, from the photo's own "
-                        "embedding to the painting's (Ghiasi et al.); otherwise see --strength-by")
-    p.add_argument("--strength-by", choices=STRENGTH_BY, default=None,
-                   help="how a network's --strength works: norms (its conditional norms moved toward the identity; "
-                        "the default) or fade (the stylised picture faded into the photo)")
-    p.add_argument("--style-size", type=int, default=None, metavar="PX",
-                   help="with --style: the shorter side the painting is seen at (default 256, as Magenta trained; "
-                        "larger: finer features of the painting)")
-    p.add_argument("--stroke-scale", default=None, metavar="S|auto",
-                   help="strokes S times the size the network paints at the photo's full size (a coarse pass at "
-                        "1/S of the size, then a full-size pass over it); auto: the long side over 512 px "
-                        "(default with --style; 1 otherwise)")
+    config_options(p, StylizeConfig, ("strength", "strength_by", "style_size", "stroke_scale"),
+                   strength={"metavar": "S"}, strength_by={"choices": STRENGTH_BY}, style_size={"metavar": "PX"},
+                   stroke_scale={"type": str, "metavar": "S|auto", "default_text": "auto with --style; 1 otherwise"})
     p.add_argument("--model", default=None, metavar="MODEL",
                    help="a .safetensors from train-style (default: the built-in styles)")
     p.add_argument("--style-index", type=int, action=StyleChoice, default=None, metavar="I",
@@ -73,8 +66,7 @@ def _add_stylize_parser(sub: Any) -> None:
     p.add_argument("--mix", default=None, metavar="W1,W2,...",
                    help="blend --model's styles inside the network (or the shipped network's 3)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file, or a folder for several inputs")
-    p.add_argument("--preserve-colors", action="store_true", help="keep the content's colours (luminance only)")
-    p.add_argument("--tile", type=int, default=1024, metavar="PX", help="tile side for large images (default 1024)")
+    config_options(p, StylizeConfig, ("preserve_colors", "tile"), tile={"metavar": "PX"})
     p.add_argument("--resume", action="store_true",
                    help="with several inputs: skip the outputs already there and made by this same recipe; "
                         "for a video: continue from the frames already written")
@@ -87,10 +79,17 @@ def _add_stylize_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_stylize)
 
 
+def build_stylize_config(args: argparse.Namespace) -> Any:
+    """The StylizeConfig the arguments describe."""
+    from inceptionism.configs import StylizeConfig
+
+    return config_from(argparse.Namespace(**{**vars(args), "stroke_scale": _stroke_scale(args.stroke_scale)}),
+                       StylizeConfig)
+
+
 def _stylize_job(args: argparse.Namespace) -> Any:
     """The job the options choose, through :func:`inceptionism.style.instant.choose` (which checks the choice);
     here only what the command line alone can tell: which options were given, and regions paired with styles."""
-    from inceptionism.configs import StylizeConfig
     from inceptionism.style.instant import choose
 
     arbitrary_only = [o for o, v in (("--style-weights", args.style_weights), ("--style-size", args.style_size))
@@ -100,10 +99,7 @@ def _stylize_job(args: argparse.Namespace) -> Any:
     if args.strength_by is not None and args.style is not None:
         raise ConfigError("--strength-by is for networks (--style-index, --mix); with --style the strength moves the "
                           "painting's embedding toward the photo's")
-    given = {"strength": args.strength, "strength_by": args.strength_by, "style_size": args.style_size,
-             "stroke_scale": _stroke_scale(args.stroke_scale), "tile": args.tile,
-             "preserve_colors": args.preserve_colors, "precision": args.precision}
-    config = StylizeConfig(**{k: v for k, v in given.items() if v is not None})
+    config = build_stylize_config(args)
     regions = None
     if args.region:
         dest = "style" if args.style is not None else "style_index"

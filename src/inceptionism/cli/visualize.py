@@ -10,16 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from inceptionism.cli.batch import finish_items, run_items
-from inceptionism.cli.options import add_cluster_options, add_device_options, add_precision_option
+from inceptionism.cli.options import (
+    add_cluster_options, add_device_options, add_network_options, add_precision_option, add_target_options, config_from,
+    config_options,
+)
 from inceptionism.cli.recipes import checked_recipe, recipe_matches, use_recorded_threads
 from inceptionism.progress import LazyBar
 from inceptionism.errors import ConfigError, Interrupted
 
 log = logging.getLogger("inceptionism")
-
-#: the options that map onto VisualizeConfig fields one to one
-CONFIG_OPTIONS = ("steps", "lr", "param", "decorrelate", "transforms", "batch", "diversity", "seed", "precision")
-
 
 def add_parsers(sub: Any) -> None:
     from inceptionism.configs import VISUALIZE_PARAMS, VISUALIZE_TRANSFORMS, VisualizeConfig
@@ -47,17 +46,10 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                    help="the picture (.png, .jpg, .webp); with --atlas the sheet, its tiles beside it in OUTPUT.tiles/")
     g = p.add_argument_group("what to render (one or more, summed; default with none: the model's own layers)")
-    g.add_argument("--model", default=None, help="model name (see `inceptionism models`); default efficientnet_lite0")
-    g.add_argument("--weights", default=None, metavar="PATH",
-                   help="checkpoint for the model's architecture, or a train-dream model (its classes and topics)")
-    g.add_argument("--layer", action="append", default=None, metavar="SPEC",
-                   help="LAYER[:CHANNEL][=WEIGHT], repeatable; a negative weight shows the opposite")
+    add_network_options(g)
+    add_target_options(g, layer_help="; a negative weight shows the opposite")
     g.add_argument("--neuron", action="append", default=None, metavar="LAYER:CHANNEL[=W]",
                    help="one channel at the centre position only (one object in the middle), repeatable")
-    g.add_argument("--class", dest="class_", default=None, metavar="N|NAME",
-                   help="a class logit, by number or name ('flamingo', 285; a train-dream model's own class names)")
-    g.add_argument("--topic", default=None, metavar="N", help="a topic of a model trained on captions")
-    g.add_argument("--word", default=None, metavar="WORD", help="the topics a word loads on (a captions model)")
     a = p.add_argument_group("atlas: many pictures on one labelled sheet")
     a.add_argument("--atlas", default=None, metavar="classes|topics|LAYER",
                    help="one picture per class (a train-dream model's, or --classes of an ImageNet model), per "
@@ -72,19 +64,14 @@ def add_parsers(sub: Any) -> None:
                    help="keep the tiles already in OUTPUT.tiles/ that this same recipe made; render the rest")
     o = p.add_argument_group("how")
     o.add_argument("--size", default=None, metavar="N|WxH", help=f"picture size (default {d.width})")
-    o.add_argument("--steps", type=int, default=None, help=f"optimiser steps (default {d.steps})")
-    o.add_argument("--lr", type=float, default=None, help=f"Adam's learning rate (default {d.lr})")
-    o.add_argument("--param", choices=VISUALIZE_PARAMS, default=None,
-                   help=f"fft: 1/f-scaled spectrum; pixel: one parameter per pixel (default {d.param})")
-    o.add_argument("--no-decorrelate", dest="decorrelate", action="store_const", const=False, default=None,
-                   help="optimise RGB directly instead of ImageNet's decorrelated colour")
-    o.add_argument("--transforms", choices=VISUALIZE_TRANSFORMS, default=None,
-                   help=f"random pad/jitter/scale/rotate before every step (default {d.transforms})")
-    o.add_argument("--batch", type=int, default=None, metavar="N",
-                   help=f"pictures at once, side by side in the output (default {d.batch})")
-    o.add_argument("--diversity", type=float, default=None, metavar="W",
-                   help="weight of the diversity term that makes a batch's pictures differ (e.g. 100; needs --batch)")
-    o.add_argument("--seed", type=int, default=None, help=f"random seed: same seed, same picture (default {d.seed})")
+    config_options(o, VisualizeConfig, ("steps", "lr", "param", "decorrelate", "transforms", "batch", "diversity",
+                                        "seed"),
+                   param={"choices": VISUALIZE_PARAMS}, transforms={"choices": VISUALIZE_TRANSFORMS},
+                   decorrelate={"flags": ("--no-decorrelate",), "action": "store_const", "const": False,
+                                "default_text": "decorrelated",
+                                "help": "optimise RGB directly instead of ImageNet's decorrelated colour"},
+                   batch={"metavar": "N", "help": "pictures at once, side by side in the output"},
+                   diversity={"metavar": "W"})
     add_precision_option(o)
     o.add_argument("--from", dest="from_", default=None, metavar="FILE",
                    help="repeat the recipe stored in a picture this command made (options given here override it)")
@@ -122,13 +109,9 @@ def build_config(args: argparse.Namespace, recipe: dict[str, Any] | None = None)
     from inceptionism.configs import VisualizeConfig, stored_values
 
     values = stored_values(VisualizeConfig, (recipe or {}).get("config", {}), "the recipe")
-    for name in CONFIG_OPTIONS:
-        given = getattr(args, name, None)
-        if given is not None:
-            values[name] = given
     if args.size is not None:
         values["width"], values["height"] = _size(args.size)
-    return VisualizeConfig(**values)
+    return config_from(args, VisualizeConfig, values)
 
 
 def _pick(args: argparse.Namespace, recipe: dict[str, Any], name: str, key: str) -> Any:

@@ -16,9 +16,9 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-Transform = Callable[[torch.Tensor, random.Random], torch.Tensor]
+from inceptionism.configs import VISUALIZE_TRANSFORMS as TRANSFORMS  # one list of the sets, the config's
 
-TRANSFORMS = ("none", "standard", "strong")
+Transform = Callable[[torch.Tensor, random.Random], torch.Tensor]
 
 
 def pad(width: int, value: float = 0.5) -> Transform:

@@ -60,7 +60,7 @@ def _stream(gr: Any, work: Any, running: Running, progress: str, done: str) -> I
 
 
 def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
-    from inceptionism.configs import VisualizeConfig
+    from inceptionism.configs import VISUALIZE_TRANSFORMS, VisualizeConfig
     from inceptionism.io.images import save_image
     from inceptionism.objectives import build_objective
     from inceptionism.visualize import render
@@ -176,7 +176,7 @@ def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> N
                 steps = gr.Slider(1, MAX_STEPS, value=256, step=1, label="Steps", elem_id="visualize-steps")
             with gr.Row():
                 seed = gr.Number(value=0, precision=0, label="Seed", elem_id="visualize-seed")
-                transforms = gr.Radio(["none", "standard", "strong"], value=VisualizeConfig().transforms, label="Transforms",
+                transforms = gr.Radio(list(VISUALIZE_TRANSFORMS), value=VisualizeConfig().transforms, label="Transforms",
                                       elem_id="visualize-transforms")
         with gr.Column(scale=4, elem_classes=["result-column"]):
             with gr.Row():
