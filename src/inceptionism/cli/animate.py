@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from inceptionism import __version__
-from inceptionism.cli.batch import finish_items, run_items
+from inceptionism.cli.batch import Item, finish_items, run_batch
 from inceptionism.cli.movies import assemble_movie, frame_bar, kept_on_stop
 from inceptionism.cli.options import (
     add_cluster_options, add_model_options, add_step_options, build_dream_config, dream_objective, load_masks, load_network, mask_pairs, split_masks,
@@ -177,7 +177,6 @@ def cmd_video(args: argparse.Namespace) -> int:
     from inceptionism.animate.frames import FrameStore, plan_output, resumable_folder
     from inceptionism.animate.loop import video_loop
     from inceptionism.ops import fit_mask
-    from inceptionism.io.images import write_bytes
     from inceptionism.io.video import probe_video, read_video
     from inceptionism.jobs import DreamJob, FrameJob
 
@@ -220,9 +219,9 @@ def cmd_video(args: argparse.Namespace) -> int:
                        tuple(store.recipe.items()))
         done = set(store.frame_numbers())
         source = _Frames(read_video(args.input))
-        items = [(str(n), (lambda n: lambda: (n, source.get(n)))(n)) for n in range(1, info.frames + 1) if n not in done]
-        report = run_items(args, job, items, lambda key, data: write_bytes(store.path(int(key)), data),
-                           what=(movie or folder).name, unit="frame")
+        items = [Item(str(n), (lambda n: lambda: (n, source.get(n)))(n), store.path(n))
+                 for n in range(1, info.frames + 1) if n not in done]  # frames a run made are kept as they are
+        report = run_batch(args, job, items, what=(movie or folder).name, unit="frame", record=False)
         if report.failed:
             return finish_items(report, f"video {args.output}", args.quiet)
         assemble_movie(store, info.frames, movie, info.fps, audio_from=audio, quiet=args.quiet)
@@ -323,8 +322,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             params = {**fixed, **dict(zip([n for n, _ in rows_axes], row))}
             if col_axis[0]:
                 params[col_axis[0]] = col
-            items.append((f"r{r}c{c}", (lambda p: lambda: p)(params)))
-    report = run_items(args, job, items, cells.__setitem__, what=Path(args.output).name, unit="cell",
+            items.append(Item(f"r{r}c{c}", (lambda p: lambda: p)(params)))
+    report = run_batch(args, job, items, what=Path(args.output).name, unit="cell", keep=cells.__setitem__,
                        runner=None if args.ray else runner)
     if report.failed:
         return finish_items(report, f"sweep {args.output}", args.quiet)

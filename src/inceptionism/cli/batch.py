@@ -78,8 +78,57 @@ class ItemsReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
 
-def run_items(args: argparse.Namespace, job: Any, items: list[tuple[str, Callable[[], Any]]],
-              write: Callable[[str, Any], None], *, what: str, unit: str = "image", runner: Any = None) -> ItemsReport:
+@dataclass
+class Item:
+    """One item of a batch: the runner's key, its payload (made when it runs), and where its result goes."""
+
+    key: str
+    load: Callable[[], Any]
+    #: the file its result is written to, atomically; None: the batch's ``keep`` takes the result (a sweep's cell)
+    target: Path | None = None
+    #: the recipe its output would carry, for ``--resume`` (an output made by it is kept); None: never skipped
+    recipe: Callable[[], dict[str, Any] | None] | None = None
+
+
+def run_batch(args: argparse.Namespace, job: Any, items: list[Item], *, what: str, unit: str = "image",
+              runner: Any = None, keep: Callable[[str, Any], None] | None = None, record: bool = True) -> ItemsReport:
+    """The batch skeleton every command shares: skip the items whose output this recipe already made
+    (``--resume``), run the rest here or on Ray, write each result whole (or hand it to ``keep``), and count.
+    ``record``: each output goes into ``--json``'s report."""
+    from inceptionism.cli.recipes import recipe_matches
+    from inceptionism.io.images import write_bytes
+
+    todo, skipped = [], 0
+    for item in items:
+        if getattr(args, "resume", False) and item.target is not None and item.recipe is not None \
+                and item.target.is_file():
+            expected = item.recipe()
+            if expected is not None and recipe_matches(item.target, expected):
+                skipped += 1
+                if record:
+                    args.report.output(item.target, input=item.key, status="skipped")
+                continue
+        todo.append(item)
+    where = {item.key: item.target for item in todo}
+
+    def write(key: str, value: Any) -> None:
+        target = where[key]
+        if target is None:
+            assert keep is not None, "an item without a target needs the batch's keep"
+            keep(key, value)
+            return
+        write_bytes(target, value)
+        if record:
+            args.report.output(target, input=key)
+
+    report = _run(args, job, [(item.key, item.load) for item in todo], write, what=what, unit=unit, runner=runner)
+    report.total += skipped
+    report.skipped = skipped
+    return report
+
+
+def _run(args: argparse.Namespace, job: Any, items: list[tuple[str, Callable[[], Any]]],
+         write: Callable[[str, Any], None], *, what: str, unit: str = "image", runner: Any = None) -> ItemsReport:
     """Run ``job`` over ``items`` here (in order) or on Ray (``--ray``); ``write(key, value)`` each result.
 
     A failing item is reported and the others go on; the caller turns the report

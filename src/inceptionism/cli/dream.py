@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from inceptionism.cli.batch import finish_items, input_targets, model_file_output, run_items
+from inceptionism.cli.batch import Item, finish_items, input_targets, model_file_output, run_batch
 from inceptionism.cli.options import (
     add_cluster_options, add_device_options, add_model_options, add_precision_option, add_step_options, add_watch_options,
     build_dream_config, config_from, config_options, mask_pairs,
 )
-from inceptionism.cli.recipes import checked_recipe, recipe_matches, use_recorded_threads
+from inceptionism.cli.recipes import checked_recipe, use_recorded_threads
 from inceptionism.paths import file_sha256, source_label
 from inceptionism.progress import LazyBar, TrainBar
 from inceptionism.errors import ConfigError, InceptionismError, Interrupted
@@ -181,31 +181,18 @@ def cmd_dream(args: argparse.Namespace) -> int:
         return 0
 
     # several images: one after another here, or spread over Ray workers; a bad one never stops the rest
-    todo, skipped = [], 0
-    for src, target in pairs:
-        if args.resume and target.is_file():
-            try:
-                data = read_image_bytes(src)
-            except InceptionismError:
-                data = None
-            if data is not None and recipe_matches(target, runner.meta(source_label(src), data)):
-                skipped += 1
-                args.report.output(target, input=src, status="skipped")
-                continue
-        todo.append((src, target))
-    where = {src: target for src, target in todo}
+    def load(src: str, target: Path) -> Any:
+        return lambda: (source_label(src), read_image_bytes(src), output_format(target))
 
-    def load(src: str) -> Any:
-        return lambda: (source_label(src), read_image_bytes(src), output_format(where[src]))
+    def made_by(src: str) -> dict[str, Any] | None:
+        try:
+            return runner.meta(source_label(src), read_image_bytes(src))
+        except InceptionismError:
+            return None
 
-    def write(key: str, data: bytes) -> None:
-        write_bytes(where[key], data)
-        args.report.output(where[key], input=key)
-
-    report = run_items(args, job, [(src, load(src)) for src, _ in todo], write,
-                       what=Path(args.output).name or args.output, runner=None if args.ray else runner)
-    report.total += skipped
-    report.skipped = skipped
+    items = [Item(src, load(src, target), target, lambda src=src: made_by(src)) for src, target in pairs]
+    report = run_batch(args, job, items, what=Path(args.output).name or args.output,
+                       runner=None if args.ray else runner)
     return finish_items(report, f"dream into {args.output}", args.quiet)
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from inceptionism.cli.batch import finish_items, input_targets, run_items
+from inceptionism.cli.batch import Item, finish_items, input_targets, run_batch
 from inceptionism.cli.movies import assemble_movie, frame_bar, kept_on_stop
 from inceptionism.cli.options import (
     RegionAction, StyleChoice, add_cluster_options, add_device_options, add_precision_option, config_from,
@@ -148,34 +148,20 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     if videos:
         return _stylize_video(args, job, videos[0])
 
-    def expected(content: str) -> dict[str, Any]:
-        return {**dict(job.recipe), "content": content}
+    def load(content: str, target: Path) -> Any:
+        return lambda: (content, read_image_bytes(content), output_format(target))
 
-    todo = [(c, t) for c, t in pairs if not (args.resume and recipe_matches(t, expected(c)))]
-    where = dict(todo)
-
-    def load(content: str) -> Any:
-        return lambda: (content, read_image_bytes(content), output_format(where[content]))
-
-    if len(pairs) == 1 and todo and not args.ray:
-        content, target = todo[0]
-        write_bytes(target, (runner or job.setup()).run(content, load(content)()))
-        args.report.output(target, input=content)
+    items = [Item(content, load(content, target), target, lambda content=content: {**dict(job.recipe), "content": content})
+             for content, target in pairs]
+    if len(items) == 1 and not args.ray and not (args.resume and recipe_matches(items[0].target, items[0].recipe())):
+        runner = runner or job.setup()  # one picture: no batch summary, the command's own line
+        write_bytes(items[0].target, runner.run(items[0].key, items[0].load()))
+        args.report.output(items[0].target, input=items[0].key)
         if not args.quiet:
-            print(f"wrote {target}", file=sys.stderr)
+            print(f"wrote {items[0].target}", file=sys.stderr)
         return 0
-    for content, target in pairs:
-        if content not in where:
-            args.report.output(target, input=content, status="skipped")
-
-    def write(key: str, data: bytes) -> None:
-        write_bytes(where[key], data)
-        args.report.output(where[key], input=key)
-
-    report = run_items(args, job, [(c, load(c)) for c, _ in todo], write, what=Path(args.output).name or args.output,
+    report = run_batch(args, job, items, what=Path(args.output).name or args.output,
                        runner=None if args.ray else runner)
-    report.total += len(pairs) - len(todo)
-    report.skipped = len(pairs) - len(todo)
     return finish_items(report, f"stylize into {args.output}", args.quiet)
 
 

@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from inceptionism.cli.batch import finish_items, run_items
+from inceptionism.cli.batch import Item, finish_items, run_batch
 from inceptionism.cli.options import (
     add_cluster_options, add_device_options, add_network_options, add_precision_option, add_target_options, config_from,
     config_options,
 )
-from inceptionism.cli.recipes import checked_recipe, recipe_matches, use_recorded_threads
+from inceptionism.cli.recipes import checked_recipe, use_recorded_threads
 from inceptionism.progress import LazyBar
 from inceptionism.errors import ConfigError, Interrupted
 
@@ -263,25 +263,13 @@ def _atlas(args: argparse.Namespace, job: Any, runner: Any, output: Path, fmt: s
         raise ConfigError(f"{folder} holds tiles of an earlier atlas: add --resume to keep the ones this recipe "
                           f"made, or remove the folder")
     folder.mkdir(exist_ok=True)
-    todo, skipped = [], 0
-    for i, target in enumerate(targets):
-        path = folder / names[str(i)]
-        if args.resume and path.is_file() and recipe_matches(path, runner.meta(target)):
-            skipped += 1
-            continue
-        todo.append((str(i), target))
-    where = {key: folder / names[key] for key, _ in todo}
-
     def load(target: Any) -> Any:
         return lambda: (target, "PNG")
 
-    def write(key: str, data: bytes) -> None:
-        write_bytes(where[key], data)
-
-    report = run_items(args, job, [(key, load(t)) for key, t in todo], write, what=output.name, unit="tile",
-                       runner=None if args.ray else runner)
-    report.total += skipped
-    report.skipped = skipped
+    items = [Item(str(i), load(t), folder / names[str(i)], lambda t=t: runner.meta(t)) for i, t in enumerate(targets)]
+    report = run_batch(args, job, items, what=output.name, unit="tile", runner=None if args.ray else runner,
+                       record=False)
+    skipped = report.skipped
     if report.failed:
         return finish_items(report, f"atlas {output}", args.quiet)
     tiles, labels = [], []
