@@ -65,26 +65,10 @@ def _add_animate_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_animate)
 
 
-def cmd_animate(args: argparse.Namespace) -> int:
-    from inceptionism.animate.frames import FrameStore, plan_output, resumable_folder
-    from inceptionism.animate.loop import zoom_loop
-    from inceptionism.ops import fit_mask
+def _zoom_schedule(args: argparse.Namespace, config: Any, default_layers: tuple[str, ...]) -> Any:
+    """The zoom's schedule: ramps of zoom and rotation, a pan, layers that change at frames, keyframes."""
     from inceptionism.animate.schedule import Schedule, load_keyframes, parse_ramp, parse_scheduled_layer
-    from inceptionism.dream import noise_image
-    from inceptionism.io.images import load_image
     from inceptionism.objectives import parse_address
-    from inceptionism.parsing import parse_size
-
-    if args.frames < 1 or args.every < 1:
-        raise ConfigError("--frames and --every must be at least 1")
-    if args.fps <= 0:
-        raise ConfigError("--fps must be positive")
-    if bool(args.input) == bool(args.noise):
-        raise ConfigError("give an input image or --noise WxH (one of them)")
-    movie, folder = plan_output(args.output)
-    config = build_dream_config(args)
-    image = load_image(args.input) if args.input else None
-    start = image.rgb if image else noise_image(*parse_size(args.noise), seed=config.seed)
 
     zoom0, zoom1 = parse_ramp(args.zoom, "zoom")
     rot0, rot1 = parse_ramp(args.rotate, "rotate")
@@ -92,16 +76,12 @@ def cmd_animate(args: argparse.Namespace) -> int:
         pan_x, pan_y = (float(v) for v in args.pan.split(","))
     except ValueError:
         raise ConfigError(f"--pan takes DX,DY in pixels, got {args.pan!r}") from None
-    network = load_network(args)
-    mask, _ = load_masks(args, per_layer=False)
-    if mask is not None:
-        fit_mask(mask, tuple(start.shape[-2:]), what=args.mask[0][1])
     by_frame: dict[int, list[str]] = {}
     for text in args.layer or []:
         spec, frame = parse_scheduled_layer(text)
         parse_address(spec)
         by_frame.setdefault(frame, []).append(spec)
-    base_layers = tuple(by_frame.pop(0, None) or network.spec.default_layers)
+    base_layers = tuple(by_frame.pop(0, None) or default_layers)
     schedule = Schedule(defaults={"zoom": zoom0, "rotate": rot0, "pan_x": pan_x, "pan_y": pan_y,
                                   "step_size": config.step_size, "layers": base_layers})
     last = args.frames - 1
@@ -115,6 +95,33 @@ def cmd_animate(args: argparse.Namespace) -> int:
         schedule.set(frame, "layers", specs)
     if args.keyframes:
         load_keyframes(args.keyframes, schedule)
+    return schedule
+
+
+def cmd_animate(args: argparse.Namespace) -> int:
+    from inceptionism.animate.frames import FrameStore, plan_output, resumable_folder
+    from inceptionism.animate.loop import zoom_loop
+    from inceptionism.ops import fit_mask
+    from inceptionism.dream import noise_image
+    from inceptionism.io.images import load_image
+    from inceptionism.parsing import parse_size
+
+    if args.frames < 1 or args.every < 1:
+        raise ConfigError("--frames and --every must be at least 1")
+    if args.fps <= 0:
+        raise ConfigError("--fps must be positive")
+    if bool(args.input) == bool(args.noise):
+        raise ConfigError("give an input image or --noise WxH (one of them)")
+    movie, folder = plan_output(args.output)
+    config = build_dream_config(args)
+    image = load_image(args.input) if args.input else None
+    start = image.rgb if image else noise_image(*parse_size(args.noise), seed=config.seed)
+
+    network = load_network(args)
+    mask, _ = load_masks(args, per_layer=False)
+    if mask is not None:
+        fit_mask(mask, tuple(start.shape[-2:]), what=args.mask[0][1])
+    schedule = _zoom_schedule(args, config, network.spec.default_layers)
 
     @functools.lru_cache(maxsize=None)
     def objective_for(layers: tuple[str, ...]) -> Any:

@@ -92,22 +92,13 @@ def _checked_recipe(recipe: dict[str, Any], path: str) -> dict[str, Any]:
                           valid=_masks_valid)
 
 
-def cmd_dream(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
+def _dream_job(args: argparse.Namespace, recipe: dict[str, Any]) -> tuple[Any, list[str], str | None]:
+    """The job the options (over a ``--from`` recipe) describe, its inputs and its ``--noise``; checked."""
     from inceptionism.devices import resolve_devices
-    from inceptionism.dream import noise_image
-    from inceptionism.io.images import check_output, encode_image, output_format, read_image_bytes, read_metadata
-    from inceptionism.io.images import write_bytes
     from inceptionism.jobs import DreamJob, dream_recipe
     from inceptionism.models import DEFAULT_MODEL
     from inceptionism.objectives import parse_address
-    from inceptionism.parsing import parse_size
 
-    recipe: dict[str, Any] = {}
-    if args.from_:
-        recipe = _checked_recipe(read_metadata(args.from_), args.from_)
-        use_recorded_threads(recipe, args.device)
     config = build_dream_config(args, recipe)
     weights = _recipe_value(args, recipe, "weights")
     if weights == "pretrained":
@@ -116,7 +107,6 @@ def cmd_dream(args: argparse.Namespace) -> int:
     model_name = _recipe_value(args, recipe, "model") or (None if weights else DEFAULT_MODEL)
     layers = args.layer if args.layer is not None else recipe.get("layers")
     guide_path = _recipe_value(args, recipe, "guide")
-    class_value = _recipe_value(args, recipe, "class_", "class")
     topic, word = _recipe_value(args, recipe, "topic"), _recipe_value(args, recipe, "word")
     noise = args.noise if args.noise is not None else (None if args.inputs else recipe.get("noise"))
     inputs = list(args.inputs) or ([] if noise else ([recipe["input"]] if recipe.get("input") else []))
@@ -124,11 +114,9 @@ def cmd_dream(args: argparse.Namespace) -> int:
         raise ConfigError("give either input images or --noise, not both")
     if not inputs and not noise:
         raise ConfigError("no input: give an image (e.g. skimage:chelsea), --noise WxH or --from FILE")
-    if layers:
-        for spec in layers:
-            parse_address(spec)  # syntax errors before any work
-    masks = mask_pairs(args)
-    invert_mask = args.invert_mask
+    for spec in layers or ():
+        parse_address(spec)  # syntax errors before any work
+    masks, invert_mask = mask_pairs(args), args.invert_mask
     if args.mask is None and recipe.get("masks"):
         masks, invert_mask = tuple((int(i), str(p)) for i, p in recipe["masks"]), recipe.get("invert_mask") is True
     max_side = args.max_side if args.max_side is not None else recipe.get("max_side", 0)
@@ -138,47 +126,67 @@ def cmd_dream(args: argparse.Namespace) -> int:
     if devices and args.ray:
         raise ConfigError("--devices shares one image among this machine's devices; --ray spreads images over "
                           "workers: choose one")
+    job = DreamJob(model=model_name, weights=weights, layers=tuple(layers) if layers else None, guide=guide_path,
+                   class_value=_recipe_value(args, recipe, "class_", "class"), topic=topic, word=word, config=config,
+                   device=args.device, devices=devices, quality=args.quality, masks=masks, invert_mask=invert_mask,
+                   max_side=max_side, recipe=dream_recipe(weights, guide_path, topic, word, noise))
+    return job, inputs, noise
 
+
+def _dream_one(args: argparse.Namespace, runner: Any, src: str, target: Path, noise: str | None) -> int:
+    """One picture (or one from noise), with its own progress bar and line."""
+    from inceptionism.dream import noise_image
+    from inceptionism.io.images import encode_image, output_format, read_image_bytes, write_bytes
+    from inceptionism.parsing import parse_size
+
+    bar = LazyBar(target.name, args.quiet)
+
+    def report(step: Any) -> None:
+        postfix = {"objective": f"{step.objective.item():.3g}"} if step.step == step.steps else None
+        bar.step(step.octaves * step.steps, description=f"{target.name} octave {step.octave + 1}/{step.octaves}",
+                 postfix=postfix)
+
+    try:
+        if noise:
+            result = runner.dream(noise_image(*parse_size(noise), seed=runner.job.config.seed), report)
+            data = encode_image(result.image, output_format(target), quality=args.quality,
+                                metadata=runner.meta(None, None, result.tile, result.precision))
+        else:
+            data = runner.run(src, (source_label(src), read_image_bytes(src), output_format(target)), report)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted before {target} was finished: nothing was written") from None
+    finally:
+        bar.close()
+    write_bytes(target, data)
+    args.report.output(target, input=src or None, **({"noise": noise} if noise else {}))
+    if not args.quiet:
+        print(f"wrote {target}", file=sys.stderr)
+    return 0
+
+
+def cmd_dream(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from inceptionism.io.images import check_output, output_format, read_image_bytes, read_metadata
+    from inceptionism.parsing import parse_size
+
+    recipe: dict[str, Any] = {}
+    if args.from_:
+        recipe = _checked_recipe(read_metadata(args.from_), args.from_)
+        use_recorded_threads(recipe, args.device)
+    job, inputs, noise = _dream_job(args, recipe)
     # Where each result goes, checked before any work is done.
     pairs = [("", Path(args.output))] if noise else input_targets(inputs, args.output)
     for src, target in pairs:
         check_output(target, (src,) if src else ())
-    noise_size = parse_size(noise) if noise else None
+    if noise:
+        parse_size(noise)
     if recipe and not args.inputs and inputs and recipe.get("input_sha256") not in (None, file_sha256(inputs[0])):
         log.warning("%s has changed since %s was made; the result will differ", inputs[0], args.from_)
-
-    job = DreamJob(model=model_name, weights=weights, layers=tuple(layers) if layers else None, guide=guide_path,
-                   class_value=class_value, topic=topic, word=word, config=config, device=args.device,
-                   devices=devices, quality=args.quality, masks=masks, invert_mask=invert_mask, max_side=max_side,
-                   recipe=dream_recipe(weights, guide_path, topic, word, noise))
     # the network and objective, checked here before any work (on the CPU when workers do the work)
     runner = replace(job, device="cpu").setup() if args.ray else job.setup()
-
     if noise or (len(pairs) == 1 and not args.ray):
-        src, target = pairs[0]
-        bar = LazyBar(target.name, args.quiet)
-
-        def report(step: Any) -> None:
-            postfix = {"objective": f"{step.objective.item():.3g}"} if step.step == step.steps else None
-            bar.step(step.octaves * step.steps, description=f"{target.name} octave {step.octave + 1}/{step.octaves}",
-                     postfix=postfix)
-
-        try:
-            if noise:
-                result = runner.dream(noise_image(*noise_size, seed=config.seed), report)
-                data = encode_image(result.image, output_format(target), quality=args.quality,
-                                    metadata=runner.meta(None, None, result.tile, result.precision))
-            else:
-                data = runner.run(src, (source_label(src), read_image_bytes(src), output_format(target)), report)
-        except KeyboardInterrupt:
-            raise Interrupted(f"interrupted before {target} was finished: nothing was written") from None
-        finally:
-            bar.close()
-        write_bytes(target, data)
-        args.report.output(target, input=src or None, **({"noise": noise} if noise else {}))
-        if not args.quiet:
-            print(f"wrote {target}", file=sys.stderr)
-        return 0
+        return _dream_one(args, runner, *pairs[0], noise)
 
     # several images: one after another here, or spread over Ray workers; a bad one never stops the rest
     def load(src: str, target: Path) -> Any:

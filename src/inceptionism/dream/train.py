@@ -36,7 +36,7 @@ from PIL import Image
 from torch import nn
 
 from inceptionism.dream.topics import CAPTION_FILES, Topics, fit_topics, read_caption_file, read_sidecars, sidecar_of
-from inceptionism.errors import ConfigError
+from inceptionism.errors import ConfigError, param
 from inceptionism.configs import LABELS, DreamTrainConfig  # noqa: F401 - re-exported
 from inceptionism.models import get_model_spec
 from inceptionism.models.dream_file import CLASSES, TOPICS, Collection, load_dream_model, save_dream_model, topic_label
@@ -314,6 +314,114 @@ def chance_level(targets: torch.Tensor, train: Sequence[int], held: Sequence[int
     return float((top[list(held)] == common).float().mean())
 
 
+def _split_sets(labelled: LabelledCollection, config: DreamTrainConfig, name: str) -> tuple[Any, Any, Any, Any]:
+    """The training and held-out indices and their datasets (enough training images for one batch, or one line)."""
+    train_idx, held_idx = split(labelled, config.val, config.seed)
+    if len(train_idx) < config.batch_size:
+        raise ConfigError(f"only {len(train_idx)} training images (after holding out {len(held_idx)} for validation), "
+                          f"fewer than {param('batch_size', config.batch_size)}: lower it")
+    train_set = LabelledImages([labelled.images[i] for i in train_idx], labelled.targets[train_idx],
+                               config.image_size, train=True, name=name, seed=config.seed)
+    held_set = LabelledImages([labelled.images[i] for i in held_idx], labelled.targets[held_idx],
+                              config.image_size, train=False, name=name, seed=config.seed) if held_idx else None
+    return train_idx, held_idx, train_set, held_set
+
+
+def _optimiser(head_params: list[Any], block_params: list[Any], config: DreamTrainConfig, steps: int) -> tuple[Any, Any]:
+    """AdamW with the fine-tuned blocks at a tenth of the head's rate, under a warm-up and cosine schedule."""
+    groups = [{"params": head_params, "lr": config.lr}]
+    if block_params:
+        groups.append({"params": block_params, "lr": config.lr / 10})
+    opt = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(steps, max_warmup=100))
+
+
+def _resumed_step(output: Path, net: nn.Module, spec: Any, opt: Any, schedule: Any, check: dict[str, Any],
+                  labelled: LabelledCollection) -> int:
+    """The step a run stopped at, its weights and optimiser loaded; a run of other data is one clear error."""
+    state, stored, _ = load_dream_model(output)
+    load_state_into(net, spec, state, source=os.fspath(output))
+    saved = load_state(output, opt, schedule)
+    if saved.meta != check:
+        changed = sorted(k for k in set(check) | set(saved.meta) if check.get(k) != saved.meta.get(k))
+        raise ConfigError(f"cannot resume {output}: {', '.join(changed)} differ from the run that made it "
+                          "(other images, captions, seed or backbone)")
+    if stored.kind == TOPICS and not torch.allclose(stored.topic_word, labelled.collection.topic_word, atol=1e-5):
+        raise ConfigError(f"cannot resume {output}: the topics fitted now differ from the stored ones "
+                          "(another scikit-learn version?)")
+    return saved.step
+
+
+class _Run:
+    """One training run as the loop and the watcher see it: the loss of a batch, the held-out figures, the
+    checkpoint, and the preview sheets."""
+
+    def __init__(self, *, spec: Any, net: nn.Module, model: nn.Module, config: DreamTrainConfig, device: torch.device,
+                 compute: Any, collection: Any, train_set: Any, held_set: Any, output: Path, optimizer: Any,
+                 schedule: Any, check: dict[str, Any], training: dict[str, Any], dist: Dist, steps: int,
+                 shown: list[tuple[int, str]]):
+        self.spec, self.net, self.model, self.config, self.device, self.compute = spec, net, model, config, device, compute
+        self.collection, self.train_set, self.held_set, self.output = collection, train_set, held_set, output
+        self.optimizer, self.schedule, self.check, self.training = optimizer, schedule, check, training
+        self.dist, self.steps, self.shown = dist, steps, shown
+        self.mean, self.std = (torch.tensor(v, device=device).view(1, 3, 1, 1) for v in spec.mean_std)
+        self.metric = "accuracy" if collection.kind == CLASSES else "topic_agreement"
+        #: the latest held-out figures
+        self.last: dict[str, float] = {}
+
+    def forward(self, images: torch.Tensor, through: nn.Module) -> torch.Tensor:
+        x = ((images.to(self.device, non_blocking=True) - self.mean) / self.std).contiguous(
+            memory_format=torch.channels_last)
+        with autocast_to(self.compute, self.device):
+            return through(x).float()
+
+    def loss_of(self, batch: Any) -> torch.Tensor:
+        images, targets = batch
+        return soft_cross_entropy(self.forward(images, self.model), targets.to(self.device))
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        if self.held_set is None:
+            return {}
+        self.net.eval()
+        hits, total, losses = 0, 0, []
+        loader = torch.utils.data.DataLoader(self.held_set, batch_size=self.config.batch_size,
+                                             num_workers=self.config.workers)
+        for images, targets in loader:
+            logits = self.forward(images, self.net).float()  # the module itself: only rank 0 evaluates
+            targets = targets.to(self.device)
+            losses.append(float(soft_cross_entropy(logits, targets)) * len(targets))
+            hits += int((logits.argmax(1) == targets.argmax(1)).sum())
+            total += len(targets)
+        self.net.train()
+        _frozen_batchnorm(self.net)
+        self.last.update({self.metric: hits / total, "loss": sum(losses) / total})
+        return dict(self.last)
+
+    def save(self, step: int) -> None:
+        if not self.dist.main:
+            return
+        figures = {f"val_{k}": round(v, 4) for k, v in self.last.items()}
+        save_dream_model(self.output, {k: v.float() for k, v in self.net.state_dict().items()},
+                         backbone=self.spec.name, collection=self.collection,
+                         training={**self.training, "step": step, "skipped_images": len(self.train_set.skipped()),
+                                   **figures})
+        save_state(self.output, self.optimizer, step, self.check, self.schedule)
+
+    def preview(self, step: int) -> tuple[Image.Image, dict[str, float]]:
+        sheet = preview_sheet(self.spec, self.net, self.collection, self.shown,
+                              f"{self.output.name}: step {step} of {self.steps}", self.config.seed)
+        return sheet, {}
+
+    def preview_cost(self) -> float:
+        """A preview's seconds, from one tile of two steps (scaled up: a little over, never under)."""
+        import time
+
+        started = time.perf_counter()
+        preview_sheet(self.spec, self.net, self.collection, self.shown[:1], "", self.config.seed, steps=2)
+        return (time.perf_counter() - started) * len(self.shown) * PREVIEW_STEPS / 2
+
+
 def train_dream(
     data: str | os.PathLike[str],
     output: str | os.PathLike[str],
@@ -347,118 +455,39 @@ def train_dream(
     per_rank = distributed.share(config.batch_size, dist)
     seed_everything(config.seed)
     labelled = read_collection(data, config)
-    train_idx, held_idx = split(labelled, config.val, config.seed)
-    if len(train_idx) < config.batch_size:
-        raise ConfigError(f"only {len(train_idx)} training images (after holding out {len(held_idx)} for validation), "
-                          f"fewer than --batch-size {config.batch_size}: lower --batch-size")
+    train_idx, held_idx, train_set, held_set = _split_sets(labelled, config, os.fspath(data))
     steps_per_epoch = len(train_idx) // config.batch_size
     steps = config.steps or config.epochs * steps_per_epoch
-    name = os.fspath(data)
-    train_set = LabelledImages([labelled.images[i] for i in train_idx], labelled.targets[train_idx],
-                               config.image_size, train=True, name=name, seed=config.seed)
-    held_set = LabelledImages([labelled.images[i] for i in held_idx], labelled.targets[held_idx],
-                              config.image_size, train=False, name=name, seed=config.seed) if held_idx else None
-
     net = build_network(spec, labelled.collection.count, progress=progress)
     block_params, head_params, unfrozen = freeze(spec, net, config.train_blocks)
     net = net.to(device).to(memory_format=torch.channels_last)
-    groups = [{"params": head_params, "lr": config.lr}]
-    if block_params:
-        groups.append({"params": block_params, "lr": config.lr / 10})
-    opt = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(steps, max_warmup=100))
+    opt, schedule = _optimiser(head_params, block_params, config, steps)
     check = {"fingerprint": labelled.fingerprint, "seed": config.seed, "val": config.val,
              "backbone": spec.name, "labels": labelled.collection.kind}
-    start = 0
-    if resume:
-        state, stored, _ = load_dream_model(output)
-        load_state_into(net, spec, state, source=os.fspath(output))
-        saved = load_state(output, opt, schedule)
-        if saved.meta != check:
-            changed = sorted(k for k in set(check) | set(saved.meta) if check.get(k) != saved.meta.get(k))
-            raise ConfigError(f"cannot resume {output}: {', '.join(changed)} differ from the run that made it "
-                              "(other images, captions, seed or backbone)")
-        if stored.kind == TOPICS and not torch.allclose(stored.topic_word, labelled.collection.topic_word, atol=1e-5):
-            raise ConfigError(f"cannot resume {output}: the topics fitted now differ from the stored ones "
-                              "(another scikit-learn version?)")
-        start = saved.step
-    mean, std = (torch.tensor(v, device=device).view(1, 3, 1, 1) for v in spec.mean_std)
+    start = _resumed_step(output, net, spec, opt, schedule, check, labelled) if resume else 0
     # bfloat16 compute where the device has it (config.precision); weights, optimiser state and loss stay float32
     compute = autocast_dtype(config.precision, device, spec)
-
-    model = distributed.wrap(net, dist, device)
-
-    def forward(images: torch.Tensor, through: nn.Module) -> torch.Tensor:
-        x = ((images.to(device, non_blocking=True) - mean) / std).contiguous(memory_format=torch.channels_last)
-        with autocast_to(compute, device):
-            return through(x).float()
-
-    def loss_of(batch: Any) -> torch.Tensor:
-        images, targets = batch
-        return soft_cross_entropy(forward(images, model), targets.to(device))
-
-    metric = "accuracy" if labelled.collection.kind == CLASSES else "topic_agreement"
-    last: dict[str, float] = {}
-
-    @torch.no_grad()
-    def evaluate() -> dict[str, float]:
-        if held_set is None:
-            return {}
-        net.eval()
-        hits, total, losses = 0, 0, []
-        loader = torch.utils.data.DataLoader(held_set, batch_size=config.batch_size, num_workers=config.workers)
-        for images, targets in loader:
-            logits = forward(images, net).float()  # the module itself: only rank 0 evaluates
-            targets = targets.to(device)
-            losses.append(float(soft_cross_entropy(logits, targets)) * len(targets))
-            hits += int((logits.argmax(1) == targets.argmax(1)).sum())
-            total += len(targets)
-        net.train()
-        _frozen_batchnorm(net)
-        last.update({metric: hits / total, "loss": sum(losses) / total})
-        return dict(last)
-
     training = {**config.to_dict(), "precision": "fp32" if compute is None else "bf16", "backbone": spec.name,
                 "data": os.fspath(Path(data).resolve()),
                 "images": len(labelled.images), "held_out": len(held_idx), "unfrozen_blocks": unfrozen,
                 "steps_total": steps, "processes": dist.world_size}
-
-    def save(step: int) -> None:
-        if not dist.main:
-            return
-        figures = {f"val_{k}": round(v, 4) for k, v in last.items()}
-        save_dream_model(output, {k: v.float() for k, v in net.state_dict().items()}, backbone=spec.name,
-                         collection=labelled.collection,
-                         training={**training, "step": step, "skipped_images": len(train_set.skipped()), **figures})
-        save_state(output, opt, step, check, schedule)
-
-    shown = preview_targets(labelled.collection, labelled.targets, train_idx)
-
-    def preview(step: int) -> tuple[Image.Image, dict[str, float]]:
-        sheet = preview_sheet(spec, net, labelled.collection, shown, f"{output.name}: step {step} of {steps}",
-                              config.seed)
-        return sheet, {}
-
-    def preview_cost() -> float:
-        """A preview's seconds, from one tile of two steps (scaled up: a little over, never under)."""
-        import time
-
-        started = time.perf_counter()
-        preview_sheet(spec, net, labelled.collection, shown[:1], "", config.seed, steps=2)
-        return (time.perf_counter() - started) * len(shown) * PREVIEW_STEPS / 2
-
+    run = _Run(spec=spec, net=net, model=distributed.wrap(net, dist, device), config=config, device=device,
+               compute=compute, collection=labelled.collection, train_set=train_set, held_set=held_set, output=output,
+               optimizer=opt, schedule=schedule, check=check, training=training, dist=dist, steps=steps,
+               shown=preview_targets(labelled.collection, labelled.targets, train_idx))
     checkpoint_every = config.checkpoint_every or steps_per_epoch
-    watch = Watch(output, steps=steps, start_step=start, resume=resume, held_out=(f"val_{metric}", "val_loss"),
-                  checkpoint_every=checkpoint_every, preview_every=preview_every, preview=preview, log_dir=log_dir,
-                  preview_cost=preview_cost,
+    watch = Watch(output, steps=steps, start_step=start, resume=resume, held_out=(f"val_{run.metric}", "val_loss"),
+                  checkpoint_every=checkpoint_every, preview_every=preview_every, preview=run.preview, log_dir=log_dir,
+                  preview_cost=run.preview_cost,
                   settings={"command": "train-dream", "training": training,
-                            "sheet": {"tiles": [label for _, label in shown], "columns": min(4, len(shown))}}) if dist.main else None
+                            "sheet": {"tiles": [label for _, label in run.shown], "columns": min(4, len(run.shown))}}) \
+        if dist.main else None
     net.train()
     _frozen_batchnorm(net)
     try:
-        step = fit(optimizer=opt, loss_of=loss_of, steps=steps, start_step=start, save=save, output=os.fspath(output),
-                   checkpoint_every=checkpoint_every, scheduler=schedule,
-                   evaluate=evaluate if dist.main else None, eval_every=steps_per_epoch,
+        step = fit(optimizer=opt, loss_of=run.loss_of, steps=steps, start_step=start, save=run.save,
+                   output=os.fspath(output), checkpoint_every=checkpoint_every, scheduler=schedule,
+                   evaluate=run.evaluate if dist.main else None, eval_every=steps_per_epoch,
                    callback=chain(watch, callback) if dist.main else None, agree=distributed.agree(dist, device),
                    batches=batches(train_set, batch_size=per_rank, workers=config.workers, seed=config.seed,
                                    start_step=start, rank=dist.rank, world_size=dist.world_size,
@@ -470,5 +499,5 @@ def train_dream(
         skipped = distributed.skipped_files(train_set, dist) + (held_set.skipped() if held_set else [])
         if dist.main:
             warn_skipped(skipped, "images")
-    return DreamTrainResult(step, len(labelled.images), len(held_idx), len(skipped), metric, last.get(metric),
+    return DreamTrainResult(step, len(labelled.images), len(held_idx), len(skipped), run.metric, run.last.get(run.metric),
                             chance_level(labelled.targets, train_idx, held_idx) if held_idx else None)

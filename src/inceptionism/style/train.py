@@ -11,11 +11,12 @@ the optimiser state, so ``resume`` continues the step count and the Adam moments
 from __future__ import annotations
 
 import logging
+import functools
 import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -202,6 +203,82 @@ def lr_schedule(config: TrainConfig) -> Callable[[int], float]:
     return warmup_cosine(config.steps, max_warmup=200, floor=0.1)
 
 
+def _style_network(config: TrainConfig, styles: Sequence[torch.Tensor], device: torch.device) -> torch.nn.Module:
+    """The network a run starts from: Magenta's transformer with each painting's embedding from its predictor
+    (``init="magenta"``, all of it learned), or our own from random weights."""
+    if config.init == "magenta":
+        from inceptionism.style.magenta import FineTunedStyleNetwork, load_arbitrary
+
+        net: torch.nn.Module = FineTunedStyleNetwork.from_arbitrary(load_arbitrary(device), list(styles)).to(device)
+        return net.requires_grad_(True)
+    return StyleNetwork(len(styles), config.width, skip=config.skip).to(device)
+
+
+def _resumed_step(output: Path, net: torch.nn.Module, opt: Any, schedule: Any, check: dict[str, str]) -> int:
+    """The step a stopped run reached, its weights and optimiser loaded; other paintings or loss: one clear error."""
+    loaded, _ = load_model(output)
+    net.load_state_dict(loaded.state_dict())
+    net.requires_grad_(True)
+    state = load_state(output, opt, schedule)
+    if state.meta.get("styles") != check["styles"]:
+        raise ConfigError(f"cannot resume {output}: it was trained on other style images")
+    if state.meta.get("loss", check["loss"]) != check["loss"]:  # (checkpoints from before the layers were recorded)
+        raise ConfigError(f"cannot resume {output}: it was trained with another loss ({state.meta['loss']})")
+    log.info("resuming %s at step %d", output, state.step)
+    return state.step
+
+
+def _save(output: Path, net: torch.nn.Module, style_infos: Sequence[StyleInfo], training: dict[str, Any], opt: Any,
+          check: dict[str, str], schedule: Any, step: int) -> None:
+    """The checkpoint at ``step``: the model file and the training state beside it."""
+    save_model(output, net, style_infos, {**training, "step": step})
+    save_state(output, opt, step, check, schedule)
+
+
+class _StyleRun:
+    """One run as the loop and the watcher see it: the loss of a batch (each picture in a random style), and the
+    preview sheet with the loss on its held-out picture."""
+
+    def __init__(self, *, net: torch.nn.Module, model: torch.nn.Module, loss_fn: Any, styles: int, compute: Any,
+                 device: torch.device, contents: Any, content_labels: list[str], names: list[str], output: Path,
+                 steps: int, tile: int, rng: torch.Generator):
+        self.net, self.model, self.loss_fn, self.styles, self.compute, self.device = net, model, loss_fn, styles, compute, device
+        self.contents, self.content_labels, self.names, self.output, self.steps = contents, content_labels, names, output, steps
+        self.tile, self.rng = tile, rng
+
+    def loss_of(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        batch = batch.to(self.device)
+        index = torch.randint(self.styles, (batch.shape[0],), generator=self.rng).to(self.device)
+        # bfloat16 compute, float32 weights, optimiser state and loss
+        with autocast_to(self.compute, self.device):
+            parts = self.loss_fn.parts(self.model(batch, F.one_hot(index, self.styles).float()).float(),
+                                       self.loss_fn.content_features(batch), index)
+        return parts.total.float(), {"content": parts.content.detach(), "style": parts.style.detach(),
+                                     "tv": parts.tv.detach()}
+
+    @torch.no_grad()
+    def preview(self, step: int) -> tuple[Image.Image, dict[str, float]]:
+        """The sheet at ``step``, and the loss on its pictures (the cat is never trained on: held out)."""
+        n, device, compute, net = self.styles, self.device, self.compute, self.net
+        net.eval()
+        try:
+            x = self.contents.to(device).repeat_interleave(n, 0)  # each content once per style, in order
+            index = torch.arange(n, device=device).repeat(len(self.contents))
+            outputs = []
+            for i in range(0, len(x), 8):
+                with autocast_to(compute, device):
+                    outputs.append(net(x[i:i + 8], F.one_hot(index[i:i + 8], n).float()).float())
+            out = torch.cat(outputs)
+            held = slice(len(x) - n, len(x))  # the last row: the shipped picture
+            with autocast_to(compute, device):
+                parts = self.loss_fn.parts(out[held], self.loss_fn.content_features(x[held]), index[held])
+        finally:
+            net.train()
+        sheet = preview_sheet(self.contents, self.content_labels, out, self.names,
+                              f"{self.output.name}: step {step} of {self.steps}", tile=self.tile)
+        return sheet, {"loss": float(parts.total), "content": float(parts.content), "style": float(parts.style)}
+
+
 def train(
     network: Network,
     styles: Sequence[torch.Tensor],
@@ -235,30 +312,13 @@ def train(
     device = next(network.parameters()).device
     per_rank = distributed.share(config.batch_size, dist)
     seed_everything(config.seed)
-    if config.init == "magenta":  # Magenta's transformer, each painting's embedding from the predictor, all learned
-        from inceptionism.style.magenta import FineTunedStyleNetwork, load_arbitrary
-
-        net: torch.nn.Module = FineTunedStyleNetwork.from_arbitrary(load_arbitrary(device), list(styles)).to(device)
-        net.requires_grad_(True)
-    else:
-        net = StyleNetwork(len(styles), config.width, skip=config.skip).to(device)
+    net = _style_network(config, styles, device)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, lr_schedule(config))
     content_layers, style_layers = config.loss_layers(network)
     layers = f"{network.name}: content {','.join(content_layers)}; style {','.join(style_layers)}"
     check = {"styles": ",".join(s.sha256 for s in style_infos), "loss": layers}
-    start = 0
-    if resume:
-        loaded, _ = load_model(output)
-        net.load_state_dict(loaded.state_dict())
-        net.requires_grad_(True)
-        state = load_state(output, opt, schedule)
-        if state.meta.get("styles") != check["styles"]:
-            raise ConfigError(f"cannot resume {output}: it was trained on other style images")
-        if state.meta.get("loss", layers) != layers:  # (checkpoints from before the layers were recorded pass)
-            raise ConfigError(f"cannot resume {output}: it was trained with another loss ({state.meta['loss']})")
-        start = state.step
-        log.info("resuming %s at step %d", output, start)
+    start = _resumed_step(output, net, opt, schedule, check) if resume else 0
     dataset = ContentCrops(data, config.image_size, config.seed)
     compute = autocast_dtype(config.precision, device, network.spec)  # the loss network's gradients decide
     with autocast_to(compute, device):
@@ -267,58 +327,23 @@ def train(
     training = {**config.to_dict(), "precision": "fp32" if compute is None else "bf16", "content_layers": list(content_layers), "style_layers": list(style_layers),
                 "loss_model": network.name, "data": os.fspath(data),
                 "processes": dist.world_size}
-    # each process draws the styles of its own share of the batch
-    rng = torch.Generator().manual_seed(config.seed + start + 1_000_003 * dist.rank)
-    model = distributed.wrap(net, dist, device)
-
-    def loss_of(batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        batch = batch.to(device)
-        index = torch.randint(len(styles), (batch.shape[0],), generator=rng).to(device)
-        # bfloat16 compute, float32 weights, optimiser state and loss
-        with autocast_to(compute, device):
-            parts = loss_fn.parts(model(batch, F.one_hot(index, len(styles)).float()).float(),
-                                  loss_fn.content_features(batch), index)
-        return parts.total.float(), {"content": parts.content.detach(), "style": parts.style.detach(),
-                                     "tv": parts.tv.detach()}
-
     names = [s.name for s in style_infos]
     contents, content_labels = preview_contents(dataset, config.image_size) if dist.main else (None, [])
-
-    @torch.no_grad()
-    def preview(step: int) -> tuple[Image.Image, dict[str, float]]:
-        """The sheet at ``step``, and the loss on its pictures (the cat is never trained on: held out)."""
-        n = len(styles)
-        net.eval()
-        try:
-            x = contents.to(device).repeat_interleave(n, 0)  # each content once per style, in order
-            index = torch.arange(n, device=device).repeat(len(contents))
-            outputs = []
-            for i in range(0, len(x), 8):
-                with autocast_to(compute, device):
-                    outputs.append(net(x[i:i + 8], F.one_hot(index[i:i + 8], n).float()).float())
-            out = torch.cat(outputs)
-            held = slice(len(x) - n, len(x))  # the last row: the shipped picture
-            with autocast_to(compute, device):
-                parts = loss_fn.parts(out[held], loss_fn.content_features(x[held]), index[held])
-        finally:
-            net.train()
-        sheet = preview_sheet(contents, content_labels, out, names, f"{output.name}: step {step} of {config.steps}",
-                              tile=min(192, config.image_size))
-        return sheet, {"loss": float(parts.total), "content": float(parts.content), "style": float(parts.style)}
-
-    def save(step: int) -> None:
-        if dist.main:
-            save_model(output, net, style_infos, {**training, "step": step})
-            save_state(output, opt, step, check, schedule)
-
+    run = _StyleRun(net=net, model=distributed.wrap(net, dist, device), loss_fn=loss_fn, styles=len(styles),
+                    compute=compute, device=device, contents=contents, content_labels=content_labels, names=names,
+                    output=output, steps=config.steps, tile=min(192, config.image_size),
+                    # each process draws the styles of its own share of the batch
+                    rng=torch.Generator().manual_seed(config.seed + start + 1_000_003 * dist.rank))
+    save = functools.partial(_save, output, net, style_infos, training, opt, check, schedule) if dist.main \
+        else (lambda step: None)
     watch = Watch(output, steps=config.steps, start_step=start, resume=resume, terms=("content", "style", "tv"),
                   held_out=("val_loss", "val_content", "val_style"), checkpoint_every=config.checkpoint_every,
-                  preview_every=preview_every, preview=preview, log_dir=log_dir,
+                  preview_every=preview_every, preview=run.preview, log_dir=log_dir,
                   settings={"command": "train-style", "training": training,
                             "sheet": {"rows": content_labels, "columns": ["content", *names]}}) if dist.main else None
     net.train()
     try:
-        fit(optimizer=opt, loss_of=loss_of, steps=config.steps, start_step=start, save=save, output=os.fspath(output),
+        fit(optimizer=opt, loss_of=run.loss_of, steps=config.steps, start_step=start, save=save, output=os.fspath(output),
             checkpoint_every=config.checkpoint_every, callback=chain(watch, callback) if dist.main else None,
             scheduler=schedule, clip_grad=config.clip_grad,
             agree=distributed.agree(dist, device),
