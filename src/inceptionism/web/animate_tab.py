@@ -16,7 +16,8 @@ from inceptionism.web.app import (
 MAX_FRAMES = 120
 
 
-def animate_tab(gr: Any, s: Services) -> None:
+def _animate_job(gr: Any, s: Services, spec: Any) -> Any:
+    """The Animate button's job: the zoom, frame after frame with previews, then the movie (Cancel keeps one)."""
     from inceptionism.animate.frames import FrameStore
     from inceptionism.animate.loop import transform, zoom_loop
     from inceptionism.animate.schedule import Schedule
@@ -25,8 +26,6 @@ def animate_tab(gr: Any, s: Services) -> None:
     from inceptionism.io.video import write_movie
     from inceptionism.objectives import build_objective
     from inceptionism.parsing import parse_size
-
-    spec = get_model_spec(DEFAULT_MODEL)
 
     def animate_job(image: str | None, noise: bool, noise_size: str, layer: str, frames: float, every: float,
                     zoom: float, rotate: float, movie_format: str, session: str) -> Iterator[tuple[Any, ...]]:
@@ -90,6 +89,13 @@ def animate_tab(gr: Any, s: Services) -> None:
                 yield gr.skip(), gr.skip(), gr.skip(), running.notes.get("cancelled", "cancelled")
             else:
                 raise InceptionismError(value)
+
+    return animate_job
+
+
+def animate_tab(gr: Any, s: Services) -> None:
+    spec = get_model_spec(DEFAULT_MODEL)
+    animate_job = _animate_job(gr, s, spec)
 
     gr.Markdown("The endless zoom: every frame dreams a few steps on the previous one, zoomed and turned a little.")
     with gr.Row(equal_height=False):

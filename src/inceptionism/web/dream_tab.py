@@ -5,6 +5,7 @@ while it runs, Cancel, the PNG with its recipe, and the equivalent command line.
 from __future__ import annotations
 
 import functools
+from types import SimpleNamespace
 import os
 import shlex
 from dataclasses import dataclass
@@ -210,18 +211,9 @@ def _objective(network: Any, layers: list[str], channel: float | None, guide: st
     return objective
 
 
-def dream_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
+def _dream_job(gr: Any, s: Services, network_for: Any, speed: dict[str, float]) -> Any:
+    """The Dream button's job: the picture (or noise), the objective, the mask, then the dream with previews."""
     import time
-
-    choices = model_choices(dream_models)
-    #: seconds per megapixel-step of each model on this server, from its last run (for the estimates)
-    speed: dict[str, float] = {}
-
-    def network_for(label: str) -> Any:
-        choice = choices.get(label)
-        if choice is None:
-            raise InceptionismError(f"unknown model {label!r}")
-        return network(choice.name, choice.weights, s.device)
 
     def dream_job(image: str | None, noise: bool, noise_size: str, model: str, layers: list[str],
                   channel: float | None, guide: str | None, octaves: float, steps: float, step_size: float,
@@ -289,6 +281,11 @@ def dream_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
             else:
                 raise InceptionismError(value)
 
+    return dream_job
+
+
+def _dream_controls(gr: Any, s: Services, choices: dict[str, Any], network_for: Any) -> SimpleNamespace:
+    """The tab's controls (input, model, target, settings, guide and mask) and its result column."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             image = upload(gr, s.limits, label="Input image", elem_id="dream-input", height=320)
@@ -344,20 +341,11 @@ def dream_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
                              interactive=False, buttons=["copy"], elem_id="dream-cli")
             show_cli = gr.Button("Command line", size="sm", elem_id="dream-cli-button")
 
-    def switch_model(label: str) -> tuple[Any, Any, Any]:
-        choice = choices[label]
-        spec = get_model_spec(choice.backbone)
-        net = network_for(label) if choice.weights else None
-        targets = target_choices(net) if net is not None else []
-        return (gr.Dropdown(choices=layer_choices(spec.name), value=list(spec.default_layers)),
-                gr.Dropdown(choices=[""] + targets, value="", visible=bool(targets)),
-                gr.Textbox(value="", visible=net is not None and _has_topics(net)))
+    return SimpleNamespace(**{name: value for name, value in locals().items()
+                              if name in ('image', 'noise', 'noise_size', 'max_side', 'model', 'layers', 'target', 'word', 'octaves', 'steps', 'step_size', 'seed', 'channel', 'guide', 'mask', 'invert_mask', 'lap_norm', 'painted', 'run', 'stop', 'status', 'sizing', 'output', 'download', 'cli', 'show_cli')})
 
-    model.change(switch_model, model, [layers, target, word])
-    listen_for_trained(gr, s, choices, model)
-    inputs = [image, noise, noise_size, model, layers, channel, guide, octaves, steps, step_size, seed,
-              target, word, mask, invert_mask, lap_norm, max_side]
 
+def _canvas(s: Services) -> Any:
     def canvas(path: str | None) -> Any:
         """The input becomes the canvas to paint a mask on (a file that is no picture does not)."""
         try:
@@ -366,6 +354,10 @@ def dream_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
             return None
         return {"background": path, "layers": [], "composite": path} if path else None
 
+    return canvas
+
+
+def _sizing(s: Services, speed: dict[str, float]) -> Any:
     def sizing_text(path: str | None, noise_on: bool, noise_wh: str, label: str, n_octaves: float, n_steps: float,
                     side: float) -> str:
         from PIL import Image
@@ -382,13 +374,44 @@ def dream_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
             return ""  # a file that is no picture: the upload's own check says so
         return estimate(w, h, n_octaves, n_steps, speed.get(label), 0 if noise_on else side)
 
-    image.change(canvas, image, painted, queue=False)
-    sized = [image, noise, noise_size, model, octaves, steps, max_side]
-    for component in (image, noise, model, octaves, steps, max_side):
-        component.change(sizing_text, sized, sizing, queue=False, show_progress="hidden")
-    event = action(gr, s, run, dream_job, [*inputs, painted], [output, download, status], status=2, busy="Dreaming...")
-    event.then(sizing_text, sized, sizing, queue=False, show_progress="hidden")
-    s.cancel_button(stop, status, [event])
-    s.results.append((event, download))
-    show_cli.click(functools.partial(command_line, choices=choices), [*inputs, painted], cli,
-                   queue=False)
+    return sizing_text
+
+
+def dream_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
+    choices = model_choices(dream_models)
+    #: seconds per megapixel-step of each model on this server, from its last run (for the estimates)
+    speed: dict[str, float] = {}
+
+    def network_for(label: str) -> Any:
+        choice = choices.get(label)
+        if choice is None:
+            raise InceptionismError(f"unknown model {label!r}")
+        return network(choice.name, choice.weights, s.device)
+
+    c = _dream_controls(gr, s, choices, network_for)
+    canvas, sizing_text, dream_job = _canvas(s), _sizing(s, speed), _dream_job(gr, s, network_for, speed)
+
+    def switch_model(label: str) -> tuple[Any, Any, Any]:
+        choice = choices[label]
+        spec = get_model_spec(choice.backbone)
+        net = network_for(label) if choice.weights else None
+        targets = target_choices(net) if net is not None else []
+        return (gr.Dropdown(choices=layer_choices(spec.name), value=list(spec.default_layers)),
+                gr.Dropdown(choices=[""] + targets, value="", visible=bool(targets)),
+                gr.Textbox(value="", visible=net is not None and _has_topics(net)))
+
+    c.model.change(switch_model, c.model, [c.layers, c.target, c.word])
+    listen_for_trained(gr, s, choices, c.model)
+    inputs = [c.image, c.noise, c.noise_size, c.model, c.layers, c.channel, c.guide, c.octaves, c.steps, c.step_size,
+              c.seed, c.target, c.word, c.mask, c.invert_mask, c.lap_norm, c.max_side]
+
+    c.image.change(canvas, c.image, c.painted, queue=False)
+    sized = [c.image, c.noise, c.noise_size, c.model, c.octaves, c.steps, c.max_side]
+    for component in (c.image, c.noise, c.model, c.octaves, c.steps, c.max_side):
+        component.change(sizing_text, sized, c.sizing, queue=False, show_progress="hidden")
+    event = action(gr, s, c.run, dream_job, [*inputs, c.painted], [c.output, c.download, c.status], status=2,
+                   busy="Dreaming...")
+    event.then(sizing_text, sized, c.sizing, queue=False, show_progress="hidden")
+    s.cancel_button(c.stop, c.status, [event])
+    s.results.append((event, c.download))
+    c.show_cli.click(functools.partial(command_line, choices=choices), [*inputs, c.painted], c.cli, queue=False)

@@ -19,6 +19,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -127,20 +128,12 @@ def _embed(digest: str, path: str, s: Services) -> torch.Tensor:
     return _EMBEDDINGS[digest]
 
 
-def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str, Any] | None,
-             paintings: list[str], *, compile: bool = True) -> None:
-    """``compile``: the style networks are compiled in the background at the first frame of a size
-    (:class:`inceptionism.animate.live.Accelerated`), about twice as fast once ready."""
-    from inceptionism.animate.live import LiveDream, LiveStyle, Recorder
+def _painter_for(s: Services, style_model: str | None, style_names: list[str], compile: bool) -> Any:
+    """What makes a painter (or a dreamer) for a stream's choice."""
+    from inceptionism.animate.live import LiveDream, LiveStyle
     from inceptionism.objectives import build_objective
     from inceptionism.precision import autocast_dtype
     from inceptionism.style.instant import Kind, load_network
-    from inceptionism.web.dream_tab import layer_choices
-
-    sessions: dict[str, LiveSession] = {}
-    SESSIONS[0] = sessions
-    style_names = [st["name"] for st in style_meta["styles"]] if style_meta else []
-    spec = get_model_spec(DEFAULT_MODEL)
 
     def painter_for(mode: str, painting: str | None, style: str | None, strength: float, layer: str | None,
                     steps: float, steady: bool) -> Any:
@@ -164,6 +157,87 @@ def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str
         objective, _ = build_objective(net, [layer] if layer else None)
         objective.prepare(net)
         return LiveDream(net, objective, steps=int(steps), grow=0.8 if steady else 0.5)
+
+    return painter_for
+
+
+def _recording(gr: Any, s: Services, session_of: Any) -> tuple[Any, Any]:
+    """The Record and Stop buttons' jobs: frames kept from now on, then written to an MP4."""
+    from inceptionism.animate.live import Recorder
+
+    def start_recording(session: str) -> str:
+        live = session_of(session)
+        with live.lock:
+            live.recorder = Recorder()
+            live.recording = True
+        return live.said("recording: the frames from now on, until Stop")
+
+    def stop_recording(session: str) -> tuple[Any, str]:
+        live = session_of(session)
+        with live.lock:
+            live.recording = False
+            recorder = live.recorder
+            live.recorder = Recorder()
+        if not recorder.frames:
+            return gr.skip(), live.said("nothing was recorded: press Record while the camera is live")
+        job, folder = s.files.new_job()
+        path = folder / "live.mp4"
+        count = recorder.write(path, metadata={"command": "web live", "version": __version__, "job": job,
+                                               "mode": live.key[0] if live.key else None})
+        return str(path), live.said(f"recorded {count} frames at {recorder.fps:.1f} frames a second: the MP4 is "
+                                    "below")
+
+    return start_recording, stop_recording
+
+
+def _live_controls(gr: Any, s: Services, style_names: list[str], paintings: list[str], spec: Any) -> SimpleNamespace:
+    """The camera, what paints it, and the live picture with its status and recording buttons."""
+    from inceptionism.web.dream_tab import layer_choices
+
+    gr.Markdown("Your camera, painted or dreamed as you move. Press the camera's button to start; the picture on "
+                "the right follows, as fast as this machine can paint (at most 20 frames a second, 320 px).")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5):
+            camera = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Your camera",
+                              elem_id="live-camera", height=300, webcam_options=gr.WebcamOptions(constraints=CAMERA))
+            mode = gr.Radio(list(MODES), value=MODES[0], label="Paint with",
+                            elem_id="live-mode")
+            with gr.Group(visible=True) as painting_box:
+                painting = upload(gr, s.limits, label="Painting", elem_id="live-painting", height=160)
+                if paintings:
+                    examples(gr, painting, paintings, "Paintings: click one", "live-painting-examples")
+            with gr.Group(visible=False) as style_box:
+                style = gr.Dropdown(style_names, value=style_names[0] if style_names else None,
+                                    label="Built-in style", elem_id="live-style")
+            strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength", elem_id="live-strength")
+            with gr.Group(visible=False) as dream_box:
+                layer = gr.Dropdown(layer_choices(spec.name), value=spec.default_layers[0], label="Layer to dream",
+                                    elem_id="live-layer")
+                steps = gr.Slider(1, 4, value=1, step=1, label="Dream steps a frame", elem_id="live-steps")
+            steady = gr.Checkbox(value=True, label="Steady: blend with the last picture carried along the motion "
+                                 "(less flicker)", elem_id="live-steady")
+        with gr.Column(scale=5, elem_classes=["result-column"]):
+            output = _send_inline(gr.Image(label="Live", type="numpy", interactive=False, elem_id="live-output",
+                                           height=360, format="jpeg", streaming=True))
+            status = gr.Textbox(label="Status", interactive=False, elem_id="live-status")
+            with gr.Row():
+                record = gr.Button("Record", elem_id="live-record")
+                stop = gr.Button("Stop and download", elem_id="live-stop")
+            movie = download_box(gr, "Recording (MP4)", "live-movie")
+
+    return SimpleNamespace(**{name: value for name, value in locals().items() if name in ('camera', 'mode', 'painting_box', 'painting', 'style_box', 'style', 'strength', 'dream_box', 'layer', 'steps', 'steady', 'output', 'status', 'record', 'stop', 'movie')})
+
+
+def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str, Any] | None,
+             paintings: list[str], *, compile: bool = True) -> None:
+    """``compile``: the style networks are compiled in the background at the first frame of a size
+    (:class:`inceptionism.animate.live.Accelerated`), about twice as fast once ready."""
+    from inceptionism.animate.live import Recorder
+
+    sessions: dict[str, LiveSession] = {}
+    SESSIONS[0] = sessions
+    style_names = [st["name"] for st in style_meta["styles"]] if style_meta else []
+    spec = get_model_spec(DEFAULT_MODEL)
 
     def session_of(session: str) -> LiveSession:
         live = sessions.get(session)
@@ -207,66 +281,18 @@ def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str
         note = f"; {live.note[0]}" if live.note[0] and time.monotonic() - live.note[1] < 15 else ""
         return out, f"live: {fps:.1f} frames a second, {1000 * took:.0f} ms of work a frame here{recording}{note}"
 
-    def start_recording(session: str) -> str:
-        live = session_of(session)
-        with live.lock:
-            live.recorder = Recorder()
-            live.recording = True
-        return live.said("recording: the frames from now on, until Stop")
-
-    def stop_recording(session: str) -> tuple[Any, str]:
-        live = session_of(session)
-        with live.lock:
-            live.recording = False
-            recorder = live.recorder
-            live.recorder = Recorder()
-        if not recorder.frames:
-            return gr.skip(), live.said("nothing was recorded: press Record while the camera is live")
-        job, folder = s.files.new_job()
-        path = folder / "live.mp4"
-        count = recorder.write(path, metadata={"command": "web live", "version": __version__, "job": job,
-                                               "mode": live.key[0] if live.key else None})
-        return str(path), live.said(f"recorded {count} frames at {recorder.fps:.1f} frames a second: the MP4 is "
-                                    "below")
-
-    gr.Markdown("Your camera, painted or dreamed as you move. Press the camera's button to start; the picture on "
-                "the right follows, as fast as this machine can paint (at most 20 frames a second, 320 px).")
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=5):
-            camera = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Your camera",
-                              elem_id="live-camera", height=300, webcam_options=gr.WebcamOptions(constraints=CAMERA))
-            mode = gr.Radio(list(MODES), value=MODES[0], label="Paint with",
-                            elem_id="live-mode")
-            with gr.Group(visible=True) as painting_box:
-                painting = upload(gr, s.limits, label="Painting", elem_id="live-painting", height=160)
-                if paintings:
-                    examples(gr, painting, paintings, "Paintings: click one", "live-painting-examples")
-            with gr.Group(visible=False) as style_box:
-                style = gr.Dropdown(style_names, value=style_names[0] if style_names else None,
-                                    label="Built-in style", elem_id="live-style")
-            strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength", elem_id="live-strength")
-            with gr.Group(visible=False) as dream_box:
-                layer = gr.Dropdown(layer_choices(spec.name), value=spec.default_layers[0], label="Layer to dream",
-                                    elem_id="live-layer")
-                steps = gr.Slider(1, 4, value=1, step=1, label="Dream steps a frame", elem_id="live-steps")
-            steady = gr.Checkbox(value=True, label="Steady: blend with the last picture carried along the motion "
-                                 "(less flicker)", elem_id="live-steady")
-        with gr.Column(scale=5, elem_classes=["result-column"]):
-            output = _send_inline(gr.Image(label="Live", type="numpy", interactive=False, elem_id="live-output",
-                                           height=360, format="jpeg", streaming=True))
-            status = gr.Textbox(label="Status", interactive=False, elem_id="live-status")
-            with gr.Row():
-                record = gr.Button("Record", elem_id="live-record")
-                stop = gr.Button("Stop and download", elem_id="live-stop")
-            movie = download_box(gr, "Recording (MP4)", "live-movie")
+    painter_for = _painter_for(s, style_model, style_names, compile)
+    start_recording, stop_recording = _recording(gr, s, session_of)
+    c = _live_controls(gr, s, style_names, paintings, spec)
 
     def on_mode(value: str) -> tuple[Any, Any, Any, Any]:
         return (gr.Group(visible=value == MODES[0]), gr.Group(visible=value == MODES[1]),
                 gr.Group(visible=value == MODES[2]), gr.Slider(visible=value != MODES[2]))
 
-    mode.change(on_mode, mode, [painting_box, style_box, dream_box, strength], queue=False)
-    camera.stream(on_frame, [camera, mode, painting, style, strength, layer, steps, steady, s.session],
-                  [output, status], stream_every=STREAM_EVERY, time_limit=TIME_LIMIT_S, concurrency_limit=s.limits.live_streams,
-                  concurrency_id="live", show_progress="hidden", api_visibility="private")
-    record.click(start_recording, s.session, status, queue=False)
-    stop.click(stop_recording, s.session, [movie, status], queue=False)
+    c.mode.change(on_mode, c.mode, [c.painting_box, c.style_box, c.dream_box, c.strength], queue=False)
+    c.camera.stream(on_frame, [c.camera, c.mode, c.painting, c.style, c.strength, c.layer, c.steps, c.steady,
+                               s.session], [c.output, c.status], stream_every=STREAM_EVERY, time_limit=TIME_LIMIT_S,
+                    concurrency_limit=s.limits.live_streams, concurrency_id="live", show_progress="hidden",
+                    api_visibility="private")
+    c.record.click(start_recording, s.session, c.status, queue=False)
+    c.stop.click(stop_recording, s.session, [c.movie, c.status], queue=False)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from types import SimpleNamespace
 import signal
 import subprocess
 import sys
@@ -265,9 +266,79 @@ def unpack(zip_path: str, folder: Path, limits: WebLimits) -> Path:
             return root
 
 
-def train_tab(gr: Any, s: Services, trainer: Trainer) -> None:
+def _start_style(trainer: Trainer, limits: WebLimits, name_value: str, files: list[str], zip_path: str | None,
+                 steps: float | None, size: float) -> str:
+    """A style network's training started in the background from the uploads (checked first); its first line."""
     from inceptionism.training.data import find_images
 
+    if not files or not zip_path:
+        raise InceptionismError("upload at least one painting and a .zip of photos")
+    if len(files) > MAX_PAINTINGS:
+        raise InceptionismError(f"{len(files)} paintings: at most {MAX_PAINTINGS} per network here")
+    n = int(steps or 0)
+    if not 10 <= n <= limits.max_train_steps:
+        raise InceptionismError(f"steps must be 10 to {limits.max_train_steps} here, got {n}")
+    for f in files:
+        load_upload(f, limits, "painting ")
+    unique, folder = trainer.new_run_folder(name_value)
+    try:
+        styles = []
+        for f in files:  # each painting under its own name (the style's name in the model), made unique
+            target = folder / "paintings" / Path(f).name
+            target.parent.mkdir(exist_ok=True)
+            copy = 1
+            while target.exists():
+                copy += 1
+                target = target.with_name(f"{Path(f).stem}-{copy}{Path(f).suffix}")
+            shutil.copyfile(f, target)
+            styles += ["--style", str(target)]
+        data = unpack(zip_path, folder, limits)
+        if not find_images(data):
+            raise InceptionismError(f"{Path(zip_path).name} holds no pictures")
+    except InceptionismError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    every = max(5, n // 10)
+    run = trainer.start("style", unique, folder, [*styles, "--data", str(data), "--steps", str(n),
+                                                  "--image-size", str(int(size)), "--checkpoint-every", str(every),
+                                                  "--preview-every", str(every)], n,
+                        about=f"{len(files)} style{'s' if len(files) > 1 else ''}, {n} steps")
+    return f"starting: style network {unique} ({run.about})"
+
+def _start_dream(trainer: Trainer, limits: WebLimits, name_value: str, zip_path: str | None,
+                 n_epochs: float | None, side: float, n_topics: float | None) -> str:
+    """A dream model's training started in the background from the uploaded collection; its first line."""
+    from inceptionism.dream.train import DreamTrainConfig, read_collection, split
+
+    if not zip_path:
+        raise InceptionismError("upload a .zip of your photos")
+    unique, folder = trainer.new_run_folder(name_value)
+    try:
+        data = unpack(zip_path, folder, limits)
+        captions = [p for p in data.iterdir() if p.suffix.lower() in (".csv", ".jsonl") and p.is_file()]
+        source = captions[0] if len(captions) == 1 else data
+        k = int(n_topics or 12)
+        labelled = read_collection(source, DreamTrainConfig(topics=k))  # a bad collection: one line, here
+        train_idx, _ = split(labelled, DreamTrainConfig().val, 0)
+        batch = max(1, min(16, len(train_idx) // 2))
+        steps_per_epoch = len(train_idx) // batch
+        n = int(n_epochs or 5)
+        if steps_per_epoch * n > limits.max_train_steps:
+            n = max(1, limits.max_train_steps // max(1, steps_per_epoch))
+    except InceptionismError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    # a preview at every epoch, whatever it costs: seeing the model learn is what the page is for
+    run = trainer.start("dream", unique, folder, [str(source), "--epochs", str(n), "--batch-size", str(batch),
+                                                  "--image-size", str(int(side)), "--topics", str(k),
+                                                  "--preview-every", str(max(1, steps_per_epoch))],
+                        n * steps_per_epoch, about=f"{len(labelled.images)} photos, {labelled.collection.count} "
+                                                   f"{labelled.collection.kind}, {n} epochs")
+    return f"starting: dream model {unique} ({run.about})"
+
+
+def _train_controls(gr: Any, s: Services) -> SimpleNamespace:
+    """The tab's controls (what to train, from what) and its result column (progress, preview, curves, model)."""
     gr.Markdown("Train your own network here; it runs in the background (leave the page, come back: it is still "
                 "going) and its preview sheets and curves appear as it learns. One training at a time per server.")
     with gr.Row(equal_height=False):
@@ -307,13 +378,18 @@ def train_tab(gr: Any, s: Services, trainer: Trainer) -> None:
             curves = gr.Image(label="Curves (from the run's log)", type="filepath", interactive=False,
                               elem_id="train-curves", height=240)
             model_file = gr.File(label="The model (download to keep it)", interactive=False, elem_id="train-model")
+    return SimpleNamespace(**{name: value for name, value in locals().items() if name in ('kind', 'name', 'style_box', 'paintings', 'photos', 'style_steps', 'style_size', 'dream_box', 'collection', 'epochs', 'dream_size', 'topics', 'run_button', 'stop', 'status', 'sheet', 'curves', 'model_file')})
+
+
+def train_tab(gr: Any, s: Services, trainer: Trainer) -> None:
+    c = _train_controls(gr, s)
     seen = gr.State(0)  # the version of the trained-models list this page shows
     polled = gr.State("")  # the progress line this page's last poll sent
 
     def on_kind(value: str) -> tuple[Any, Any]:
         return gr.Group(visible=value == KINDS[0]), gr.Group(visible=value == KINDS[1])
 
-    kind.change(on_kind, kind, [style_box, dream_box], queue=False)
+    c.kind.change(on_kind, c.kind, [c.style_box, c.dream_box], queue=False)
 
     def current_line() -> str:
         """The progress line a poll would send now ("" with no run)."""
@@ -349,72 +425,6 @@ def train_tab(gr: Any, s: Services, trainer: Trainer) -> None:
                 gr.Warning(log_line(str(exc)))
             return f"error: {exc}"
 
-    def _start_style(trainer: Trainer, limits: WebLimits, name_value: str, files: list[str], zip_path: str | None,
-                     steps: float | None, size: float) -> str:
-        if not files or not zip_path:
-            raise InceptionismError("upload at least one painting and a .zip of photos")
-        if len(files) > MAX_PAINTINGS:
-            raise InceptionismError(f"{len(files)} paintings: at most {MAX_PAINTINGS} per network here")
-        n = int(steps or 0)
-        if not 10 <= n <= limits.max_train_steps:
-            raise InceptionismError(f"steps must be 10 to {limits.max_train_steps} here, got {n}")
-        for f in files:
-            load_upload(f, limits, "painting ")
-        unique, folder = trainer.new_run_folder(name_value)
-        try:
-            styles = []
-            for f in files:  # each painting under its own name (the style's name in the model), made unique
-                target = folder / "paintings" / Path(f).name
-                target.parent.mkdir(exist_ok=True)
-                copy = 1
-                while target.exists():
-                    copy += 1
-                    target = target.with_name(f"{Path(f).stem}-{copy}{Path(f).suffix}")
-                shutil.copyfile(f, target)
-                styles += ["--style", str(target)]
-            data = unpack(zip_path, folder, limits)
-            if not find_images(data):
-                raise InceptionismError(f"{Path(zip_path).name} holds no pictures")
-        except InceptionismError:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        every = max(5, n // 10)
-        run = trainer.start("style", unique, folder, [*styles, "--data", str(data), "--steps", str(n),
-                                                      "--image-size", str(int(size)), "--checkpoint-every", str(every),
-                                                      "--preview-every", str(every)], n,
-                            about=f"{len(files)} style{'s' if len(files) > 1 else ''}, {n} steps")
-        return f"starting: style network {unique} ({run.about})"
-
-    def _start_dream(trainer: Trainer, limits: WebLimits, name_value: str, zip_path: str | None,
-                     n_epochs: float | None, side: float, n_topics: float | None) -> str:
-        from inceptionism.dream.train import DreamTrainConfig, read_collection, split
-
-        if not zip_path:
-            raise InceptionismError("upload a .zip of your photos")
-        unique, folder = trainer.new_run_folder(name_value)
-        try:
-            data = unpack(zip_path, folder, limits)
-            captions = [p for p in data.iterdir() if p.suffix.lower() in (".csv", ".jsonl") and p.is_file()]
-            source = captions[0] if len(captions) == 1 else data
-            k = int(n_topics or 12)
-            labelled = read_collection(source, DreamTrainConfig(topics=k))  # a bad collection: one line, here
-            train_idx, _ = split(labelled, DreamTrainConfig().val, 0)
-            batch = max(1, min(16, len(train_idx) // 2))
-            steps_per_epoch = len(train_idx) // batch
-            n = int(n_epochs or 5)
-            if steps_per_epoch * n > limits.max_train_steps:
-                n = max(1, limits.max_train_steps // max(1, steps_per_epoch))
-        except InceptionismError:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        # a preview at every epoch, whatever it costs: seeing the model learn is what the page is for
-        run = trainer.start("dream", unique, folder, [str(source), "--epochs", str(n), "--batch-size", str(batch),
-                                                      "--image-size", str(int(side)), "--topics", str(k),
-                                                      "--preview-every", str(max(1, steps_per_epoch))],
-                            n * steps_per_epoch, about=f"{len(labelled.images)} photos, {labelled.collection.count} "
-                                                       f"{labelled.collection.kind}, {n} epochs")
-        return f"starting: dream model {unique} ({run.about})"
-
     def look(seen_version: int, polled: str) -> list[Any]:
         """What a page shows of the server's training (every page polls the same run).
 
@@ -430,9 +440,9 @@ def train_tab(gr: Any, s: Services, trainer: Trainer) -> None:
                 curves_png(run) or gr.skip(), str(run.model) if run.done and run.model.is_file() else gr.skip(),
                 *listeners, version, line]
 
-    inputs = [kind, name, paintings, photos, style_steps, style_size, collection, epochs, dream_size, topics]
-    run_button.click(start, inputs, [status, polled], concurrency_limit=None, api_name="train")
-    stop.click(cancel, None, [status, polled], queue=False)
+    inputs = [c.kind, c.name, c.paintings, c.photos, c.style_steps, c.style_size, c.collection, c.epochs, c.dream_size, c.topics]
+    c.run_button.click(start, inputs, [c.status, polled], concurrency_limit=None, api_name="train")
+    c.stop.click(cancel, None, [c.status, polled], queue=False)
     timer = gr.Timer(POLL_S)
-    outputs = [status, sheet, curves, model_file, *s.trained.components(), seen, polled]
+    outputs = [c.status, c.sheet, c.curves, c.model_file, *s.trained.components(), seen, polled]
     timer.tick(look, [seen, polled], outputs, queue=False, show_progress="hidden")

@@ -59,37 +59,30 @@ def _stream(gr: Any, work: Any, running: Running, progress: str, done: str) -> I
             raise InceptionismError(value)
 
 
-def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
-    from inceptionism.configs import VISUALIZE_TRANSFORMS, VisualizeConfig
+def _config_of(size: float, steps: float, seed: float, transforms: str) -> Any:
+    """The VisualizeConfig of the tab's controls, within this server's limits."""
+    from inceptionism.configs import VisualizeConfig
+
+    size, steps = int(size), int(steps)
+    if not 32 <= size <= MAX_SIDE:
+        raise InceptionismError(f"the size must be 32 to {MAX_SIDE} px here")
+    if not 1 <= steps <= MAX_STEPS:
+        raise InceptionismError(f"1 to {MAX_STEPS} steps here")
+    return VisualizeConfig(width=size, height=size, steps=steps, seed=int(seed), transforms=transforms)
+
+
+
+def _visualize_job(gr: Any, s: Services, choices: dict[str, Any]) -> Any:
+    """The Visualize button's job: one picture, previews as it forms."""
     from inceptionism.io.images import save_image
+    from inceptionism.io.sheets import side_by_side
     from inceptionism.objectives import build_objective
-    from inceptionism.visualize import render
-    from inceptionism.io.sheets import contact_sheet, sheet_tensor, side_by_side
-
-    choices = model_choices(dream_models)
-    first = next(iter(choices.values()))
-    if dream_models:  # a user model first: seeing what it learned is why it was given
-        first = choices[list(choices)[-len(dream_models)]]
-
-    def names_for(label: str) -> list[str]:
-        choice = choices[label]
-        try:
-            return target_names(network(choice.name, choice.weights, s.device))
-        except InceptionismError:
-            return []
-
-    def config_of(size: float, steps: float, seed: float, transforms: str) -> VisualizeConfig:
-        size, steps = int(size), int(steps)
-        if not 32 <= size <= MAX_SIDE:
-            raise InceptionismError(f"the size must be 32 to {MAX_SIDE} px here")
-        if not 1 <= steps <= MAX_STEPS:
-            raise InceptionismError(f"1 to {MAX_STEPS} steps here")
-        return VisualizeConfig(width=size, height=size, steps=steps, seed=int(seed), transforms=transforms)
+    from inceptionism.visualize.render import render
 
     def visualize_job(model: str, kind: str, name: str | None, word: str | None, layer: str | None,
                       channel: float | None, size: float, steps: float, seed: float, transforms: str,
                       session: str) -> Iterator[tuple[Any, Any, str]]:
-        config = config_of(size, steps, seed, transforms)
+        config = _config_of(size, steps, seed, transforms)
         choice = choices[model]
         net = network(choice.name, choice.weights, s.device)
         target = _target(kind, name, word, layer, channel)
@@ -115,11 +108,21 @@ def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> N
 
         yield from _stream(gr, work, running, f"step {{}} of {config.steps}", f"done: {target.label}")
 
+    return visualize_job
+
+
+def _atlas_job(gr: Any, s: Services, choices: dict[str, Any]) -> Any:
+    """The Atlas button's job: every class or topic of a model of yours, the sheet growing tile by tile."""
+    from inceptionism.io.images import save_image
+    from inceptionism.io.sheets import contact_sheet, sheet_tensor
+    from inceptionism.objectives import build_objective
+    from inceptionism.visualize.render import render
+
     def atlas_job(model: str, size: float, steps: float, seed: float, transforms: str,
                   session: str) -> Iterator[tuple[Any, Any, str]]:
         from PIL import Image
 
-        config = config_of(size, steps, seed, transforms)
+        config = _config_of(size, steps, seed, transforms)
         choice = choices[model]
         net = network(choice.name, choice.weights, s.device)
         names = target_names(net)
@@ -155,6 +158,25 @@ def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> N
 
         yield from _stream(gr, work, running, f"tile {{}} of {len(targets)}", f"done: {len(targets)} tiles")
 
+    return atlas_job
+
+
+def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
+    from inceptionism.configs import VISUALIZE_TRANSFORMS, VisualizeConfig
+
+    choices = model_choices(dream_models)
+    first = next(iter(choices.values()))
+    if dream_models:  # a user model first: seeing what it learned is why it was given
+        first = choices[list(choices)[-len(dream_models)]]
+
+    def names_for(label: str) -> list[str]:
+        choice = choices[label]
+        try:
+            return target_names(network(choice.name, choice.weights, s.device))
+        except InceptionismError:
+            return []
+
+    visualize_job, atlas_job = _visualize_job(gr, s, choices), _atlas_job(gr, s, choices)
     gr.Markdown("What the network sees in a class, a topic, a word or a channel, painted from nothing "
                 "(Lucid's recipe: a 1/f Fourier picture, decorrelated colour, a little random jitter, scale and "
                 "rotation at every step). About 30 s for a 224 px picture on two CPU cores.")
