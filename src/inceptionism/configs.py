@@ -62,6 +62,13 @@ def stored_values(cls: type, values: Any, where: str) -> dict[str, Any]:
     return out
 
 
+class _Config:
+    """What every config has: its settings as a plain dict (a recipe's ``config``)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+
 #: how a visualised picture is represented (inceptionism.visualize.param)
 VISUALIZE_PARAMS = ("fft", "pixel")
 #: sets of random transformations before each step (inceptionism.visualize.transforms)
@@ -70,7 +77,7 @@ VISUALIZE_TRANSFORMS = ("none", "standard", "strong")
 
 # -- dreams ------------------------------------------------------------------------
 @dataclass(frozen=True)
-class DreamConfig:
+class DreamConfig(_Config):
     """How a dream runs. The CLI's defaults are these."""
 
     #: gradient steps per octave
@@ -120,15 +127,12 @@ class DreamConfig:
         if not (self.tile is None or self.tile == "auto" or (isinstance(self.tile, int) and self.tile >= 32)):
             raise ConfigError(f"tile must be 'auto', None or a side of at least 32 px, got {self.tile!r}")
 
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
 
 # -- feature visualisation -----------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class VisualizeConfig:
+class VisualizeConfig(_Config):
     """How ``inceptionism visualize`` renders an objective from nothing. The CLI's defaults are these."""
 
     #: picture width and height in pixels
@@ -173,9 +177,6 @@ class VisualizeConfig:
             raise ConfigError(f"diversity compares the pictures of a batch: give {param('batch', 2)} or more")
         check_precision(self.precision)
 
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
 
 # -- style transfer by optimisation --------------------------------------------
 OPTIMIZERS = ("adam", "lbfgs")
@@ -183,7 +184,7 @@ COLOR_MODES = ("luminance", "match")
 
 
 @dataclass(frozen=True)
-class StyleConfig:
+class StyleConfig(_Config):
     """How a style transfer runs. The CLI's defaults are these."""
 
     #: long side of the output in pixels
@@ -239,9 +240,6 @@ class StyleConfig:
         if self.preserve_colors not in (None, *COLOR_MODES):
             raise ConfigError(f"preserve_colors must be one of {', '.join(COLOR_MODES)}, got {self.preserve_colors!r}")
 
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
 
 # -- instant stylisation --------------------------------------------------------
 #: how a network's strength below 1 works, the default first: its conditional norms moved toward the identity, or
@@ -257,7 +255,7 @@ def check_strength(strength: float) -> float:
 
 
 @dataclass(frozen=True)
-class StylizeConfig:
+class StylizeConfig(_Config):
     """How a photo is painted at once by a network (``inceptionism stylize``). The CLI's defaults are these."""
 
     #: 0 (the photo) to 1 (the full style). With a painting, from the photo's own embedding to the painting's
@@ -294,9 +292,6 @@ class StylizeConfig:
             raise ConfigError(f"{param('tile')} must be at least 64 px, got {self.tile}")
         check_precision(self.precision)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 # -- style networks -------------------------------------------------------------
 SCHEDULES = ("constant", "cosine")
@@ -304,7 +299,7 @@ INITS = ("scratch", "magenta")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_Config):
     """How a style network trains. The CLI's defaults are these."""
 
     #: training crop size
@@ -377,8 +372,6 @@ class TrainConfig:
                     raise ConfigError(f"{name} must be a non-empty list of layer names, got {layers!r}")
                 object.__setattr__(self, name, tuple(layers))  # a list from JSON metadata is the same recipe
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     def loss_layers(self, network: "Network") -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The content and style layers of the loss on ``network`` (checked): the config's, else the network's own."""
@@ -407,7 +400,7 @@ LABELS = ("auto", "folders", "captions")
 
 
 @dataclass(frozen=True)
-class DreamTrainConfig:
+class DreamTrainConfig(_Config):
     """How a dream model trains. The CLI's defaults are these."""
 
     #: "folders" (one subfolder per class), "captions" (topics), or "auto"
@@ -460,8 +453,6 @@ class DreamTrainConfig:
                 or (isinstance(self.train_blocks, int) and self.train_blocks >= 0)):
             raise ConfigError(f"train_blocks must be a number of blocks or 'all', got {self.train_blocks!r}")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "DreamTrainConfig":

@@ -56,3 +56,28 @@ def style_weights(weights: Sequence[float] | None, count: int) -> list[float]:
     if any(w < 0 for w in chosen) or sum(chosen) <= 0:
         raise ConfigError("style weights must be 0 or more and not all 0")
     return chosen
+
+
+def whole_number(text: str, what: str, *, minimum: int = 0) -> int:
+    """``text`` as a whole number of at least ``minimum``; ``what`` names it in the error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{what} must be a whole number, got {text!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{what} must be {minimum} or more, got {value}")
+    return value
+
+
+def json_object(text: str, where: str, *, damaged: str = "not a JSON object",
+                error: type[Exception] = ConfigError) -> dict:
+    """``text`` as a JSON object, or one line: ``where``, and what is ``damaged`` (with the parser's reason)."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(f"{where}: {damaged}: {exc.msg}") from None
+    if not isinstance(value, dict):
+        raise error(f"{where}: {damaged}")
+    return value

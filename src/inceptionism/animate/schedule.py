@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from inceptionism.errors import ConfigError
+from inceptionism.parsing import whole_number
 
 NUMERIC = ("zoom", "rotate", "pan_x", "pan_y", "step_size")
 KNOWN = NUMERIC + ("layers",)
@@ -112,13 +113,7 @@ def parse_scheduled_layer(text: str) -> tuple[str, int]:
     """``SPEC@FRAME``: the layer set from that frame on (``SPEC`` alone: from frame 0)."""
     if "@" in text:
         spec, _, at = text.rpartition("@")
-        try:
-            frame = int(at)
-        except ValueError:
-            raise ConfigError(f"--layer {text!r}: the frame after @ must be a whole number") from None
-        if frame < 0:
-            raise ConfigError(f"--layer {text!r}: frames count from 0")
-        return spec, frame
+        return spec, whole_number(at, f"--layer {text!r}: the frame after @")
     return text, 0
 
 

@@ -17,6 +17,7 @@ from inceptionism.cli.recipes import checked_recipe, use_recorded_threads
 from inceptionism.paths import file_sha256, source_label
 from inceptionism.progress import LazyBar, TrainBar
 from inceptionism.errors import ConfigError, InceptionismError, Interrupted
+from inceptionism.parsing import whole_number
 
 log = logging.getLogger("inceptionism")
 
@@ -245,13 +246,7 @@ def _add_train_parser(sub: Any) -> None:
 def _train_blocks(text: str | None) -> int | str | None:
     if text is None or text == "all":
         return text
-    try:
-        value = int(text)
-    except ValueError:
-        raise ConfigError(f"--train-blocks takes a number of blocks or 'all', got {text!r}") from None
-    if value < 0:
-        raise ConfigError(f"--train-blocks must be 0 or more, got {value}")
-    return value
+    return whole_number(text, "--train-blocks (a number of blocks, or 'all')")
 
 
 def build_train_dream_config(args: argparse.Namespace) -> Any:

@@ -140,12 +140,6 @@ def add_model_options(p: argparse.ArgumentParser, *, layer_help: str = "") -> No
     add_device_options(p)
 
 
-def dream_config_defaults() -> dict[str, Any]:
-    from inceptionism.configs import DreamConfig
-
-    return {f.name: f.default for f in fields(DreamConfig)}
-
-
 # -- options declared from the configs -----------------------------------------------
 @functools.lru_cache(maxsize=None)
 def field_help(config: type) -> dict[str, str]:

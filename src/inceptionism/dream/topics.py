@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from inceptionism.errors import ConfigError
+from inceptionism.parsing import json_object
 
 #: words: letters (any script), digits and inner apostrophes or hyphens; '#' starts a hashtag
 _TOKEN = re.compile(r"[^\W_](?:[\w'’-]*[^\W_])?", re.UNICODE)
@@ -74,13 +74,7 @@ def read_caption_file(path: str | os.PathLike[str]) -> list[Captioned]:
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{path}:{number}: not a JSON object: {exc.msg}") from None
-            if not isinstance(row, dict):
-                raise ConfigError(f"{path}:{number}: not a JSON object")
-            rows.append((number, row))
+            rows.append((number, json_object(line, f"{path}:{number}")))
     elif path.suffix.lower() == ".csv":
         reader = csv.DictReader(io.StringIO(text, newline=""))  # newline="": quoted fields may hold line breaks
         try:

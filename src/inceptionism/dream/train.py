@@ -45,7 +45,7 @@ from inceptionism.precision import autocast as autocast_to
 from inceptionism.precision import autocast_dtype
 from inceptionism.training import ImageFiles, TrainStep, distributed, find_images, fit, load_state, save_state
 from inceptionism.training import seed_everything, warmup_cosine
-from inceptionism.training.data import IMAGE_SUFFIXES, batches, walk_images, warn_skipped
+from inceptionism.training.data import IMAGE_SUFFIXES, walk_images
 from inceptionism.training.distributed import Dist
 from inceptionism.training.watch import Watch, chain
 
@@ -484,20 +484,12 @@ def train_dream(
         if dist.main else None
     net.train()
     _frozen_batchnorm(net)
-    try:
+    with distributed.finishing(net, watch, dist, train_set, "images", also=held_set) as skipped:
         step = fit(optimizer=opt, loss_of=run.loss_of, steps=steps, start_step=start, save=run.save,
                    output=os.fspath(output), checkpoint_every=checkpoint_every, scheduler=schedule,
                    evaluate=run.evaluate if dist.main else None, eval_every=steps_per_epoch,
                    callback=chain(watch, callback) if dist.main else None, agree=distributed.agree(dist, device),
-                   batches=batches(train_set, batch_size=per_rank, workers=config.workers, seed=config.seed,
-                                   start_step=start, rank=dist.rank, world_size=dist.world_size,
-                                   pin_memory=device.type == "cuda"))
-    finally:
-        if watch is not None:
-            watch.close()
-        net.eval()
-        skipped = distributed.skipped_files(train_set, dist) + (held_set.skipped() if held_set else [])
-        if dist.main:
-            warn_skipped(skipped, "images")
+                   batches=distributed.rank_batches(train_set, dist, device, per_rank=per_rank,
+                                                    workers=config.workers, seed=config.seed, start=start))
     return DreamTrainResult(step, len(labelled.images), len(held_idx), len(skipped), run.metric, run.last.get(run.metric),
                             chance_level(labelled.targets, train_idx, held_idx) if held_idx else None)

@@ -512,13 +512,9 @@ def save_image(
 
 def parse_recipe(raw: str, text: str) -> dict[str, Any]:
     """A stored recipe's JSON text as a mapping, or one line naming the file."""
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ImageReadError(f"{text}: its inceptionism metadata is damaged: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ImageReadError(f"{text}: its inceptionism metadata is damaged")
-    return data
+    from inceptionism.parsing import json_object
+
+    return json_object(raw, text, damaged="its inceptionism metadata is damaged", error=ImageReadError)
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:

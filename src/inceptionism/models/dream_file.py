@@ -134,8 +134,7 @@ def _metadata(path: str, header: Mapping[str, str]) -> dict[str, Any]:
 
 def read_dream_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Backbone, labels and training settings of a dream model file (one clear error for anything else)."""
-    text = os.fspath(path)
-    return _metadata(text, read_safetensors(text, kind="dream model", tensors=False)[1])
+    return _metadata(os.fspath(path), read_safetensors(os.fspath(path), kind="dream model", tensors=False)[1])
 
 
 def load_dream_model(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], Collection, dict[str, Any]]:

@@ -80,6 +80,24 @@ def _tv_status(enum_name: str) -> Callable[[], str]:
     return status
 
 
+def _tv_fields(name: str, enum_name: str) -> dict[str, Any]:
+    """A torchvision model's weights, as a spec holds them: loading, its status in the cache, its address."""
+    return {"load_default": _tv_loader(name, enum_name), "weights_status": _tv_status(enum_name),
+            "weights_url": _tv_weights(enum_name).url}
+
+
+def _tv_inception(builder: str) -> Callable[..., Any]:
+    """GoogLeNet's and Inception-v3's builder without the auxiliary heads, fed its input as the spec normalises it
+    (``transform_input`` would map ImageNet-normalised input to [-1, 1]; we feed [-1, 1] directly)."""
+    def build(num_classes: int = 1000) -> Any:
+        import torchvision.models as tvm
+
+        return getattr(tvm, builder)(weights=None, aux_logits=False, transform_input=False, init_weights=False,
+                                     num_classes=num_classes)
+
+    return build
+
+
 def _vgg_aliases(cfg: tuple[int | str, ...]) -> dict[str, str]:
     """Caffe names (conv3_1, relu4_2, pool5) for torchvision's ``features`` indices."""
     aliases: dict[str, str] = {}
@@ -122,14 +140,12 @@ def _vgg_spec(name: str, cfg: tuple[int | str, ...], enum_name: str, default: tu
         name=name,
         description=f"{name.upper()} (torchvision, ImageNet); layers also by Caffe name: conv3_1, relu4_2, pool5",
         build=lambda num_classes=1000: getattr(tvm, name)(weights=None, num_classes=num_classes),
-        load_default=_tv_loader(name, enum_name),
-        weights_status=_tv_status(enum_name),
+        **_tv_fields(name, enum_name),
         mean_std=IMAGENET_MEAN_STD,
         layers=tuple(f"features.{i}" for i in range(n_features)) + ("classifier.0", "classifier.3", "classifier.6"),
         default_layers=default,
         classifier="classifier.6",
         aliases=_vgg_aliases(cfg),
-        weights_url=_tv_weights(enum_name).url,
         # Gatys et al. for VGG19; Johnson et al.'s choice for VGG16
         content_layers=("relu4_2",) if name == "vgg19" else ("relu2_2",),
         style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1") if name == "vgg19"
@@ -143,7 +159,6 @@ _GOOGLENET_INCEPTIONS = ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b")
 
 
 def _googlenet_spec() -> ModelSpec:
-    import torchvision.models as tvm
 
     aliases = {f"inception_{k}/output": f"inception{k}" for k in _GOOGLENET_INCEPTIONS}
     aliases.update({
@@ -154,12 +169,8 @@ def _googlenet_spec() -> ModelSpec:
     return ModelSpec(
         name="googlenet",
         description="GoogLeNet / Inception-v1 (torchvision, ImageNet): the classic DeepDream network",
-        # transform_input would map ImageNet-normalised input to [-1, 1]; we feed [-1, 1] directly.
-        build=lambda num_classes=1000: tvm.googlenet(
-            weights=None, aux_logits=False, transform_input=False, init_weights=False, num_classes=num_classes
-        ),
-        load_default=_tv_loader("googlenet", "GoogLeNet_Weights"),
-        weights_status=_tv_status("GoogLeNet_Weights"),
+        build=_tv_inception("googlenet"),
+        **_tv_fields("googlenet", "GoogLeNet_Weights"),
         mean_std=SIGNED_MEAN_STD,
         layers=("conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a", "inception3b", "maxpool3",
                 "inception4a", "inception4b", "inception4c", "inception4d", "inception4e", "maxpool4",
@@ -169,7 +180,6 @@ def _googlenet_spec() -> ModelSpec:
         aliases=aliases,
         min_size=32,
         ignore_prefixes=("aux1.", "aux2."),
-        weights_url=_tv_weights("GoogLeNet_Weights").url,
         blocks=(("conv1", "maxpool1", "conv2", "conv3", "maxpool2"), ("inception3a",), ("inception3b",),
                 ("maxpool3", "inception4a"), ("inception4b",), ("inception4c",), ("inception4d",), ("inception4e",),
                 ("maxpool4", "inception5a"), ("inception5b",)),
@@ -181,7 +191,6 @@ _INCEPTION_V3_MIXED = ("5b", "5c", "5d", "6a", "6b", "6c", "6d", "6e", "7a", "7b
 
 
 def _inception_v3_spec() -> ModelSpec:
-    import torchvision.models as tvm
 
     # Keras names the same blocks mixed0 ... mixed10 (its DeepDream tutorial uses mixed3, mixed5).
     aliases = {f"mixed{i}": f"Mixed_{k}" for i, k in enumerate(_INCEPTION_V3_MIXED)}
@@ -189,11 +198,8 @@ def _inception_v3_spec() -> ModelSpec:
     return ModelSpec(
         name="inception_v3",
         description="Inception-v3 (torchvision, ImageNet); Mixed_5b ... Mixed_7c, or Keras' mixed0 ... mixed10",
-        build=lambda num_classes=1000: tvm.inception_v3(
-            weights=None, aux_logits=False, transform_input=False, init_weights=False, num_classes=num_classes
-        ),
-        load_default=_tv_loader("inception_v3", "Inception_V3_Weights"),
-        weights_status=_tv_status("Inception_V3_Weights"),
+        build=_tv_inception("inception_v3"),
+        **_tv_fields("inception_v3", "Inception_V3_Weights"),
         mean_std=SIGNED_MEAN_STD,
         layers=("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1",
                 "Conv2d_4a_3x3", "maxpool2") + tuple(f"Mixed_{k}" for k in _INCEPTION_V3_MIXED) + ("fc",),
@@ -202,7 +208,6 @@ def _inception_v3_spec() -> ModelSpec:
         aliases=aliases,
         min_size=75,
         ignore_prefixes=("AuxLogits.",),
-        weights_url=_tv_weights("Inception_V3_Weights").url,
         blocks=(("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1", "Conv2d_4a_3x3",
                  "maxpool2"), *((f"Mixed_{k}",) for k in _INCEPTION_V3_MIXED)),
         fine_tune_blocks=8,  # mixed3 (Mixed_6a) onwards
@@ -221,14 +226,12 @@ def _resnet50_spec() -> ModelSpec:
         name="resnet50",
         description="ResNet-50 (torchvision, ImageNet V1 weights)",
         build=lambda num_classes=1000: tvm.resnet50(weights=None, num_classes=num_classes),
-        load_default=_tv_loader("resnet50", "ResNet50_Weights"),
-        weights_status=_tv_status("ResNet50_Weights"),
+        **_tv_fields("resnet50", "ResNet50_Weights"),
         mean_std=IMAGENET_MEAN_STD,
         layers=tuple(layers) + ("fc",),
         default_layers=("layer3",),
         classifier="fc",
         aliases={"logits": "fc"},
-        weights_url=_tv_weights("ResNet50_Weights").url,
         blocks=(("conv1", "bn1", "relu", "maxpool"), ("layer1",), ("layer2",), ("layer3",), ("layer4",)),
         fine_tune_blocks=2,
     )
@@ -248,15 +251,13 @@ def _alexnet_spec() -> ModelSpec:
         name="alexnet",
         description="AlexNet (torchvision, ImageNet); conv1 ... conv5 as in Caffe",
         build=lambda num_classes=1000: tvm.alexnet(weights=None, num_classes=num_classes),
-        load_default=_tv_loader("alexnet", "AlexNet_Weights"),
-        weights_status=_tv_status("AlexNet_Weights"),
+        **_tv_fields("alexnet", "AlexNet_Weights"),
         mean_std=IMAGENET_MEAN_STD,
         layers=tuple(f"features.{i}" for i in range(13)) + ("classifier.1", "classifier.4", "classifier.6"),
         default_layers=("relu4",),
         classifier="classifier.6",
         aliases=aliases,
         min_size=63,
-        weights_url=_tv_weights("AlexNet_Weights").url,
         blocks=(("features.0", "features.1", "features.2"), ("features.3", "features.4", "features.5"),
                 ("features.6", "features.7"), ("features.8", "features.9"), ("features.10", "features.11", "features.12"),
                 ("classifier.1", "classifier.2"), ("classifier.4", "classifier.5")),

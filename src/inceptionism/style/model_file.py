@@ -116,8 +116,7 @@ def _metadata(path: str, meta: dict[str, str]) -> dict[str, Any]:
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Architecture, styles and training settings of a style model file (one clear error for anything else)."""
-    text = os.fspath(path)
-    return _metadata(text, read_safetensors(text, kind="style model", tensors=False)[1])
+    return _metadata(os.fspath(path), read_safetensors(os.fspath(path), kind="style model", tensors=False)[1])
 
 
 def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> tuple[Any, dict[str, Any]]:

@@ -33,7 +33,6 @@ from inceptionism.precision import autocast_dtype
 from inceptionism.style.network import StyleNetwork
 from inceptionism.training import ImageFiles, TrainStep, distributed, find_images, fit, load_state, save_state
 from inceptionism.training import seed_everything, warmup_cosine
-from inceptionism.training.data import batches, warn_skipped
 from inceptionism.training.distributed import Dist
 from inceptionism.training.watch import Watch, chain
 
@@ -342,19 +341,10 @@ def train(
                   settings={"command": "train-style", "training": training,
                             "sheet": {"rows": content_labels, "columns": ["content", *names]}}) if dist.main else None
     net.train()
-    try:
+    with distributed.finishing(net, watch, dist, dataset, "training images"):
         fit(optimizer=opt, loss_of=run.loss_of, steps=config.steps, start_step=start, save=save, output=os.fspath(output),
             checkpoint_every=config.checkpoint_every, callback=chain(watch, callback) if dist.main else None,
-            scheduler=schedule, clip_grad=config.clip_grad,
-            agree=distributed.agree(dist, device),
-            batches=batches(dataset, batch_size=per_rank, workers=config.workers, seed=config.seed,
-                            start_step=start, rank=dist.rank, world_size=dist.world_size,
-                            pin_memory=device.type == "cuda"))
-    finally:
-        if watch is not None:
-            watch.close()
-        net.eval()
-        skipped = distributed.skipped_files(dataset, dist)
-        if dist.main:
-            warn_skipped(skipped, "training images")
+            scheduler=schedule, clip_grad=config.clip_grad, agree=distributed.agree(dist, device),
+            batches=distributed.rank_batches(dataset, dist, device, per_rank=per_rank, workers=config.workers,
+                                             seed=config.seed, start=start))
     return net

@@ -18,13 +18,14 @@ The batch size a user gives is the global batch: each of N processes takes a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
@@ -177,3 +178,31 @@ def without_option(argv: Sequence[str], option: str) -> list[str]:
         out.append(arg)
     return out
 
+
+
+def rank_batches(dataset: Any, dist: Dist, device: torch.device, *, per_rank: int, workers: int, seed: int,
+                 start: int) -> Any:
+    """This process's share of every batch of ``dataset``, from step ``start`` on (the same order on every run)."""
+    from inceptionism.training.data import batches
+
+    return batches(dataset, batch_size=per_rank, workers=workers, seed=seed, start_step=start, rank=dist.rank,
+                   world_size=dist.world_size, pin_memory=device.type == "cuda")
+
+
+@contextlib.contextmanager
+def finishing(net: Any, watch: Any, dist: Dist, data: Any, what: str, also: Any = None) -> Iterator[list[Path]]:
+    """Around a training loop: however it ends, the watcher closed, the network left in eval mode, and the
+    unreadable files of ``data`` (any rank's; and of ``also``, a held-out set) counted and said once. Yields
+    the list they are put in."""
+    from inceptionism.training.data import warn_skipped
+
+    skipped: list[Path] = []
+    try:
+        yield skipped
+    finally:
+        if watch is not None:
+            watch.close()
+        net.eval()
+        skipped += skipped_files(data, dist) + (also.skipped() if also is not None else [])
+        if dist.main:
+            warn_skipped(skipped, what)

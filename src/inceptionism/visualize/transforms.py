@@ -43,27 +43,32 @@ def jitter(d: int) -> Transform:
     return apply
 
 
+def _drawn(values: Sequence[float], identity: float, change: Callable[[torch.Tensor, float], torch.Tensor]) -> Transform:
+    """A transform by a value drawn from ``values`` at each step (the picture as it is at ``identity``)."""
+    choices = list(values)
+
+    def apply(image: torch.Tensor, rng: random.Random) -> torch.Tensor:
+        value = rng.choice(choices)
+        return image if value == identity else change(image, value)
+
+    return apply
+
+
 def random_scale(scales: Sequence[float]) -> Transform:
     """Resized by a factor drawn from ``scales`` (bilinear)."""
 
-    def apply(image: torch.Tensor, rng: random.Random) -> torch.Tensor:
-        s = rng.choice(list(scales))
-        if s == 1.0:
-            return image
+    def scale(image: torch.Tensor, s: float) -> torch.Tensor:
         h, w = image.shape[-2:]
         size = (max(1, round(h * s)), max(1, round(w * s)))
         return F.interpolate(image, size=size, mode="bilinear", align_corners=False)
 
-    return apply
+    return _drawn(scales, 1.0, scale)
 
 
 def random_rotate(degrees: Sequence[float]) -> Transform:
     """Rotated about the centre by an angle drawn from ``degrees`` (bilinear, the corners from the border)."""
 
-    def apply(image: torch.Tensor, rng: random.Random) -> torch.Tensor:
-        angle = rng.choice(list(degrees))
-        if angle == 0:
-            return image
+    def rotate(image: torch.Tensor, angle: float) -> torch.Tensor:
         a = math.radians(angle)
         b = image.shape[0]
         theta = torch.tensor([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0]],
@@ -71,7 +76,7 @@ def random_rotate(degrees: Sequence[float]) -> Transform:
         grid = F.affine_grid(theta, list(image.shape), align_corners=False)
         return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
-    return apply
+    return _drawn(degrees, 0.0, rotate)
 
 
 def compose(transforms: Sequence[Transform]) -> Transform:

@@ -9,7 +9,7 @@ from inceptionism import __version__
 from inceptionism.errors import InceptionismError
 from inceptionism.models import DEFAULT_MODEL, get_model_spec
 from inceptionism.web.app import (
-    Cancelled, Services, action, examples, download_box, load_upload, network, preview, run_in_thread, upload,
+    Cancelled, Services, action, download_box, load_upload, network, preview, start_picture, stream_job,
 )
 
 #: the most frames one animation may have here (a shared machine's queue runs one job at a time)
@@ -78,17 +78,14 @@ def _animate_job(gr: Any, s: Services, spec: Any) -> Any:
                 raise
             return movie_of(frames)
 
-        for kind, value in run_in_thread(work, running):
-            if kind == "preview":
-                n, shown = value
-                yield shown, gr.skip(), gr.skip(), f"frame {n} of {frames}"
-            elif kind == "done":
-                playing = gr.Video(value=str(value), visible=True) if suffix == "mp4" else gr.Video(visible=False)
-                yield (str(value) if suffix == "gif" else gr.skip()), playing, str(value), f"done: {frames} frames"
-            elif kind == "cancelled":
-                yield gr.skip(), gr.skip(), gr.skip(), running.notes.get("cancelled", "cancelled")
-            else:
-                raise InceptionismError(value)
+        def finished(movie: Any) -> tuple[Any, ...]:
+            playing = gr.Video(value=str(movie), visible=True) if suffix == "mp4" else gr.Video(visible=False)
+            return (str(movie) if suffix == "gif" else gr.skip()), playing, str(movie), f"done: {frames} frames"
+
+        yield from stream_job(gr, work, running, done=finished,
+                              preview=lambda value: (value[1], gr.skip(), gr.skip(), f"frame {value[0]} of {frames}"),
+                              cancelled=lambda: (gr.skip(), gr.skip(), gr.skip(),
+                                                 running.notes.get("cancelled", "cancelled")))
 
     return animate_job
 
@@ -100,11 +97,8 @@ def animate_tab(gr: Any, s: Services) -> None:
     gr.Markdown("The endless zoom: every frame dreams a few steps on the previous one, zoomed and turned a little.")
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
-            image = upload(gr, s.limits, label="Start image", elem_id="animate-input", height=300)
-            examples(gr, image, s.examples, "Examples: click one", "animate-examples")
-            with gr.Row():
-                noise = gr.Checkbox(label="start from noise", value=False, elem_id="animate-noise")
-                noise_size = gr.Textbox(label="noise size (WxH)", value="320x240")
+            image, noise, noise_size, _ = start_picture(gr, s, "animate", label="Start image", height=300,
+                                                        noise_size="320x240")
             layer = gr.Dropdown(list(dict.fromkeys([*spec.layers])), value=spec.default_layers[0], label="Layer",
                                 elem_id="animate-layer")
             with gr.Row():

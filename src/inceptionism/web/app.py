@@ -19,7 +19,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -155,6 +155,19 @@ def upload(gr: Any, limits: "WebLimits", **kwargs: Any) -> Any:
 EXAMPLE_PREFIX = "skimage-"
 
 
+def start_picture(gr: Any, s: "Services", prefix: str, *, label: str, height: int, noise_size: str,
+                  beside: Callable[[], Any] | None = None) -> tuple[Any, Any, Any, Any]:
+    """A job's start: an upload with the server's examples, or noise of a size (``beside()`` adds controls in the
+    noise row). The components, and what ``beside`` made."""
+    image = upload(gr, s.limits, label=label, elem_id=f"{prefix}-input", height=height)
+    examples(gr, image, s.examples, "Examples: click one", f"{prefix}-examples")
+    with gr.Row():
+        noise = gr.Checkbox(label="start from noise", value=False, elem_id=f"{prefix}-noise")
+        size = gr.Textbox(label="noise size (WxH)", value=noise_size, elem_id=f"{prefix}-noise-size")
+        extra = beside() if beside is not None else None
+    return image, noise, size, extra
+
+
 def examples(gr: Any, target: Any, paths: list[str], label: str, elem_id: str) -> Any:
     """A row of clickable example pictures that fill ``target`` (an :func:`upload`) with a plain value."""
     dataset = gr.Dataset(components=[target], samples=[[p] for p in paths], label=label, elem_id=elem_id,
@@ -209,6 +222,23 @@ class Running:
     stopped: threading.Event = field(default_factory=threading.Event)
     #: what the work leaves for Cancel: "cancelled", the status line to say; "download", a partial result to offer
     notes: dict[str, Any] = field(default_factory=dict)
+
+
+def stream_job(gr: Any, work: Callable[[Any], Any], running: "Running", *, preview: Callable[[Any], tuple],
+               done: Callable[[Any], tuple], cancelled: Callable[[], tuple] | None = None) -> Iterator[tuple]:
+    """A page's outputs as ``work`` runs in a thread: ``preview(value)`` for each report, ``done(result)`` at the
+    end, ``cancelled()`` after a Cancel (default: the picture and download kept, "cancelled"); an error is one
+    line."""
+    for kind, value in run_in_thread(work, running):
+        if kind == "preview":
+            if value is not None:
+                yield preview(value)
+        elif kind == "done":
+            yield done(value)
+        elif kind == "cancelled":
+            yield cancelled() if cancelled is not None else (gr.skip(), gr.skip(), "cancelled")
+        else:
+            raise InceptionismError(value)
 
 
 def run_in_thread(work: Any, running: Running) -> Iterator[tuple[str, Any]]:

@@ -24,8 +24,9 @@ from inceptionism.models import DEFAULT_MODEL, get_model_spec, list_models
 from inceptionism.objectives import LayerAddress, Objective, build_objective
 from inceptionism.parsing import parse_size
 from inceptionism.web.app import (
-    EXAMPLE_PREFIX, EXAMPLES, PREVIEW_EVERY, Cancelled, Services, WebLimits, action, download_box, examples, load_upload, model_label, network, preview,
-    run_in_thread, upload,
+    EXAMPLE_PREFIX, EXAMPLES, PREVIEW_EVERY, Cancelled, Services, WebLimits, action, download_box, load_upload,
+    model_label, network, preview, start_picture,
+    stream_job, upload,
 )
 
 #: how a user model (``--dream-model``) is listed among the models
@@ -257,29 +258,24 @@ def _dream_job(gr: Any, s: Services, network_for: Any, speed: dict[str, float]) 
 
             return dream(network, start, objective, config, callback=callback, mask=mask)
 
-        for kind, value in run_in_thread(work, running):
-            if kind == "preview":
-                done, shown = value
-                yield shown, gr.skip(), f"step {done} of {total}"
-            elif kind == "done":
-                h, w = start.shape[-2:]
-                work_done = megapixel_steps(w, h, config.octaves, config.steps, config.octave_scale, network.min_size)
-                if work_done > 0:
-                    speed[model] = (time.perf_counter() - began) / work_done
-                out = folder / "dream.png"
-                meta = {"command": "dream", "job": job, "version": __version__, "model": network.name, "weights": network.weights,
-                        "layers": list(layers or network.spec.default_layers), "channel": channel,
-                        "target": target or None, "word": word or None,
-                        "guide": guide, "noise": noise_size if noise else None, "config": config.to_dict(),
-                        "mask": "uploaded" if mask_path else ("painted" if mask is not None else None),
-                        "invert_mask": bool(invert_mask) if mask is not None else None,
-                        "max_side": int(max_side or 0) or None}
-                save_image(value.image, out, alpha=source.alpha if source else None, metadata=meta)
-                yield str(out), str(out), f"done: {total} steps"
-            elif kind == "cancelled":
-                yield gr.skip(), gr.skip(), "cancelled"
-            else:
-                raise InceptionismError(value)
+        def finished(result: Any) -> tuple[str, str, str]:
+            h, w = start.shape[-2:]
+            work_done = megapixel_steps(w, h, config.octaves, config.steps, config.octave_scale, network.min_size)
+            if work_done > 0:
+                speed[model] = (time.perf_counter() - began) / work_done
+            out = folder / "dream.png"
+            meta = {"command": "dream", "job": job, "version": __version__, "model": network.name,
+                    "weights": network.weights, "layers": list(layers or network.spec.default_layers),
+                    "channel": channel, "target": target or None, "word": word or None,
+                    "guide": guide, "noise": noise_size if noise else None, "config": config.to_dict(),
+                    "mask": "uploaded" if mask_path else ("painted" if mask is not None else None),
+                    "invert_mask": bool(invert_mask) if mask is not None else None,
+                    "max_side": int(max_side or 0) or None}
+            save_image(result.image, out, alpha=source.alpha if source else None, metadata=meta)
+            return str(out), str(out), f"done: {total} steps"
+
+        yield from stream_job(gr, work, running, done=finished,
+                              preview=lambda value: (value[1], gr.skip(), f"step {value[0]} of {total}"))
 
     return dream_job
 
@@ -288,13 +284,10 @@ def _dream_controls(gr: Any, s: Services, choices: dict[str, Any], network_for: 
     """The tab's controls (input, model, target, settings, guide and mask) and its result column."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
-            image = upload(gr, s.limits, label="Input image", elem_id="dream-input", height=320)
-            examples(gr, image, s.examples, "Examples: click one", "dream-examples")
-            with gr.Row():
-                noise = gr.Checkbox(label="start from noise", value=False, elem_id="dream-noise")
-                noise_size = gr.Textbox(label="noise size (WxH)", value="512x384", elem_id="dream-noise-size")
-                max_side = gr.Number(label="Shrink the long side to (px; 0: as it is)", value=0, precision=0,
-                                     minimum=0, elem_id="dream-max-side")
+            image, noise, noise_size, max_side = start_picture(
+                gr, s, "dream", label="Input image", height=320, noise_size="512x384",
+                beside=lambda: gr.Number(label="Shrink the long side to (px; 0: as it is)", value=0, precision=0,
+                                         minimum=0, elem_id="dream-max-side"))
             first = next((c for c in choices.values() if c.weights), choices[DEFAULT_MODEL])
             model = gr.Dropdown([(label if c.weights else model_label(label), label) for label, c in choices.items()],
                                 value=first.label, label="Model", elem_id="dream-model")

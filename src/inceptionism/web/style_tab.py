@@ -16,7 +16,7 @@ from inceptionism.errors import InceptionismError
 from inceptionism.io.images import save_image
 from inceptionism.models import DEFAULT_MODEL
 from inceptionism.web.app import (
-    Cancelled, Services, action, examples, download_box, load_upload, network, preview, run_in_thread, upload,
+    Cancelled, Services, action, examples, download_box, load_upload, network, preview, stream_job, upload,
 )
 
 
@@ -180,19 +180,14 @@ def _optimise_job(gr: Any, s: Services) -> Any:
 
             return stylize_optimize(net, c, styles, config, style_weights=weights, callback=callback)
 
-        for kind, value in run_in_thread(work, running):
-            if kind == "preview":
-                step, shown = value
-                yield shown, gr.skip(), f"scale {step.scale + 1}/{step.scales}, step {step.step}/{step.steps}"
-            elif kind == "done":
-                out = folder / "style.png"
-                save_image(value.image, out, metadata={"command": "style", "version": __version__, "job": job,
-                                                       "config": config.to_dict(), "style_weights": weights})
-                yield str(out), str(out), f"done: {config.steps} steps per scale"
-            elif kind == "cancelled":
-                yield gr.skip(), gr.skip(), "cancelled"
-            else:
-                raise InceptionismError(value)
+        def finished(result: Any) -> tuple[str, str, str]:
+            out = folder / "style.png"
+            save_image(result.image, out, metadata={"command": "style", "version": __version__, "job": job,
+                                                    "config": config.to_dict(), "style_weights": weights})
+            return str(out), str(out), f"done: {config.steps} steps per scale"
+
+        yield from stream_job(gr, work, running, done=finished, preview=lambda value: (
+            value[1], gr.skip(), f"scale {value[0].scale + 1}/{value[0].scales}, step {value[0].step}/{value[0].steps}"))
 
     return style_job
 

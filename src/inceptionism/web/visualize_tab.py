@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 from inceptionism import __version__
 from inceptionism.errors import InceptionismError
-from inceptionism.web.app import Running, Services, action, download_box, model_label, network, preview, run_in_thread
+from inceptionism.web.app import Running, Services, action, download_box, model_label, network, preview, stream_job
 from inceptionism.web.dream_tab import layer_choices, listen_for_trained, model_choices
 
 #: the largest picture and the most steps one job may ask for here (a shared machine runs one job at a time)
@@ -46,17 +46,8 @@ def _target(kind: str, name: str | None, word: str | None, layer: str | None, ch
 
 def _stream(gr: Any, work: Any, running: Running, progress: str, done: str) -> Iterator[tuple[Any, Any, str]]:
     """The page's (picture, download, status) as ``work`` reports ``(n, preview)``: ``progress`` formats ``n``."""
-    for kind, value in run_in_thread(work, running):
-        if kind == "preview":
-            if value is not None:
-                n, shown = value
-                yield shown, gr.skip(), progress.format(n)
-        elif kind == "done":
-            yield str(value), str(value), done
-        elif kind == "cancelled":
-            yield gr.skip(), gr.skip(), "cancelled"
-        else:
-            raise InceptionismError(value)
+    return stream_job(gr, work, running, preview=lambda value: (value[1], gr.skip(), progress.format(value[0])),
+                      done=lambda path: (str(path), str(path), done))
 
 
 def _config_of(size: float, steps: float, seed: float, transforms: str) -> Any:
