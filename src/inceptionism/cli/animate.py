@@ -17,6 +17,7 @@ from inceptionism.cli.options import (
     add_cluster_options, add_model_options, add_step_options, build_dream_config, dream_objective, load_masks, load_network, mask_pairs, split_masks,
 )
 from inceptionism.paths import file_sha256, source_label
+from inceptionism.cli.common import command
 from inceptionism.errors import ConfigError, OutputError
 
 
@@ -33,17 +34,17 @@ def add_parsers(sub: Any) -> None:
 
 # -- animate -----------------------------------------------------------------
 def _add_animate_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "animate",
+    p = command(
+        sub, "animate",
         help="the endless-zoom dream: each frame dreams on the previous one, zoomed",
         description="Google's endless zoom: every frame dreams on the previous output after a small zoom, "
                     "rotation and pan. Frames are written as they are made; --resume continues a stopped run.",
-        epilog="Examples:\n"
-        "  inceptionism animate skimage:chelsea -o zoom.gif --frames 60 --every 10 --zoom 1.05\n"
-        "  inceptionism animate --noise 256x256 -o zoom.mp4 --zoom 1.02:1.08 --rotate 0.5 --fps 24\n"
-        "  inceptionism animate photo.jpg -o frames/ --layer blocks.3 --layer blocks.5@30\n"
-        "  inceptionism animate photo.jpg -o zoom.gif --keyframes keys.json --resume",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=(
+            'inceptionism animate skimage:chelsea -o zoom.gif --frames 60 --every 10 --zoom 1.05',
+            'inceptionism animate --noise 256x256 -o zoom.mp4 --zoom 1.02:1.08 --rotate 0.5 --fps 24',
+            'inceptionism animate photo.jpg -o frames/ --layer blocks.3 --layer blocks.5@30',
+            'inceptionism animate photo.jpg -o zoom.gif --keyframes keys.json --resume',
+        ),
     )
     p.add_argument("input", nargs="?", metavar="INPUT", help="image file or skimage:NAME (or use --noise)")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
@@ -158,15 +159,15 @@ def cmd_animate(args: argparse.Namespace) -> int:
 
 # -- video -------------------------------------------------------------------
 def _add_video_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "video",
+    p = command(
+        sub, "video",
         help="dream every frame of a video, keeping its frame rate and sound",
         description="Dreams each frame of a video. --blend starts each frame from a mix of the new frame and "
                     "the previous dream; --flow first moves that dream along the scene's optical flow.",
-        epilog="Examples:\n"
-        "  inceptionism video clip.mp4 -o dream.mp4 --blend 0.5 --flow\n"
-        "  inceptionism video clip.mp4 -o dream.mp4 --steps 5 --octaves 2 --resume",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=(
+            'inceptionism video clip.mp4 -o dream.mp4 --blend 0.5 --flow',
+            'inceptionism video clip.mp4 -o dream.mp4 --steps 5 --octaves 2 --resume',
+        ),
     )
     p.add_argument("input", metavar="IN", help="a video file (anything ffmpeg reads)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help=".mp4, .webm or .gif, or a folder of PNG frames")
@@ -262,13 +263,14 @@ class _Frames:
 
 # -- sweep -------------------------------------------------------------------
 def _add_sweep_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "sweep",
+    p = command(
+        sub, "sweep",
         help="a labelled grid comparing layers, steps, step sizes or octaves",
         description="Dreams the input once per combination of the values given and lays the results out as "
                     "one labelled contact sheet: rows for the first parameter that varies, columns for the last.",
-        epilog="Example:\n  inceptionism sweep skimage:chelsea -o grid.png --layer blocks.3 --layer blocks.5 --steps 5,10,20",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=(
+            'inceptionism sweep skimage:chelsea -o grid.png --layer blocks.3 --layer blocks.5 --steps 5,10,20',
+        ),
     )
     p.add_argument("input", metavar="INPUT", help="image file or skimage:NAME")
     p.add_argument("-o", "--output", required=True, metavar="GRID", help="the contact sheet (.png, .jpg, .webp)")

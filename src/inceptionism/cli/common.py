@@ -46,3 +46,12 @@ def argument_type(parse: Callable[[str], Any], name: str) -> Callable[[str], Any
     return convert
 
 
+def command(sub: Any, name: str, *, help: str, description: str | None = None,
+            examples: tuple[str, ...] = (), **extra: Any) -> Any:
+    """A command's parser: its line in the command list, its description, and examples shown under ``--help``."""
+    epilog = None
+    if examples:
+        epilog = ("Examples:\n" if len(examples) > 1 else "Example:\n") + "".join(f"  {e}\n" for e in examples)
+        epilog = epilog.rstrip("\n")
+    return sub.add_parser(name, help=help, description=description, epilog=epilog,
+                          formatter_class=argparse.RawDescriptionHelpFormatter, **extra)

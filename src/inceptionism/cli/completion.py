@@ -15,6 +15,8 @@ import argparse
 import sys
 from typing import Any
 
+from inceptionism.cli.common import command
+
 BASH = r"""# inceptionism: bash completion (add to ~/.bashrc: eval "$(inceptionism completion bash)")
 _inceptionism() {
     local IFS=$'\n'
@@ -41,12 +43,16 @@ SCRIPTS = {"bash": BASH, "zsh": ZSH}
 
 
 def add_parsers(sub: Any) -> None:
-    p = sub.add_parser("completion", help="print a shell completion script (bash or zsh)",
-                       description="Prints a completion script: commands, options, model names and the layers of "
-                                   "the chosen --model.",
-                       epilog='Examples:\n  eval "$(inceptionism completion bash)"   # in ~/.bashrc\n'
-                              '  eval "$(inceptionism completion zsh)"    # in ~/.zshrc',
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command(
+        sub, "completion",
+        help="print a shell completion script (bash or zsh)",
+        description="Prints a completion script: commands, options, model names and the layers of "
+                    "the chosen --model.",
+        examples=(
+            'eval "$(inceptionism completion bash)"   # in ~/.bashrc',
+            'eval "$(inceptionism completion zsh)"    # in ~/.zshrc',
+        ),
+    )
     p.add_argument("shell", choices=sorted(SCRIPTS))
     p.set_defaults(func=cmd_completion)
 

@@ -16,6 +16,7 @@ from inceptionism.cli.options import (
 from inceptionism.cli.recipes import checked_recipe, use_recorded_threads
 from inceptionism.paths import file_sha256, source_label
 from inceptionism.progress import LazyBar, TrainBar
+from inceptionism.cli.common import command
 from inceptionism.errors import ConfigError, InceptionismError, Interrupted
 from inceptionism.parsing import whole_number
 
@@ -29,21 +30,21 @@ def add_parsers(sub: Any) -> None:
 
 
 def _add_dream_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "dream",
+    p = command(
+        sub, "dream",
         help="dream on one or more images",
         description="Gradient ascent on an image so that a layer of a CNN sees more of what it already sees.",
-        epilog="Examples:\n"
-        "  inceptionism dream skimage:chelsea -o cat-dream.png\n"
-        "  inceptionism dream photo.jpg -o out.png --layer blocks.3 --layer blocks.5:17=0.5\n"
-        "  inceptionism dream photo.jpg -o out.png --guide flowers.jpg\n"
-        "  inceptionism dream --noise 512x384 -o noise.png --class 'Egyptian cat'\n"
-        "  inceptionism dream a.jpg b.jpg -o dreams/\n"
-        "  inceptionism dream photos/ -o dreams/ --ray            # every image of a folder, on Ray workers\n"
-        "  inceptionism dream huge.png -o out.png --devices all   # one huge image over every GPU\n"
-        "  inceptionism dream --from out.png -o again.png\n"
-        "  inceptionism dream photo.jpg -o food.png --weights mine.safetensors --word food",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=(
+            'inceptionism dream skimage:chelsea -o cat-dream.png',
+            'inceptionism dream photo.jpg -o out.png --layer blocks.3 --layer blocks.5:17=0.5',
+            'inceptionism dream photo.jpg -o out.png --guide flowers.jpg',
+            "inceptionism dream --noise 512x384 -o noise.png --class 'Egyptian cat'",
+            'inceptionism dream a.jpg b.jpg -o dreams/',
+            'inceptionism dream photos/ -o dreams/ --ray            # every image of a folder, on Ray workers',
+            'inceptionism dream huge.png -o out.png --devices all   # one huge image over every GPU',
+            'inceptionism dream --from out.png -o again.png',
+            'inceptionism dream photo.jpg -o food.png --weights mine.safetensors --word food',
+        ),
     )
     p.add_argument("inputs", nargs="*", metavar="INPUT",
                    help="image files or folders of them, or skimage:NAME for a picture that ships with scikit-image "
@@ -209,18 +210,18 @@ def cmd_dream(args: argparse.Namespace) -> int:
 def _add_train_parser(sub: Any) -> None:
     from inceptionism.configs import LABELS, DreamTrainConfig
 
-    p = sub.add_parser(
-        "train-dream",
+    p = command(
+        sub, "train-dream",
         help="train a dream model on your own photos (class folders, or captions turned into topics)",
         description="Fine-tunes a backbone (default: the embedded EfficientNet-Lite0) on a collection: one "
                     "subfolder per class, or images with captions (sidecar .txt files, or a CSV/JSONL with image "
                     "and caption columns) whose LDA topics become the labels. Then dream with --weights MODEL.",
-        epilog="Examples:\n"
-        "  inceptionism train-dream photos/ -o mine.safetensors              # photos/CLASS/*.jpg\n"
-        "  inceptionism train-dream posts.csv -o barcelona.safetensors --topics 40\n"
-        "  inceptionism dream photo.jpg -o out.png --weights barcelona.safetensors --word food\n"
-        "  inceptionism topics barcelona.safetensors",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=(
+            'inceptionism train-dream photos/ -o mine.safetensors              # photos/CLASS/*.jpg',
+            'inceptionism train-dream posts.csv -o barcelona.safetensors --topics 40',
+            'inceptionism dream photo.jpg -o out.png --weights barcelona.safetensors --word food',
+            'inceptionism topics barcelona.safetensors',
+        ),
     )
     p.add_argument("data", metavar="DATA", help="a folder (class subfolders, or images with .txt captions), "
                                                 "or a captions file (.csv, .jsonl)")

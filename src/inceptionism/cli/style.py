@@ -10,7 +10,7 @@ from typing import Any
 
 from inceptionism import __version__
 from inceptionism.cli.batch import model_file_output
-from inceptionism.cli.common import UNSET
+from inceptionism.cli.common import command, UNSET
 from inceptionism.cli.options import (
     RegionAction, StyleChoice, add_device_options, add_precision_option, add_watch_options, config_from, config_options,
     load_network, paired_regions,
@@ -37,15 +37,15 @@ def add_parsers(sub: Any) -> None:
 def _add_style_parser(sub: Any) -> None:
     from inceptionism.configs import COLOR_MODES, OPTIMIZERS, StyleConfig
 
-    p = sub.add_parser(
-        "style",
+    p = command(
+        sub, "style",
         help="neural style transfer by optimisation (Gatys et al.)",
         description="Optimises an image with the content's layout in the style of one or more paintings.",
-        epilog="Examples:\n"
-        "  inceptionism style tubingen.jpg --style starry_night.jpg -o out.png\n"
-        "  inceptionism style photo.jpg --style a.jpg --style b.jpg --style-weights 0.7,0.3 -o out.png\n"
-        "  inceptionism style photo.jpg --style a.jpg --model vgg19 --optimizer lbfgs --size 768 -o out.png",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=(
+            'inceptionism style tubingen.jpg --style starry_night.jpg -o out.png',
+            'inceptionism style photo.jpg --style a.jpg --style b.jpg --style-weights 0.7,0.3 -o out.png',
+            'inceptionism style photo.jpg --style a.jpg --model vgg19 --optimizer lbfgs --size 768 -o out.png',
+        ),
     )
     p.add_argument("content", metavar="CONTENT", help="content image (or skimage:NAME)")
     p.add_argument("--style", action=StyleChoice, required=True, metavar="IMAGE", help="style image, repeatable")
@@ -158,15 +158,16 @@ def cmd_style(args: argparse.Namespace) -> int:
 def _add_train_parser(sub: Any) -> None:
     from inceptionism.configs import INITS, SCHEDULES, TrainConfig
 
-    p = sub.add_parser(
-        "train-style",
+    p = command(
+        sub, "train-style",
         help="train a feed-forward network on one or many styles at once",
         description="Trains one feed-forward network on N styles (Dumoulin et al.'s conditional instance norm): by "
                     "default fine-tuned from Magenta's arbitrary-stylisation network (--init magenta), or Johnson "
                     "et al.'s network from random weights (--init scratch). Checkpoints as it goes; --resume "
                     "continues the step count and optimiser.",
-        epilog="Example:\n  inceptionism train-style --style starry.jpg --style wave.jpg --data photos/ -o two.safetensors",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=(
+            'inceptionism train-style --style starry.jpg --style wave.jpg --data photos/ -o two.safetensors',
+        ),
     )
     p.add_argument("--style", action="append", required=True, metavar="IMAGE", help="style image, repeatable")
     p.add_argument("--data", required=True, metavar="DIR", help="folder of training images (searched recursively)")

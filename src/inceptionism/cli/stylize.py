@@ -17,6 +17,7 @@ from inceptionism.cli.options import (
 )
 from inceptionism.cli.recipes import recipe_matches
 from inceptionism.configs import STRENGTH_BY
+from inceptionism.cli.common import command
 from inceptionism.errors import ConfigError, OutputError
 from inceptionism.parsing import parse_numbers
 from inceptionism.paths import file_sha256
@@ -32,20 +33,20 @@ def add_parsers(sub: Any) -> None:
 def _add_stylize_parser(sub: Any) -> None:
     from inceptionism.configs import StylizeConfig
 
-    p = sub.add_parser(
-        "stylize",
+    p = command(
+        sub, "stylize",
         help="stylise images instantly: with any painting, a built-in style, or a train-style model",
         description="Stylises each content image at its full size (tile by tile when large). With --style, any "
                     "painting, through Magenta's arbitrary-stylisation network (nothing to train, nothing to "
                     "download); with --style-index, a built-in style (`inceptionism styles` lists them) or one of "
                     "--model's.",
-        epilog="Examples:\n"
-        "  inceptionism stylize photo.jpg --style painting.jpg -o out.png\n"
-        "  inceptionism stylize photo.jpg --style a.jpg --style b.jpg --style-weights 0.7,0.3 --strength 0.8 -o out.png\n"
-        "  inceptionism stylize photo.jpg --style-index 0 -o out.png\n"
-        "  inceptionism stylize photo.jpg --model two.safetensors --style-index 1 -o out.png\n"
-        "  inceptionism stylize photos/ --style painting.jpg -o out/ --ray",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=(
+            'inceptionism stylize photo.jpg --style painting.jpg -o out.png',
+            'inceptionism stylize photo.jpg --style a.jpg --style b.jpg --style-weights 0.7,0.3 --strength 0.8 -o out.png',
+            'inceptionism stylize photo.jpg --style-index 0 -o out.png',
+            'inceptionism stylize photo.jpg --model two.safetensors --style-index 1 -o out.png',
+            'inceptionism stylize photos/ --style painting.jpg -o out/ --ray',
+        ),
     )
     p.add_argument("content", nargs="+", metavar="CONTENT", help="images or folders of them (or skimage:NAME)")
     p.add_argument("--style", action=StyleChoice, default=None, metavar="IMAGE",
@@ -194,12 +195,16 @@ def _stylize_video(args: argparse.Namespace, job: Any, video: str) -> int:
 
 # -- styles --------------------------------------------------------------------
 def _add_styles_parser(sub: Any) -> None:
-    p = sub.add_parser("styles", help="list the built-in styles (or --model's), or render them all on one photo",
-                       description="The styles `stylize --style-index` knows without --model: the network that ships "
-                                   "with inceptionism and the 26 of TensorFlow's Android demo (Magenta's). With "
-                                   "--sheet, each one rendered on a photo, labelled, for choosing.",
-                       epilog="Example:\n  inceptionism styles --sheet photo.jpg -o sheet.png",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command(
+        sub, "styles",
+        help="list the built-in styles (or --model's), or render them all on one photo",
+        description="The styles `stylize --style-index` knows without --model: the network that ships "
+                    "with inceptionism and the 26 of TensorFlow's Android demo (Magenta's). With "
+                    "--sheet, each one rendered on a photo, labelled, for choosing.",
+        examples=(
+            'inceptionism styles --sheet photo.jpg -o sheet.png',
+        ),
+    )
     p.add_argument("--model", default=None, metavar="MODEL", help="a .safetensors from train-style")
     p.add_argument("--sheet", default=None, metavar="PHOTO", help="render every style on this photo")
     p.add_argument("-o", "--output", default=None, metavar="OUT", help="the sheet's image file (with --sheet)")

@@ -16,6 +16,7 @@ from inceptionism.cli.options import (
 )
 from inceptionism.cli.recipes import checked_recipe, use_recorded_threads
 from inceptionism.progress import LazyBar
+from inceptionism.cli.common import command
 from inceptionism.errors import ConfigError, Interrupted
 
 log = logging.getLogger("inceptionism")
@@ -24,24 +25,24 @@ def add_parsers(sub: Any) -> None:
     from inceptionism.configs import VISUALIZE_PARAMS, VISUALIZE_TRANSFORMS, VisualizeConfig
 
     d = VisualizeConfig()
-    p = sub.add_parser(
-        "visualize",
+    p = command(
+        sub, "visualize",
         help="render what a network sees in a class, topic, word, channel or neuron, from nothing",
         description="Feature visualisation (Olah et al. 2017, as in Lucid): a picture optimised from nothing so "
                     "that the objective is as high as it can be, in a 1/f-scaled Fourier space with decorrelated "
                     "colour and random transformations at every step. --atlas renders one picture per class, "
                     "topic or channel on a labelled sheet.",
-        epilog="Examples:\n"
-        "  inceptionism visualize --class flamingo -o flamingo.png\n"
-        "  inceptionism visualize --class 'tennis ball' --batch 4 --diversity 100 -o balls.png\n"
-        "  inceptionism visualize --layer blocks.4:17 -o channel17.png\n"
-        "  inceptionism visualize --neuron blocks.5:40 -o neuron.png\n"
-        "  inceptionism visualize --weights mine.safetensors --word food -o food.png\n"
-        "  inceptionism visualize --atlas classes --classes 1,130,417,954 -o imagenet.png\n"
-        "  inceptionism visualize --weights mine.safetensors --atlas topics -o topics.png\n"
-        "  inceptionism visualize --atlas blocks.4 --channels 0-15 -o blocks4.png --resume\n"
-        "  inceptionism visualize --from flamingo.png -o again.png --seed 1",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=(
+            'inceptionism visualize --class flamingo -o flamingo.png',
+            "inceptionism visualize --class 'tennis ball' --batch 4 --diversity 100 -o balls.png",
+            'inceptionism visualize --layer blocks.4:17 -o channel17.png',
+            'inceptionism visualize --neuron blocks.5:40 -o neuron.png',
+            'inceptionism visualize --weights mine.safetensors --word food -o food.png',
+            'inceptionism visualize --atlas classes --classes 1,130,417,954 -o imagenet.png',
+            'inceptionism visualize --weights mine.safetensors --atlas topics -o topics.png',
+            'inceptionism visualize --atlas blocks.4 --channels 0-15 -o blocks4.png --resume',
+            'inceptionism visualize --from flamingo.png -o again.png --seed 1',
+        ),
     )
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                    help="the picture (.png, .jpg, .webp); with --atlas the sheet, its tiles beside it in OUTPUT.tiles/")
