@@ -278,3 +278,19 @@ def test_a_class_name_on_a_captions_model_points_to_word_and_topic(captions_mode
                  "--class", "stripes"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--word stripes" in err and "--topic" in err and not (tmp_path / "x.png").exists()
+
+
+def test_the_library_visualizes_a_captions_models_topic_and_word(captions_model):
+    import inceptionism as inc
+
+    out, *_ = captions_model
+    topics = inc.topics(str(out), words=5)
+    assert len(topics) == 3 and all(len(words) == 5 for words in topics)
+    word = inc.visualize("dots", model=str(out), steps=8, size=64, progress=False)
+    assert word.recipe["word"] == "dots" and word.objective[-1] > word.objective[0]
+    topic = inc.visualize("1", model=str(out), steps=8, size=64, progress=False)
+    assert topic.recipe["topic"] == "1" and topic.label == "topic 1" and topic.objective[-1] > topic.objective[0]
+    with pytest.raises(inc.InceptionismError, match="closest: stripes"):
+        inc.visualize("strips", model=str(out), steps=1, size=64, progress=False)
+    assert "--" not in str(pytest.raises(inc.InceptionismError, inc.dream, "skimage:chelsea", model=str(out),
+                                         class_="flamingo", steps=1, octaves=1, progress=False).value)
