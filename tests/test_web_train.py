@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import time
 import zipfile
 from pathlib import Path
@@ -250,7 +251,8 @@ def test_safe_extract_refuses_what_could_escape_or_explode(tmp_path):
 
 
 def test_one_training_at_a_time_and_cancel_keeps_the_checkpoint(tmp_path):
-    """The server's Trainer refuses a second run while one goes on; Cancel (Ctrl-C to the child) keeps the step."""
+    """The server's Trainer refuses a second run while one goes on; Cancel keeps the step, and works on a server
+    whose children ignore SIGINT (started with nohup or in the background)."""
     import gradio as gr
 
     from inceptionism.errors import InceptionismError
@@ -269,7 +271,12 @@ def test_one_training_at_a_time_and_cancel_keeps_the_checkpoint(tmp_path):
     assert name == "a-long-one" and trainer.new_run_folder("a long one")[0] == "a-long-one-2"
     args = ["--style", str(painting), "--data", str(photos), "--steps", "5000", "--image-size", "64",
             "--workers", "0", "--checkpoint-every", "1000"]
-    run = trainer.start("style", name, folder, args, 5000, about="1 style, 5000 steps")
+    # a server started in the background (nohup, a shell's `&`, systemd) hands its children an ignored SIGINT
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        run = trainer.start("style", name, folder, args, 5000, about="1 style, 5000 steps")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     # what the page first said stays while the networks load (a page's next poll does not wipe it)
     assert status_line(run) == "starting: style network a-long-one (1 style, 5000 steps): loading the networks " \
                                "and the pictures"
@@ -279,7 +286,9 @@ def test_one_training_at_a_time_and_cancel_keeps_the_checkpoint(tmp_path):
     while not status_line(run).startswith("training:") and time.time() < deadline:
         time.sleep(0.5)
     assert status_line(run).startswith("training: style network a-long-one: step "), status_line(run)
+    asked = time.monotonic()
     said = trainer.cancel()
+    assert time.monotonic() - asked < 10, "Cancel took more than 10 s (was the signal ignored?)"
     assert said.startswith("cancelled: style network a-long-one at step ") and "offered" in said, said
     assert s.trained.paths["style"] == [str(run.model)] and run.model.is_file()
     assert trainer.busy() is None

@@ -162,13 +162,14 @@ class Trainer:
         run.code = code
 
     def cancel(self) -> str:
-        """Ask the running training to stop (Ctrl-C: it saves the step in progress)."""
+        """Ask the running training to stop: it saves the step in progress. SIGTERM, not Ctrl-C's SIGINT, which a
+        server started with nohup or in the background hands its children ignored."""
         with self.lock:
             run = self.run
         if run is None or run.done:
             return "nothing is training"
         run.cancelled = True
-        run.process.send_signal(signal.SIGINT)
+        run.process.send_signal(signal.SIGTERM)
         try:
             run.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -180,11 +181,11 @@ class Trainer:
 
 
     def close(self) -> None:
-        """The server stops: a running training saves its step and stops too (as Cancel does)."""
+        """The server stops: a running training saves its step and stops too (as Cancel does, with SIGTERM)."""
         run = self.run
         if run is not None and not run.done and run.process.poll() is None:
             run.cancelled = True
-            run.process.send_signal(signal.SIGINT)
+            run.process.send_signal(signal.SIGTERM)
             try:
                 run.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
