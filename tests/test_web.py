@@ -8,6 +8,7 @@ Set INCEPTIONISM_SCREENSHOTS=DIR to keep the screenshots it takes.
 from __future__ import annotations
 
 import io
+import hashlib
 import json
 import os
 import socket
@@ -266,6 +267,11 @@ def test_style_tab_in_the_browser(server, browser, tmp_path):
     page.locator("#any-run").click()
     full = _download(page, server, "style-download")
     assert json.loads(full.info["inceptionism"])["network"] == "magenta arbitrary" and full.size == (180, 120)
+    # the example is the painting itself, not a thumbnail of it
+    from inceptionism.examples import painting
+
+    shipped = hashlib.sha256(Path(painting("starry_night")).read_bytes()).hexdigest()
+    assert json.loads(full.info["inceptionism"])["style_sha256"] == [shipped]
     _set_number(page, "any-strength", 0)
     none = _run_again(page, server, "any-run", "style-download")
     assert json.loads(none.info["inceptionism"])["strength"] == 0

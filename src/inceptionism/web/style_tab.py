@@ -219,16 +219,19 @@ def _instant_meta(s: Services, model_path: str) -> dict[str, Any]:
 
 
 def _painting_examples(s: Services, meta: dict[str, Any] | None) -> list[str]:
-    """The built-in styles' paintings (their thumbnails, as files) for the style uploads' Examples."""
-    if meta is None:
-        return []
+    """The paintings that ship (:mod:`inceptionism.examples`) at their full size, as files the page may serve, for
+    the painting uploads' Examples (the built-in styles' 64 px thumbnails painted soft, strokeless pictures)."""
+    import shutil
+
+    from inceptionism.examples import PAINTINGS, painting
+
     folder = s.files.root / "paintings"
     folder.mkdir(exist_ok=True)
     paths = []
-    for style in meta["styles"]:
-        path = folder / f"{style['name']}.png"
+    for name in PAINTINGS:
+        path = folder / Path(painting(name)).name
         if not path.exists():
-            save_image(torch.from_numpy(_thumbnail(style).copy()).permute(2, 0, 1)[None].float() / 255, path)
+            shutil.copyfile(painting(name), path)
         paths.append(str(path))
     return paths
 
