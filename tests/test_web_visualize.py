@@ -60,4 +60,10 @@ def test_visualize_a_topic_its_atlas_and_cancel_in_the_browser(captions_server, 
     _wait_status(page, "visualize-status", "step", 120_000)
     page.locator("#visualize-cancel").click()
     _wait_status(page, "visualize-status", "cancel", 60_000)
+
+    # ImageNet's 1,000 classes make no atlas here: with the built-in model the button cannot be pressed
+    assert page.locator("#visualize-atlas").is_enabled()
+    page.locator("#visualize-model input").click()
+    page.get_by_role("option", name="efficientnet_lite0 (built in)").click()
+    page.wait_for_function("() => document.querySelector('#visualize-atlas').disabled", timeout=30_000)
     page.close()

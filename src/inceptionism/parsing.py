@@ -81,3 +81,11 @@ def json_object(text: str, where: str, *, damaged: str = "not a JSON object",
     if not isinstance(value, dict):
         raise error(f"{where}: {damaged}")
     return value
+
+
+def pixels_text(count: int) -> str:
+    """A number of pixels as a person reads it: ``16,777,216 pixels (4096 x 4096)``, the side where it is square."""
+    import math
+
+    side = math.isqrt(count)
+    return f"{count:,} pixels" + (f" ({side} x {side})" if side * side == count else f" ({count / 1e6:.1f} MP)")

@@ -26,6 +26,7 @@ import torch
 from PIL import Image, ImageOps, PngImagePlugin
 
 from inceptionism.errors import ConfigError, ImageReadError, OutputError, param
+from inceptionism.parsing import pixels_text
 from inceptionism.paths import SAMPLE_PREFIX, STDIO, source_label
 
 log = logging.getLogger(__name__)
@@ -324,7 +325,8 @@ def _decode(source: Any, text: str, max_pixels: int) -> LoadedImage:
             w, h = im.size
             if w * h > max_pixels:
                 raise ImageReadError(
-                    f"{text}: {w}x{h} is {w * h:,} pixels, over the limit of {max_pixels:,} (a decompression bomb?)"
+                    f"{text}: {w}x{h} is {w * h:,} pixels, over the limit of {pixels_text(max_pixels)} (a decompression "
+                    "bomb?)"
                 )
             need, free = reading_bytes(w, h, im.mode), available_memory()
             if free is not None and need > free:

@@ -25,7 +25,7 @@ def _animate_job(gr: Any, s: Services, spec: Any) -> Any:
     from inceptionism.dream import noise_image
     from inceptionism.io.video import write_movie
     from inceptionism.objectives import build_objective
-    from inceptionism.parsing import parse_size
+    from inceptionism.parsing import parse_size, pixels_text
 
     def animate_job(image: str | None, noise: bool, noise_size: str, layer: str, frames: float, every: float,
                     zoom: float, rotate: float, movie_format: str, session: str) -> Iterator[tuple[Any, ...]]:
@@ -38,7 +38,7 @@ def _animate_job(gr: Any, s: Services, spec: Any) -> Any:
         if noise:
             w, h = parse_size(noise_size, "noise size")
             if w * h > s.limits.max_pixels:
-                raise InceptionismError(f"noise of {w}x{h} is over the limit of {s.limits.max_pixels} pixels")
+                raise InceptionismError(f"noise of {w}x{h} is over the limit of {pixels_text(s.limits.max_pixels)}")
             start = noise_image(w, h, seed=config.seed)
         else:
             if not image:

@@ -22,7 +22,7 @@ from inceptionism.errors import InceptionismError
 from inceptionism.io.images import mask_tensor, save_image, shrink
 from inceptionism.models import DEFAULT_MODEL, get_model_spec, list_models
 from inceptionism.objectives import LayerAddress, Objective, build_objective
-from inceptionism.parsing import parse_size
+from inceptionism.parsing import parse_size, pixels_text
 from inceptionism.web.app import (
     EXAMPLE_PREFIX, EXAMPLES, PREVIEW_EVERY, Cancelled, Services, WebLimits, action, download_box, load_upload,
     model_label, network, preview, start_picture,
@@ -227,7 +227,7 @@ def _dream_job(gr: Any, s: Services, network_for: Any, speed: dict[str, float]) 
         if noise:
             w, h = parse_size(noise_size, "noise size")
             if w * h > s.limits.max_pixels:
-                raise InceptionismError(f"noise of {w}x{h} is over the limit of {s.limits.max_pixels} pixels")
+                raise InceptionismError(f"noise of {w}x{h} is over the limit of {pixels_text(s.limits.max_pixels)}")
             start, source = noise_image(w, h, seed=config.seed), None
         else:
             if not image:

@@ -50,6 +50,11 @@ def _stream(gr: Any, work: Any, running: Running, progress: str, done: str) -> I
                       done=lambda path: (str(path), str(path), done))
 
 
+def _atlas_fits(names: list[str]) -> bool:
+    """Whether a model's atlas fits on one sheet here (a model of yours; ImageNet's 1,000 classes do not)."""
+    return 1 <= len(names) <= MAX_TILES
+
+
 def _config_of(size: float, steps: float, seed: float, transforms: str) -> Any:
     """The VisualizeConfig of the tab's controls, within this server's limits."""
     from inceptionism.configs import VisualizeConfig
@@ -194,23 +199,25 @@ def visualize_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> N
         with gr.Column(scale=4, elem_classes=["result-column"]):
             with gr.Row():
                 run = gr.Button("Visualize", variant="primary", elem_id="visualize-run")
-                atlas = gr.Button("Atlas of all classes or topics", elem_id="visualize-atlas")
+                atlas = gr.Button("Atlas of all classes or topics", elem_id="visualize-atlas",
+                                  interactive=_atlas_fits(first_names))
                 stop = gr.Button("Cancel", elem_id="visualize-cancel")
             status = gr.Textbox(label="Progress", interactive=False, elem_id="visualize-status")
             shown = gr.Image(label="The picture as it forms", type="filepath", interactive=False,
                              elem_id="visualize-output", height=420)
             download = download_box(gr, "Download (PNG with its recipe)", "visualize-download")
 
-    def on_model(label: str) -> tuple[Any, Any]:
+    def on_model(label: str) -> tuple[Any, Any, Any]:
         names = names_for(label)
         return (gr.Dropdown(choices=names, value=names[0] if names else None),
-                gr.Dropdown(choices=layer_choices(choices[label].backbone), value=None))
+                gr.Dropdown(choices=layer_choices(choices[label].backbone), value=None),
+                gr.Button(interactive=_atlas_fits(names)))
 
     def on_kind(value: str) -> tuple[Any, Any, Any]:
         return (gr.Dropdown(visible=value == KINDS[0]), gr.Textbox(visible=value == "word"),
                 gr.Row(visible=value == "channel"))
 
-    model.change(on_model, model, [name, layer], queue=False)
+    model.change(on_model, model, [name, layer, atlas], queue=False)
     listen_for_trained(gr, s, choices, model)
     kind.change(on_kind, kind, [name, word, channel_row], queue=False)
     event = action(gr, s, run, visualize_job, [model, kind, name, word, layer, channel, size, steps, seed, transforms],
