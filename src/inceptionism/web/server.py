@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from inceptionism.web.animate_tab import animate_tab
+from inceptionism.web.api import hide_the_rest
+from inceptionism.web.api import register as register_api
 from inceptionism.web.app import JobFiles, Services, WebLimits, default_device
 from inceptionism.web.dream_tab import dream_tab
 from inceptionism.web.live_tab import live_tab
@@ -57,6 +59,8 @@ def build_app(*, style_model: str | None = None, dream_models: tuple[str, ...] =
                                    object_fit="contain", preview=False, elem_id="session-gallery")
         for event, download in s.results:
             s.remember(event, download)
+        register_api(gr, s)
+    hide_the_rest(app)
     app.queue(default_concurrency_limit=1, max_size=limits.queue_size)
     app.trainer = trainer  # (tests and serve's caller reach the run through it)
     return app
