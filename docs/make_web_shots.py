@@ -102,7 +102,6 @@ def main() -> int:
                 page.locator("#dream-input img").first.wait_for(timeout=30_000)
                 page.locator("#dream-run").click()
                 _done(page, "dream-status")
-                page.locator("#dream-cli-button").click()
                 page.wait_for_timeout(1000)
                 _shot(page, "dream")
             if "visualize" in wanted:

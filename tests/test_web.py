@@ -83,7 +83,6 @@ def test_dream_in_the_browser(server, browser, tmp_path):
     after = np.asarray(result.convert("RGB"), dtype=float)
     assert np.abs(after - before).mean() > 5
     # and the command-line button describes the same run
-    page.locator("#dream-cli-button").click()
     page.wait_for_function("() => document.querySelector('#dream-cli textarea').value.includes('inceptionism dream')")
     cli = page.locator("#dream-cli textarea").input_value()
     assert "--octaves 2" in cli and "--steps 12" in cli
@@ -136,7 +135,6 @@ def test_a_masked_dream_in_the_browser(server, browser, tmp_path):
     after = np.asarray(result.convert("RGB"), dtype=int)
     assert (after[:, :80] == before[:, :80]).all()  # black: untouched
     assert np.abs(after[:, 100:] - before[:, 100:]).mean() > 2  # white: dreamed
-    page.locator("#dream-cli-button").click()
     page.wait_for_function("() => document.querySelector('#dream-cli textarea').value.includes('--mask')")
     assert "--lap-norm 3" in page.locator("#dream-cli textarea").input_value()
     page.close()

@@ -123,7 +123,6 @@ def test_the_equivalent_command_runs_and_makes_the_same_picture(server, browser,
     page.goto(server)
     page.locator("#dream-examples button.gallery-item").first.click()
     page.locator("#dream-input img").first.wait_for(timeout=30_000)
-    page.locator("#dream-cli-button").click()
     page.wait_for_function("() => document.querySelector('#dream-cli textarea').value.includes('skimage:chelsea')",
                            timeout=30_000)  # an example by its own name, not the server's file
     page.locator("#dream-input input[type=file]").set_input_files(str(source))
@@ -133,13 +132,26 @@ def test_the_equivalent_command_runs_and_makes_the_same_picture(server, browser,
     page.locator("#dream-run").click()
     _wait_status(page, "dream-status", "done")
     _, png = _fetch(page, server, "dream-download")
-    page.locator("#dream-cli-button").click()
+    # the command follows the settings by itself (it was stale until a button was pressed)
     page.wait_for_function("() => document.querySelector('#dream-cli textarea').value.includes('my cat.png')",
                            timeout=30_000)
     command = _status(page, "dream-cli")
     assert "/tmp" not in command and page.locator("#dream-cli button").count() >= 1  # and a copy button
     words = shlex.split(command)
     assert words[:2] == ["inceptionism", "dream"]
+    assert "--steps 3" in command
+    _set_number(page, "dream-steps", 4)
+    page.wait_for_function("() => document.querySelector('#dream-cli textarea').value.includes('--steps 4')",
+                           timeout=30_000)
+    # while a new dream runs, the download box does not offer the previous picture
+    page.locator("#dream-run").click()
+    page.wait_for_function("() => document.querySelectorAll('#dream-download a').length === 0", timeout=30_000)
+    _wait_status(page, "dream-status", "done")
+    _set_number(page, "dream-steps", 3)
+    page.wait_for_function("() => document.querySelector('#dream-cli textarea').value.includes('--steps 3')",
+                           timeout=30_000)
+    command = _status(page, "dream-cli")
+    words = shlex.split(command)
     monkeypatch.chdir(tmp_path)  # where the reader's picture is
     assert main(words[1:] + ["--quiet"]) == 0
     ours = np.asarray(Image.open(tmp_path / "dream.png").convert("RGB"), dtype=int)

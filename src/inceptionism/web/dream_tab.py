@@ -332,10 +332,9 @@ def _dream_controls(gr: Any, s: Services, choices: dict[str, Any], network_for: 
             download = download_box(gr, "Download (PNG with its recipe)", "dream-download")
             cli = gr.Textbox(label="Equivalent command (copy it and run it where your pictures are)",
                              interactive=False, buttons=["copy"], elem_id="dream-cli")
-            show_cli = gr.Button("Command line", size="sm", elem_id="dream-cli-button")
 
     return SimpleNamespace(**{name: value for name, value in locals().items()
-                              if name in ('image', 'noise', 'noise_size', 'max_side', 'model', 'layers', 'target', 'word', 'octaves', 'steps', 'step_size', 'seed', 'channel', 'guide', 'mask', 'invert_mask', 'lap_norm', 'painted', 'run', 'stop', 'status', 'sizing', 'output', 'download', 'cli', 'show_cli')})
+                              if name in ('image', 'noise', 'noise_size', 'max_side', 'model', 'layers', 'target', 'word', 'octaves', 'steps', 'step_size', 'seed', 'channel', 'guide', 'mask', 'invert_mask', 'lap_norm', 'painted', 'run', 'stop', 'status', 'sizing', 'output', 'download', 'cli')})
 
 
 def _canvas(s: Services) -> Any:
@@ -407,4 +406,9 @@ def dream_tab(gr: Any, s: Services, dream_models: tuple[str, ...] = ()) -> None:
     event.then(sizing_text, sized, c.sizing, queue=False, show_progress="hidden")
     s.cancel_button(c.stop, c.status, [event])
     s.results.append((event, c.download))
-    c.show_cli.click(functools.partial(command_line, choices=choices), [*inputs, c.painted], c.cli, queue=False)
+    # the equivalent command follows the settings as they change (it was stale until a button was pressed)
+    for component in (*inputs, c.painted):
+        component.change(functools.partial(command_line, choices=choices), [*inputs, c.painted], c.cli, queue=False,
+                         show_progress="hidden")
+    # a new dream's download box is empty until it is done (it offered the previous picture meanwhile)
+    c.run.click(lambda: None, None, c.download, queue=False, show_progress="hidden")
