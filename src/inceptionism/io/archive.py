@@ -43,6 +43,32 @@ def _member_path(name: str) -> PurePosixPath | None:
     return PurePosixPath(*parts)
 
 
+def check_archive(archive: str | os.PathLike[str], *, max_files: int = 5000, max_bytes: int = 1 << 30,
+                  what: str | None = None) -> None:
+    """What can be told of ``archive`` from its table of contents, without unpacking it: a zip, no member that
+    points outside or is a link, not too many members, not too much declared. (A member's declared size may
+    lie: :func:`safe_extract` counts the bytes it really writes.)"""
+    label = what or Path(archive).name
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = zf.infolist()
+    except zipfile.BadZipFile as exc:
+        raise ArchiveError(f"{label}: not a zip archive ({exc})") from None
+    except OSError as exc:
+        raise ArchiveError(f"{label}: cannot be read: {exc.strerror or exc}") from None
+    try:
+        if len(members) > max_files:
+            raise ArchiveError(f"it holds {len(members)} entries, more than the {max_files} allowed")
+        for info in members:
+            if stat.S_ISLNK(info.external_attr >> 16):
+                raise ArchiveError(f"{info.filename!r} is a symbolic link (refused: it could point anywhere)")
+            _member_path(info.filename)
+        if sum(info.file_size for info in members) > max_bytes:
+            raise ArchiveError(f"it unpacks to more than {max_bytes / 2**20:.0f} MB")
+    except ArchiveError as exc:
+        raise ArchiveError(f"{label}: {exc}") from None
+
+
 def safe_extract(archive: str | os.PathLike[str], dest: str | os.PathLike[str], *, max_files: int = 5000,
                  max_bytes: int = 1 << 30, what: str | None = None) -> list[Path]:
     """Unpack ``archive`` into ``dest`` (made here; it must not exist); returns the files written.
@@ -101,5 +127,5 @@ def safe_extract(archive: str | os.PathLike[str], dest: str | os.PathLike[str], 
             raise ArchiveError(f"cannot be unpacked: {exc.strerror or exc}") from None
     except ArchiveError as exc:
         shutil.rmtree(dest, ignore_errors=True)
-        raise ArchiveError(f"{label}: refused: {exc}") from None
+        raise ArchiveError(f"{label}: {exc}") from None
     return written

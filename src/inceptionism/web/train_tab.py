@@ -338,6 +338,48 @@ def _start_dream(trainer: Trainer, limits: WebLimits, name_value: str, zip_path:
     return f"starting: dream model {unique} ({run.about})"
 
 
+def _refuse(gr: Any, message: str) -> None:
+    """A visitor's mistake on arrival: a toast and one line in the log."""
+    import warnings
+
+    with warnings.catch_warnings():  # gr.Warning also warns in Python: the log line says it once
+        warnings.simplefilter("ignore")
+        gr.Warning(log_line(message))
+
+
+def _check_uploads(gr: Any, s: Services, c: SimpleNamespace) -> None:
+    """Paintings and zips checked the moment they arrive: what cannot be used is refused in one line and taken
+    out of the box (a text file as a painting, a .zip that is no zip, a zip that would escape its folder)."""
+    from inceptionism.io.archive import check_archive
+
+    def paintings(files: list[str] | None) -> Any:
+        kept = []
+        for path in files or []:
+            try:
+                load_upload(path, s.limits, "painting ")
+            except InceptionismError as exc:
+                _refuse(gr, str(exc))
+            else:
+                kept.append(path)
+        return kept if len(kept) != len(files or []) else gr.skip()
+
+    def archive(path: str | None) -> Any:
+        if not path:
+            return gr.skip()
+        try:
+            check_archive(path, max_files=s.limits.max_zip_files, max_bytes=s.limits.max_zip_bytes,
+                          what=Path(path).name)
+        except InceptionismError as exc:
+            _refuse(gr, str(exc))
+            return None
+        return gr.skip()
+
+    # queued (toasts reach the page only from queued events), never waiting for a job
+    c.paintings.upload(paintings, c.paintings, c.paintings, show_progress="hidden", concurrency_limit=None)
+    for box in (c.photos, c.collection):
+        box.upload(archive, box, box, show_progress="hidden", concurrency_limit=None)
+
+
 def _train_controls(gr: Any, s: Services) -> SimpleNamespace:
     """The tab's controls (what to train, from what) and its result column (progress, preview, curves, model)."""
     gr.Markdown("Train your own network here; it runs in the background (leave the page, come back: it is still "
@@ -384,6 +426,7 @@ def _train_controls(gr: Any, s: Services) -> SimpleNamespace:
 
 def train_tab(gr: Any, s: Services, trainer: Trainer) -> None:
     c = _train_controls(gr, s)
+    _check_uploads(gr, s, c)
     seen = gr.State(0)  # the version of the trained-models list this page shows
     polled = gr.State("")  # the progress line this page's last poll sent
 
@@ -419,11 +462,7 @@ def train_tab(gr: Any, s: Services, trainer: Trainer) -> None:
                 return _start_style(trainer, s.limits, name_value, painting_files or [], photos_zip, steps, size)
             return _start_dream(trainer, s.limits, name_value, collection_zip, n_epochs, dream_side, n_topics)
         except InceptionismError as exc:
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                gr.Warning(log_line(str(exc)))
+            _refuse(gr, str(exc))
             return f"error: {exc}"
 
     def look(seen_version: int, polled: str) -> list[Any]:
