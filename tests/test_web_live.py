@@ -113,6 +113,14 @@ def test_live_paints_then_dreams_the_camera_and_records_an_mp4(live_server, came
     from inceptionism.io.video import read_video
 
     browser, frames = camera
+    # our Record, pressed before the camera streams, says what to do (it said "recording..." then "nothing")
+    early = browser.new_page(viewport={"width": 1400, "height": 1000})
+    early.goto(live_server)
+    early.get_by_role("tab", name="Live").click()
+    early.locator("#live-record").click()
+    early.wait_for_function("() => document.querySelector('#live-status textarea').value.startsWith("
+                            "'start the camera first')", timeout=30_000)
+    early.close()
     page = _start(browser, live_server)
     painted = _shown(page, 4)
     assert _status(page).startswith("live: "), _status(page)
@@ -149,4 +157,7 @@ def test_live_paints_then_dreams_the_camera_and_records_an_mp4(live_server, came
     movie.write_bytes(body)
     shown = list(read_video(movie))
     assert len(shown) >= 3 and shown[0].shape[1] == 320 and shown[0].std() > 10
+    # and the recording joins this session's results, as every other result does
+    page.wait_for_function("() => document.querySelectorAll('#session-gallery video, #session-gallery img')"
+                           ".length > 0", timeout=30_000)
     page.context.close()

@@ -194,6 +194,8 @@ def test_animate_says_its_limit_plays_the_movie_and_cancel_keeps_the_frames(serv
     # MP4: the finished movie plays in the page, and joins the session's gallery
     _set_number(page, "animate-frames", 3)
     page.locator("#animate-format label", has_text="MP4").click()
+    # the picture box says where an MP4 plays (it said "the movie (GIF) playing" whatever was chosen)
+    page.get_by_text("The latest frame (the MP4 plays below when done)").first.wait_for(timeout=30_000)
     page.locator("#animate-run").click()
     _wait_status(page, "animate-status", "done: 3 frames")
     page.locator("#animate-movie video").first.wait_for(timeout=30_000)

@@ -161,6 +161,9 @@ def test_a_dream_model_trains_from_a_zip_of_class_folders_and_cancel_keeps_its_c
     page.locator("#train-run").click()
     said = _wait_status(page, "train-status", ("error:", "starting:"), 60_000)
     assert said.startswith("starting: dream model kinds (24 photos, 3 classes"), said
+    # while it trains, the button says so and cannot be pressed again
+    page.wait_for_function("() => document.querySelector('#train-run').disabled && "
+                           "document.querySelector('#train-run').textContent.includes('Training')", timeout=30_000)
     page.wait_for_function("() => /step [1-9]/.test(document.querySelector('#train-status textarea').value)",
                            timeout=120_000)
     page.locator("#train-cancel").click()

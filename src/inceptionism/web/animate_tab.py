@@ -90,6 +90,10 @@ def _animate_job(gr: Any, s: Services, spec: Any) -> Any:
     return animate_job
 
 
+#: what the picture box shows, for a GIF and for an MP4 (which plays in the movie box below it)
+_SHOWN = ("The latest frame, then the GIF playing", "The latest frame (the MP4 plays below when done)")
+
+
 def animate_tab(gr: Any, s: Services) -> None:
     spec = get_model_spec(DEFAULT_MODEL)
     animate_job = _animate_job(gr, s, spec)
@@ -115,7 +119,7 @@ def animate_tab(gr: Any, s: Services) -> None:
                 run = gr.Button("Animate", variant="primary", elem_id="animate-run")
                 stop = gr.Button("Cancel", elem_id="animate-cancel")
             status = gr.Textbox(label="Progress", interactive=False, elem_id="animate-status")
-            shown = gr.Image(label="The latest frame, then the movie (GIF) playing", type="filepath",
+            shown = gr.Image(label=_SHOWN[0], type="filepath",
                              interactive=False, elem_id="animate-output", height=380)
             playing = gr.Video(label="The movie", interactive=False, autoplay=True, loop=True, visible=False,
                                elem_id="animate-movie", height=380)
@@ -123,5 +127,7 @@ def animate_tab(gr: Any, s: Services) -> None:
     event = action(gr, s, run, animate_job, [image, noise, noise_size, layer, frames, every, zoom, rotate,
                                              movie_format], [shown, playing, download, status], status=3,
                    busy="Animating...")
+    movie_format.change(lambda kind: gr.Image(label=_SHOWN[kind == "MP4"]), movie_format, shown, queue=False,
+                        show_progress="hidden")
     s.cancel_button(stop, status, [event], download=download)
     s.results.append((event, download))

@@ -168,6 +168,9 @@ def _recording(gr: Any, s: Services, session_of: Any) -> tuple[Any, Any]:
     def start_recording(session: str) -> str:
         live = session_of(session)
         with live.lock:
+            if not live.times or time.monotonic() - live.times[-1] > 3.0:  # no picture lately: no camera
+                return live.said("start the camera first (its own Record button streams it), then record the "
+                                 "painted pictures")
             live.recorder = Recorder()
             live.recording = True
         return live.said("recording: the frames from now on, until Stop")
@@ -221,7 +224,7 @@ def _live_controls(gr: Any, s: Services, style_names: list[str], paintings: list
                                            height=360, format="jpeg", streaming=True))
             status = gr.Textbox(label="Status", interactive=False, elem_id="live-status")
             with gr.Row():
-                record = gr.Button("Record", elem_id="live-record")
+                record = gr.Button("Record the painted pictures", elem_id="live-record")
                 stop = gr.Button("Stop and download", elem_id="live-stop")
             movie = download_box(gr, "Recording (MP4)", "live-movie")
 
@@ -295,4 +298,5 @@ def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str
                     concurrency_limit=s.limits.live_streams, concurrency_id="live", show_progress="hidden",
                     api_visibility="private")
     c.record.click(start_recording, s.session, c.status, queue=False)
-    c.stop.click(stop_recording, s.session, [c.movie, c.status], queue=False)
+    recorded = c.stop.click(stop_recording, s.session, [c.movie, c.status], queue=False)
+    s.results.append((recorded, c.movie))  # a recording joins this session's gallery, as every result does

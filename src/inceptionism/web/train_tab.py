@@ -338,6 +338,10 @@ def _start_dream(trainer: Trainer, limits: WebLimits, name_value: str, zip_path:
     return f"starting: dream model {unique} ({run.about})"
 
 
+#: the Train button's words when it can be pressed
+TRAIN = "Train"
+
+
 def _refuse(gr: Any, message: str) -> None:
     """A visitor's mistake on arrival: a toast and one line in the log."""
     import warnings
@@ -413,7 +417,7 @@ def _train_controls(gr: Any, s: Services) -> SimpleNamespace:
                                        label="Topics (a captions collection)", elem_id="train-topics")
         with gr.Column(scale=4, elem_classes=["result-column"]):
             with gr.Row():
-                run_button = gr.Button("Train", variant="primary", elem_id="train-run")
+                run_button = gr.Button(TRAIN, variant="primary", elem_id="train-run")
                 stop = gr.Button("Cancel", elem_id="train-cancel")
             status = gr.Textbox(label="Progress", interactive=False, elem_id="train-status")
             sheet = gr.Image(label="Latest preview", type="filepath", interactive=False, elem_id="train-preview",
@@ -473,16 +477,22 @@ def train_tab(gr: Any, s: Services, trainer: Trainer) -> None:
         """
         run = trainer.run
         listeners, version = s.trained.updates(gr, seen_version)
+        button = gr.Button(value="Training...", interactive=False) if run is not None and not run.done else \
+            gr.Button(value=TRAIN, interactive=True)  # busy while the server trains, for every page
         if run is None:
-            return [gr.skip(), gr.skip(), gr.skip(), gr.skip(), *listeners, version, polled]
+            return [gr.skip(), gr.skip(), gr.skip(), gr.skip(), *listeners, version, polled, button]
         line = status_line(run)
         return [line if line != polled else gr.skip(), latest_preview(run) or gr.skip(),
                 curves_png(run) or gr.skip(), str(run.model) if run.done and run.model.is_file() else gr.skip(),
-                *listeners, version, line]
+                *listeners, version, line, button]
 
     inputs = [c.kind, c.name, c.paintings, c.photos, c.style_steps, c.style_size, c.collection, c.epochs, c.dream_size, c.topics]
-    c.run_button.click(start, inputs, [c.status, polled], concurrency_limit=None, api_name="train")
+    starting = c.run_button.click(lambda: gr.Button(value="Starting...", interactive=False), None, c.run_button,
+                                  queue=False, show_progress="hidden")
+    starting.then(start, inputs, [c.status, polled], concurrency_limit=None, api_name="train").then(
+        lambda: gr.Button(value="Training..." if trainer.busy() else TRAIN, interactive=not trainer.busy()), None,
+        c.run_button, queue=False, show_progress="hidden")
     c.stop.click(cancel, None, [c.status, polled], queue=False)
     timer = gr.Timer(POLL_S)
-    outputs = [c.status, c.sheet, c.curves, c.model_file, *s.trained.components(), seen, polled]
+    outputs = [c.status, c.sheet, c.curves, c.model_file, *s.trained.components(), seen, polled, c.run_button]
     timer.tick(look, [seen, polled], outputs, queue=False, show_progress="hidden")
