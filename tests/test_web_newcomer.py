@@ -90,10 +90,20 @@ def test_the_button_its_progress_and_its_result_are_in_one_view(server, browser)
         for elem in (button, status, output):
             box = page.locator(f"#{elem}").bounding_box()
             assert box is not None and box["y"] >= 0 and box["y"] + min(box["height"], 200) <= 1000, (tab, elem, box)
+        # the button sits in the result column, beside its progress (not under the controls on the left)
+        button_box, status_box = page.locator(f"#{button}").bounding_box(), page.locator(f"#{status}").bounding_box()
+        assert button_box["x"] >= status_box["x"] - 1, (tab, button_box, status_box)
         # outputs are download-only: no file input in any download box
         download = {"Dream": "dream-download", "Style": "style-download", "Animate": "animate-download",
                     "Visualize": "visualize-download"}[tab]
         assert page.locator(f"#{download} input[type=file]").count() == 0, tab
+    # the Style tab shows the button of the chosen sub-tab
+    page.get_by_role("tab", name="Style", exact=True).click()
+    page.get_by_role("tab", name="Optimisation", exact=True).click()
+    page.locator("#style-run").wait_for(state="visible", timeout=30_000)
+    assert not page.locator("#any-run").is_visible()
+    page.get_by_role("tab", name="Any painting", exact=True).click()
+    page.locator("#any-run").wait_for(state="visible", timeout=30_000)
     # while a dream runs its button says so and cannot be pressed twice; result and progress stay in view
     page.get_by_role("tab", name="Dream", exact=True).click()
     page.locator("#dream-examples button.gallery-item").first.click()

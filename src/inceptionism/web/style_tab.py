@@ -36,25 +36,36 @@ def style_tab(gr: Any, s: Services, style_model: str | None = None) -> None:
             content = upload(gr, s.limits, label="Content: your photo", elem_id="style-content", height=280)
             examples(gr, content, s.examples, "Examples: click one", "style-examples")
             with gr.Tabs():
-                with gr.Tab("Any painting", elem_id="style-tab-any"):
-                    any_run = gr.Button("Stylise with this painting", variant="primary", elem_id="any-run")
+                with gr.Tab("Any painting", elem_id="style-tab-any") as any_tab:
                     any_inputs = _any_painting_controls(gr, s, paintings)
                 if meta is not None:
-                    with gr.Tab("Built-in styles", elem_id="style-tab-instant"):
-                        instant_run = gr.Button("Stylise instantly", variant="primary", elem_id="instant-run")
+                    with gr.Tab("Built-in styles", elem_id="style-tab-instant") as instant_tab:
                         sliders = _instant_controls(gr, meta, instant)
-                with gr.Tab("Your networks", elem_id="style-tab-trained"):
-                    trained_run = gr.Button("Stylise with your network", variant="primary", elem_id="trained-run")
+                with gr.Tab("Your networks", elem_id="style-tab-trained") as trained_tab:
                     trained_inputs = _trained_controls(gr, s)
-                with gr.Tab("Optimisation", elem_id="style-tab-optimise"):
-                    style_run = gr.Button("Stylise by optimisation", variant="primary", elem_id="style-run")
+                with gr.Tab("Optimisation", elem_id="style-tab-optimise") as optimise_tab:
                     optimise_inputs = _optimise_controls(gr, s, paintings)
         with gr.Column(scale=4, elem_classes=["result-column"]):
-            stop = gr.Button("Cancel", elem_id="style-cancel")
+            # the chosen sub-tab's button, beside its progress and its result (not under the controls)
+            with gr.Row():
+                any_run = gr.Button("Stylise with this painting", variant="primary", elem_id="any-run")
+                instant_run = gr.Button("Stylise instantly", variant="primary", elem_id="instant-run",
+                                        visible=False)
+                trained_run = gr.Button("Stylise with your network", variant="primary", elem_id="trained-run",
+                                        visible=False)
+                style_run = gr.Button("Stylise by optimisation", variant="primary", elem_id="style-run",
+                                      visible=False)
+                stop = gr.Button("Cancel", elem_id="style-cancel")
             status = gr.Textbox(label="Progress", interactive=False, elem_id="style-status")
             result = gr.Image(label="Result", type="numpy", interactive=False, format="png", elem_id="style-output",
                               height=420)
             download = download_box(gr, "Download (PNG with its recipe)", "style-download")
+    buttons = [any_run, instant_run, trained_run, style_run]
+    tabs = [any_tab, instant_tab if meta is not None else None, trained_tab, optimise_tab]
+    for n, tab in enumerate(tabs):
+        if tab is not None:
+            tab.select(lambda n=n: [gr.Button(visible=i == n) for i in range(len(buttons))], None, buttons,
+                       queue=False, show_progress="hidden")
     outputs = [result, download, status]
     events = [action(gr, s, any_run, _any_painting_job(gr, s), [content, *any_inputs], outputs, status=2,
                      busy="Painting...")]
