@@ -160,4 +160,8 @@ def test_live_paints_then_dreams_the_camera_and_records_an_mp4(live_server, came
     # and the recording joins this session's results, as every other result does
     page.wait_for_function("() => document.querySelectorAll('#session-gallery video, #session-gallery img')"
                            ".length > 0", timeout=30_000)
+    # the camera stopped: the status says so, not the last frame rate
+    page.locator("#live-camera button", has_text="Stop").first.click()
+    page.wait_for_function("() => document.querySelector('#live-status textarea').value.startsWith('stopped:')",
+                           timeout=30_000)
     page.context.close()

@@ -77,6 +77,10 @@ def _send_inline(image: Any) -> Any:
     return image
 
 
+#: seconds without a picture after which the page says the camera stopped
+IDLE_S = 3.0
+
+
 @dataclass
 class LiveSession:
     """One browser tab's painter (rebuilt when its settings change), recorder and frame clock."""
@@ -91,6 +95,8 @@ class LiveSession:
     used: float = field(default_factory=time.monotonic)
     #: what Record and Stop said, and when: the status line repeats it for a while (frames keep rewriting it)
     note: tuple[str, float] = ("", 0.0)
+    #: whether the page was told that no picture comes any more (the camera stopped)
+    idle_said: bool = False
     #: for each picture sent, when its camera frame reached this function (``time.time()``: the benchmark
     #: pairs it with the page's clock, which is this machine's)
     answered: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
@@ -278,6 +284,7 @@ def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str
                 return frame, f"error: {type(exc).__name__}: {exc}"
             if live.recording:
                 live.recorder.add(out)
+            live.idle_said = False
             fps, took = live.tick(time.perf_counter() - started)
             live.answered.append(came)
         recording = f"; recording: {len(live.recorder.frames)} frames" if live.recording else ""
@@ -298,5 +305,16 @@ def live_tab(gr: Any, s: Services, style_model: str | None, style_meta: dict[str
                     concurrency_limit=s.limits.live_streams, concurrency_id="live", show_progress="hidden",
                     api_visibility="private")
     c.record.click(start_recording, s.session, c.status, queue=False)
+
+    def idle(session: str) -> Any:
+        """The status, once no picture has come for a while: the camera stopped (it kept saying "live: ...")."""
+        live = sessions.get(session)
+        if live is None or not live.times or live.idle_said or time.monotonic() - live.times[-1] < IDLE_S:
+            return gr.skip()
+        live.idle_said = True
+        recording = f"; recording: {len(live.recorder.frames)} frames kept" if live.recording else ""
+        return f"stopped: no picture from the camera (its own Record button starts it again){recording}"
+
+    gr.Timer(IDLE_S / 2).tick(idle, s.session, c.status, queue=False, show_progress="hidden")
     recorded = c.stop.click(stop_recording, s.session, [c.movie, c.status], queue=False)
     s.results.append((recorded, c.movie))  # a recording joins this session's gallery, as every result does
