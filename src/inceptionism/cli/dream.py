@@ -295,11 +295,14 @@ def cmd_train_dream(args: argparse.Namespace) -> int:
         bar.close()
         distributed.stop(dist)
     args.report.output(out, input=args.data, steps=result.step, images=result.images, held_out=result.held_out,
-                       metric=result.metric, value=result.value, chance=result.chance, skipped=result.skipped)
+                       metric=result.metric, value=result.value, chance=result.chance, skipped=result.skipped,
+                       uncaptioned=result.uncaptioned)
     if not args.quiet and dist.main:
         figure = "" if result.value is None else \
             f"; held-out {result.metric.replace('_', ' ')} {result.value:.2f} (chance {result.chance:.2f})"
         skipped = f"; {result.skipped} unreadable images skipped" if result.skipped else ""
+        if result.uncaptioned:
+            skipped += f"; {result.uncaptioned} pictures without a caption skipped"
         print(f"wrote {out}: {result.step} steps on {result.images - result.held_out} images, "
               f"{result.held_out} held out{figure}{skipped}", file=sys.stderr)
     return 0

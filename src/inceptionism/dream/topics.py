@@ -7,8 +7,8 @@ exports, or sidecar ``.txt`` files), and the LDA is scikit-learn's, fitted on
 those captions alone: nothing is downloaded, no pretrained text model is used.
 
 Captions are lower-cased, hashtags are split from their ``#`` ("#sunset" counts
-as "sunset"), English stop words and words seen only once in the collection are
-dropped. The topic-word matrix and the vocabulary are kept as tensors in the
+as "sunset"), links and @mentions are dropped (emoji are no words), English, Spanish
+and Catalan stop words and words seen only once in the collection are dropped. The topic-word matrix and the vocabulary are kept as tensors in the
 model file, so that a word maps to its topics later without any pickle.
 """
 
@@ -40,9 +40,25 @@ class Captioned:
     caption: str
 
 
+#: what a caption holds that is not its words: links and mentions of accounts (emoji are no words either)
+_NOT_WORDS = re.compile(r"(?:https?://|www\.)\S+|@[\w.]+", re.UNICODE)
+#: stop words of the seeds' city besides scikit-learn's English ones: Spanish and Catalan, the commonest
+SPANISH_CATALAN_STOP_WORDS = frozenset("""
+a al algo algunos ante antes como con contra cual cuando de del desde donde durante e el ella ellas ellos en entre
+era es esa ese eso esta estaba estan este esto estos fue fueron ha hay la las le les lo los mas me mi mis muy nada
+ni no nos nosotros o os otra otro para pero poco por porque que quien se ser si sin sobre son su sus tambien te
+tiene todo todos tu tus un una uno unos y ya yo
+als amb aquest aquesta aquests aqui cada com dels doncs els ell ella en ens era es esta estat fa fins hi ho i jo
+la les li ma mes meu meva molt ni no nosaltres o on per pero perque pel pels quan que qui res sa se ses seu seva
+si sobre son sota tambe te tot tots un una uns va vaig vam van vostre
+más también está están qué cómo sí tú él així més també però perquè què
+""".split())
+
+
 def tokenize(text: str) -> list[str]:
-    """Lower-case words, hashtags split from their '#'."""
-    return [t.replace("’", "'") for t in _TOKEN.findall(text.lower().replace("#", " "))]
+    """Lower-case words: hashtags split from their '#', links and @mentions dropped (emoji are no words)."""
+    text = _NOT_WORDS.sub(" ", text.lower()).replace("#", " ")
+    return [t.replace("’", "'") for t in _TOKEN.findall(text)]
 
 
 def _decode(raw: bytes, where: str) -> str:
@@ -109,26 +125,67 @@ def read_caption_file(path: str | os.PathLike[str]) -> list[Captioned]:
     return items
 
 
+#: a picture of a post of several (instaloader: ``2018-01-13_09-30-00_UTC_2.jpg``): its caption is the post's
+_POST_PICTURE = re.compile(r"^(?P<post>.+)_(?P<number>\d{1,2})$")
+#: the caption-like fields of a downloader's per-picture JSON (gallery-dl's Instagram extractor writes
+#: ``description``; others ``caption``, ``content``, ``title``), in the order they are tried
+JSON_CAPTION_FIELDS = ("description", "caption", "content", "title")
+
+
 def sidecar_of(image: Path) -> Path | None:
-    """``photo.txt`` (or ``photo.jpg.txt``) beside ``photo.jpg``, if there is one."""
-    for candidate in (image.with_suffix(".txt"), image.with_name(image.name + ".txt")):
-        if candidate.is_file():
+    """The caption file of ``image``, as downloaders write them: ``photo.txt`` or ``photo.jpg.txt`` beside it; a
+    gallery-dl ``photo.jpg.json`` or ``photo.json`` with a caption field; or, for a picture of a post of several
+    (instaloader's ``POST_2.jpg``), the post's one ``POST.txt``. None when there is none."""
+    candidates = [image.with_suffix(".txt"), image.with_name(image.name + ".txt"),
+                  image.with_name(image.name + ".json"), image.with_suffix(".json")]
+    post = _POST_PICTURE.match(image.stem)
+    if post:
+        candidates.append(image.with_name(post["post"] + ".txt"))
+    for candidate in candidates:
+        if candidate.is_file() and (candidate.suffix != ".json" or _json_caption(candidate) is not None):
             return candidate
     return None
 
 
-def read_sidecars(images: Sequence[Path]) -> list[Captioned]:
-    """Each image with the caption of its sidecar ``.txt``; an image without one is an error."""
-    items = []
-    lacking = [im for im in images if sidecar_of(im) is None]
-    if lacking:
-        more = f" (and {len(lacking) - 1} more)" if len(lacking) > 1 else ""
-        raise ConfigError(f"{lacking[0]}: has no caption file {lacking[0].with_suffix('.txt').name}{more}")
+def _json_caption(path: Path) -> str | None:
+    """The caption in a downloader's per-picture JSON, or None (not JSON, not an object, no caption field)."""
+    import json
+
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (ValueError, OSError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    for field in JSON_CAPTION_FIELDS:
+        value = data.get(field)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
+
+
+def read_sidecar(side: Path) -> str:
+    """The caption a sidecar holds (a ``.txt``'s text, a ``.json``'s caption field)."""
+    if side.suffix == ".json":
+        caption = _json_caption(side)
+        return _check_caption(caption or "", os.fspath(side))
+    return _check_caption(_decode(side.read_bytes(), os.fspath(side)), os.fspath(side))
+
+
+def read_sidecars(images: Sequence[Path]) -> tuple[list[Captioned], list[Path]]:
+    """Each image with the caption of its sidecar (:func:`sidecar_of`), and the images that have none (skipped,
+    and counted by the caller); no image with a caption at all is an error."""
+    items, lacking = [], []
     for image in images:
         side = sidecar_of(image)
-        assert side is not None
-        items.append(Captioned(image, _check_caption(_decode(side.read_bytes(), os.fspath(side)), os.fspath(side))))
-    return items
+        if side is None:
+            lacking.append(image)
+        else:
+            items.append(Captioned(image, read_sidecar(side)))
+    if not items and lacking:
+        raise ConfigError(f"{lacking[0]}: has no caption file {lacking[0].with_suffix('.txt').name}, and no picture "
+                          "of the folder has one")
+    return items, lacking
 
 
 @dataclass(frozen=True)
@@ -156,7 +213,7 @@ def fit_topics(captions: Sequence[str], k: int, *, seed: int = 0, max_iter: int 
 
     if k < 2:
         raise ConfigError(f"--topics must be at least 2, got {k}")
-    stop = set(ENGLISH_STOP_WORDS)
+    stop = set(ENGLISH_STOP_WORDS) | SPANISH_CATALAN_STOP_WORDS
     docs = [[t for t in tokenize(c) if t not in stop and len(t) > 1] for c in captions]
     counts: dict[str, int] = {}
     for doc in docs:

@@ -62,6 +62,8 @@ class LabelledCollection:
     #: a fingerprint of the images and labels, checked on resume
     fingerprint: str
     topics: Topics | None = None
+    #: pictures left out because no caption goes with them (a folder of sidecars; counted in the closing line)
+    uncaptioned: tuple[Path, ...] = ()
 
 
 def _fingerprint(images: Sequence[Path], labels: Sequence[str]) -> str:
@@ -115,11 +117,12 @@ def read_folders(data: Path) -> LabelledCollection:
 
 def read_captions(data: Path, k: int, seed: int) -> LabelledCollection:
     """Images with captions (sidecars, or a CSV/JSONL), their LDA topics as targets."""
+    lacking: list[Path] = []
     if data.is_file():
         items = read_caption_file(data)
     else:
         table = next((data / n for n in ("captions.csv", "captions.jsonl") if (data / n).is_file()), None)
-        items = read_caption_file(table) if table else read_sidecars(find_images(data))
+        items, lacking = (read_caption_file(table), []) if table else read_sidecars(find_images(data))
     if len(items) < 2:
         raise ConfigError(f"{data}: topics need at least two captioned images")
     topics = fit_topics([i.caption for i in items], k, seed=seed)
@@ -127,8 +130,11 @@ def read_captions(data: Path, k: int, seed: int) -> LabelledCollection:
     collection = Collection(TOPICS, tuple(topic_label(i, w) for i, w in enumerate(words)),
                             tuple(tuple(w) for w in words), topics.vocabulary, torch.from_numpy(topics.topic_word))
     images = [i.image for i in items]
+    if lacking:
+        log.warning("%d pictures have no caption and are left out: %s", len(lacking),
+                    ", ".join(p.name for p in lacking[:5]) + (" ..." if len(lacking) > 5 else ""))
     return LabelledCollection(images, torch.from_numpy(topics.doc_topic), collection,
-                              _fingerprint(images, [i.caption for i in items]), topics)
+                              _fingerprint(images, [i.caption for i in items]), topics, tuple(lacking))
 
 
 def read_collection(data: str | os.PathLike[str], config: DreamTrainConfig) -> LabelledCollection:
@@ -257,6 +263,8 @@ class DreamTrainResult:
     metric: str
     value: float | None
     chance: float | None
+    #: pictures left out for want of a caption
+    uncaptioned: int = 0
 
 
 #: what a preview sheet of a dream model shows: its most common classes or topics, each rendered from nothing
@@ -492,4 +500,5 @@ def train_dream(
                    batches=distributed.rank_batches(train_set, dist, device, per_rank=per_rank,
                                                     workers=config.workers, seed=config.seed, start=start))
     return DreamTrainResult(step, len(labelled.images), len(held_idx), len(skipped), run.metric, run.last.get(run.metric),
-                            chance_level(labelled.targets, train_idx, held_idx) if held_idx else None)
+                            chance_level(labelled.targets, train_idx, held_idx) if held_idx else None,
+                            len(labelled.uncaptioned))
