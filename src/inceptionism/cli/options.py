@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import argparse
 import functools
-import inspect
 import re
+import sys
 from dataclasses import fields
+from pathlib import Path
 from typing import Any, Sequence
 
 from inceptionism.cli.common import UNSET, argument_type
@@ -142,11 +143,21 @@ def add_model_options(p: argparse.ArgumentParser, *, layer_help: str = "") -> No
 
 # -- options declared from the configs -----------------------------------------------
 @functools.lru_cache(maxsize=None)
+def _module_lines(path: str) -> tuple[str, ...]:
+    return tuple(Path(path).read_text(encoding="utf-8").splitlines())
+
+
+@functools.lru_cache(maxsize=None)
 def field_help(config: type) -> dict[str, str]:
-    """Each field's ``#:`` comment in ``config``'s source: the help text of its option."""
+    """Each field's ``#:`` comment in ``config``'s source: the help text of its option. (The module's text is read
+    once; ``inspect.getsource`` parsed it again for every class, which start-up paid for.)"""
+    lines = _module_lines(sys.modules[config.__module__].__file__ or "")
+    start = next(i for i, line in enumerate(lines) if re.match(rf"class {config.__name__}\b", line))
     docs: dict[str, str] = {}
     pending: list[str] = []
-    for line in inspect.getsource(config).splitlines():
+    for line in lines[start + 1:]:
+        if line and not line[0].isspace():
+            break  # the class's body ends at the next statement of the module
         text = line.strip()
         if text.startswith("#:"):
             pending.append(text[2:].strip())
