@@ -155,6 +155,7 @@ def test_a_torchvision_resnet_and_a_hand_written_cnn():
     assert listed[:4] == ["conv1", "bn1", "relu", "maxpool"] and "layer3" in listed and listed[-1] == "fc"
     dreamed = inc.dream("skimage:chelsea", "layer3", model=resnet, **QUICK_DREAM)
     assert dreamed.objective[-1] > dreamed.objective[0] and dreamed.recipe["model"] == "ResNet"
+    assert dreamed.recipe["weights"] == "in memory"  # not "pretrained": no file made them
     seen = inc.visualize("layer2.1:5", model=resnet, steps=12, size=64, progress=False)
     assert seen.objective[-1] > seen.objective[0]
     with pytest.raises(InceptionismError, match="has no class names"):

@@ -83,6 +83,12 @@ def network(model: Any = None, *, weights: str | os.PathLike[str] | None = None,
     return _NETWORKS[key]
 
 
+def _weights_label(model: Any, net: Any) -> str | None:
+    """What a recipe says of the weights of a network given in memory ("in memory", or a Network's own label);
+    None for a name or a file (the recipe names those as the command line does)."""
+    return net.weights if isinstance(model, torch.nn.Module) else None
+
+
 class _Progress:
     """A loop's steps on a progress bar (silent with ``progress=False``), each also handed to ``callback``."""
 
@@ -198,7 +204,8 @@ def dream(image: Any = None, layer: Any = None, *, model: Any = None, weights: s
     job = DreamJob(model=name or net.name, weights=weights, layers=layers, guide=guide_path,
                    class_value=None if class_ is None else str(class_), topic=topic, word=word, config=config,
                    device=str(device), masks=((-1, mask_file),) if mask_file else (), invert_mask=invert_mask,
-                   max_side=max_side, recipe=dream_recipe(weights, guide_path, topic, word, noise_text))
+                   max_side=max_side, recipe=dream_recipe(weights or _weights_label(model, net), guide_path, topic,
+                                                           word, noise_text))
     runner = _dream_runner(job, net, objective, guide_source, mask, invert_mask)
     with _Progress(progress, callback, total=lambda s: s.octaves * s.steps,
                    describe=lambda s: f"dream octave {s.octave + 1}/{s.octaves}",
@@ -304,7 +311,7 @@ def visualize(what: Any = None, *, model: Any = None, weights: str | None = None
     net = network(model, weights=weights, device=device)
     name, weights = (None, None) if isinstance(model, torch.nn.Module) else _model_and_weights(model, weights)
     job = VisualizeJob(model=name or net.name, weights=weights, config=config, device=str(device),
-                       recipe=visualize_recipe(weights))
+                       recipe=visualize_recipe(weights, label=_weights_label(model, net)))
     runner = job.setup(network=net)
     with _Progress(progress, callback, total=lambda s: s.steps, describe=lambda s: "visualize",
                    figure=("objective", lambda s: s.objective)) as report:

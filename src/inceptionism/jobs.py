@@ -228,13 +228,14 @@ class VisualizeJob:
         return VisualizeRunner(self, network=network)
 
 
-def visualize_recipe(weights: str | None) -> tuple[tuple[str, Any], ...]:
+def visualize_recipe(weights: str | None, *, label: str | None = None) -> tuple[tuple[str, Any], ...]:
     """The fields a visualisation's recipe carries besides the target's and the network's (command line and
-    library alike)."""
+    library alike); ``label`` names weights that are no file (a module in memory)."""
     from inceptionism import __version__
     from inceptionism.paths import source_label
 
-    return (("command", "visualize"), ("version", __version__), ("weights", source_label(weights) or "pretrained"))
+    return (("command", "visualize"), ("version", __version__),
+            ("weights", label or source_label(weights) or "pretrained"))
 
 
 class VisualizeRunner:
