@@ -61,6 +61,12 @@ def _model_and_weights(model: Any, weights: str | os.PathLike[str] | None) -> tu
 def network(model: Any = None, *, weights: str | os.PathLike[str] | None = None, device: Any = "auto") -> Any:
     """The :class:`~inceptionism.models.Network` that ``model`` names (a name, a model file, any
     ``nn.Module``, or a Network), loaded once and kept while its file is unchanged."""
+    return _resolved(model, weights, device)[0]
+
+
+def _resolved(model: Any, weights: str | os.PathLike[str] | None, device: Any) -> tuple[Any, str | None, str | None]:
+    """The network, and the model name and weights file the command line would be given for it (None, None for a
+    module in memory): ``model`` and ``weights`` resolved once."""
     from torch import nn
 
     from inceptionism.devices import resolve_device
@@ -68,11 +74,11 @@ def network(model: Any = None, *, weights: str | os.PathLike[str] | None = None,
     from inceptionism.models.wrap import wrap
 
     if isinstance(model, Network):
-        return model
+        return model, None, None
     if isinstance(model, nn.Module):
         if weights is not None:
             raise ConfigError(f"{param('weights')} goes with a model name; a module has its own")
-        return wrap(model)
+        return wrap(model), None, None
     name, weights = _model_and_weights(model, weights)
     where = resolve_device(device)
     key = (name, *_file_key(weights), str(where))
@@ -80,7 +86,7 @@ def network(model: Any = None, *, weights: str | os.PathLike[str] | None = None,
         _NETWORKS[key] = get_model(name, weights=weights, device=where, progress=False)
         while len(_NETWORKS) > KEPT:
             _NETWORKS.pop(next(iter(_NETWORKS)))
-    return _NETWORKS[key]
+    return _NETWORKS[key], name, weights
 
 
 def _weights_label(model: Any, net: Any) -> str | None:
@@ -197,8 +203,7 @@ def dream(image: Any = None, layer: Any = None, *, model: Any = None, weights: s
                           f"{param('topic')} or {param('word')} into it, or give {param('layer')} as addresses")
     source = read_source(image, "image") if image is not None else None
     guide_source = read_source(guide, "guide") if guide is not None else None
-    net = network(model, weights=weights, device=device)
-    name, weights = (None, None) if isinstance(model, torch.nn.Module) else _model_and_weights(model, weights)
+    net, name, weights = _resolved(model, weights, device)
     mask_file = os.fspath(mask) if isinstance(mask, (str, os.PathLike)) else None
     guide_path = guide_source.given if guide_source is not None else None
     job = DreamJob(model=name or net.name, weights=weights, layers=layers, guide=guide_path,
@@ -308,8 +313,7 @@ def visualize(what: Any = None, *, model: Any = None, weights: str | None = None
     width, height = _size(size)
     config = VisualizeConfig(width=width, height=height, steps=steps, lr=lr, param=param, decorrelate=decorrelate,
                              transforms=transforms, batch=batch, diversity=diversity, seed=seed, precision=precision)
-    net = network(model, weights=weights, device=device)
-    name, weights = (None, None) if isinstance(model, torch.nn.Module) else _model_and_weights(model, weights)
+    net, name, weights = _resolved(model, weights, device)
     job = VisualizeJob(model=name or net.name, weights=weights, config=config, device=str(device),
                        recipe=visualize_recipe(weights, label=_weights_label(model, net)))
     runner = job.setup(network=net)

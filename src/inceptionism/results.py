@@ -35,9 +35,11 @@ def _png(pil: Image.Image) -> bytes:
 
 
 def _check_target(path: str | os.PathLike[str], recipe: dict[str, Any]) -> Path:
-    """Where a picture goes: a writable name of a format we write, not one of the picture's own inputs."""
+    """Where a picture goes: a file (not standard output) of a format we write, not one of the picture's inputs."""
     from inceptionism.io.images import check_output
 
+    if os.fspath(path) == "-":
+        raise OutputError("save writes a file: give its name")
     inputs = tuple(str(v) for k in ("input", "content", "guide") if isinstance(v := recipe.get(k), str))
     styles = recipe.get("styles")
     if isinstance(styles, list):
@@ -88,8 +90,6 @@ class Picture:
         from inceptionism.io.images import output_format, write_bytes
 
         target = _check_target(path, self.recipe)
-        if os.fspath(path) == "-":
-            raise OutputError("save writes a file: give its name")
         return write_bytes(target, self.encode(output_format(target), quality=quality))
 
     def _repr_png_(self) -> bytes:
